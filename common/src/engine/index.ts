@@ -1,0 +1,11 @@
+// The negotiation engine: decide (command -> events or refusal), evolve/replay (events -> state), deadlines.
+
+export { biddingPaused, nextChangeAllowedAt } from "./bidding";
+export { dueEvents } from "./clock";
+export { nextDeadline, openDeadlines, readyForStep2 } from "./deadlines";
+export { decide } from "./decide";
+export { bracketPositionIds, LEDGER_TRANSITIONS, MAX_MESSAGE_LENGTH, MAX_NOTE_LENGTH } from "./mediation";
+export { MAX_NAME_LENGTH, MAX_TERMS_LENGTH, MAX_TITLE_LENGTH } from "./setup";
+export { evolve, fold, replay } from "./state";
+export * from "./types";
+export { checkCommandShape, MAX_ID_LENGTH } from "./validate";

@@ -1,0 +1,232 @@
+// The traditional mediation day around the numbers: where the mediator is, knocks, rooms and messages, and
+// the ledger of conveyed offers and brackets. Ledger amounts are positions said aloud, not confidential numbers.
+
+import { checkAmount } from "../money";
+import type { CommandOf, Refused } from "./guards";
+import { accept, asMediator, asMember, asSideMember, refuse, textFits } from "./guards";
+import type { Context, Decision, LedgerItem, LedgerItemState, SessionEvent, SessionState } from "./types";
+import { otherSide } from "./types";
+
+export const MAX_MESSAGE_LENGTH = 4000;
+export const MAX_NOTE_LENGTH = 1000;
+
+const MEDIATOR_ONLY_LEDGER = "Only a mediator records conveyed offers and brackets.";
+
+/** Ledger states an item may move to from each state; the rest are final. */
+export const LEDGER_TRANSITIONS: Readonly<Record<LedgerItemState, readonly LedgerItemState[]>> = {
+  proposed: ["conveyed", "withdrawn"],
+  conveyed: ["accepted", "rejected", "countered", "withdrawn"],
+  accepted: [],
+  rejected: [],
+  countered: [],
+  withdrawn: [],
+};
+
+export function setMediatorLocation(
+  s: SessionState,
+  c: CommandOf<"SetMediatorLocation">,
+  ctx: Context,
+): Decision {
+  const found = asMediator(s, c.actor, "Only a mediator can say where the mediator is.");
+  if (!found.ok) return found;
+  if (c.until !== null && !(c.until > ctx.now)) {
+    return refuse("INVALID_DEADLINE", "The time estimate must be in the future.");
+  }
+  if (c.note !== null && c.note.length > MAX_NOTE_LENGTH) {
+    return refuse(
+      "INVALID_INPUT",
+      `A note can have at most ${MAX_NOTE_LENGTH.toLocaleString("en-US")} characters.`,
+    );
+  }
+  return accept([
+    {
+      type: "MediatorLocationSet",
+      at: ctx.now,
+      by: c.actor,
+      location: c.location,
+      until: c.until,
+      note: c.note,
+    },
+  ]);
+}
+
+export function knock(s: SessionState, c: CommandOf<"Knock">, ctx: Context): Decision {
+  const found = asSideMember(s, c.actor, "Only a side can ask for the mediator.");
+  if (!found.ok) return found;
+  return accept([{ type: "MediatorRequested", at: ctx.now, side: found.side, by: c.actor }]);
+}
+
+/** Opening an open room (or closing a closed one) changes nothing and is not an error. */
+export function setJointRoom(
+  s: SessionState,
+  c: CommandOf<"OpenJointRoom"> | CommandOf<"CloseJointRoom">,
+  ctx: Context,
+): Decision {
+  const found = asMediator(s, c.actor, "Only a mediator opens and closes the joint room.");
+  if (!found.ok) return found;
+  const open = c.type === "OpenJointRoom";
+  if (s.jointRoomOpen === open) return accept([]);
+  return accept([{ type: open ? "JointRoomOpened" : "JointRoomClosed", at: ctx.now, by: c.actor }]);
+}
+
+export function postMessage(s: SessionState, c: CommandOf<"PostMessage">, ctx: Context): Decision {
+  const found = asMember(s, c.actor);
+  if (!found.ok) return found;
+  const role = found.member.role;
+  const [kind, roomSide] = c.room.split(":") as [
+    "joint" | "caucus" | "side",
+    "claimant" | "respondent" | undefined,
+  ];
+  if (kind === "joint" && !s.jointRoomOpen) {
+    return refuse("ROOM_CLOSED", "The joint room is closed. The mediator opens it for joint sessions.");
+  }
+  if (kind === "caucus" && role !== roomSide && role !== "mediator") {
+    return refuse("WRONG_SIDE", "Only that side and the mediators can post in a side's caucus room.");
+  }
+  if (kind === "side" && role === "mediator") {
+    return refuse(
+      "WRONG_ROLE",
+      "A side-only room is for that side's members alone; mediators cannot post there.",
+    );
+  }
+  if (kind === "side" && role !== roomSide) {
+    return refuse("WRONG_SIDE", "Only that side's members can post in its side-only room.");
+  }
+  if (!textFits(c.text, 1, MAX_MESSAGE_LENGTH)) {
+    return refuse(
+      "INVALID_INPUT",
+      `A message must have between 1 and ${MAX_MESSAGE_LENGTH.toLocaleString("en-US")} characters.`,
+    );
+  }
+  if (s.messages.some((message) => message.messageId === c.messageId)) {
+    return refuse("CONFLICT", "This message has already been posted.");
+  }
+  return accept([
+    { type: "MessagePosted", at: ctx.now, messageId: c.messageId, room: c.room, by: c.actor, text: c.text },
+  ]);
+}
+
+function findItem(s: SessionState, itemId: string): LedgerItem | undefined {
+  return s.ledger.find((item) => item.itemId === itemId);
+}
+
+/** Checks shared by conveyed offers and brackets: a fresh id, a short note, and a valid item to counter. */
+function checkNewItem(
+  s: SessionState,
+  c: CommandOf<"RecordConveyed"> | CommandOf<"RecordBracket">,
+  ctx: Context,
+): Refused | SessionEvent[] {
+  if (findItem(s, c.itemId)) return refuse("CONFLICT", "A ledger item with this id already exists.");
+  if (c.note !== null && c.note.length > MAX_NOTE_LENGTH) {
+    return refuse(
+      "INVALID_INPUT",
+      `A note can have at most ${MAX_NOTE_LENGTH.toLocaleString("en-US")} characters.`,
+    );
+  }
+  if (c.counters === null) return [];
+  const countered = findItem(s, c.counters);
+  if (!countered) return refuse("LEDGER_ITEM_NOT_FOUND", "The item this counters is not in the ledger.");
+  if (countered.item.from === c.from) {
+    return refuse("WRONG_SIDE", "A counter comes from the other side of the item it counters.");
+  }
+  if (!LEDGER_TRANSITIONS[countered.state].includes("countered")) {
+    return refuse(
+      "INVALID_TRANSITION",
+      `Only a conveyed item can be countered; this one is ${countered.state}.`,
+    );
+  }
+  return [{ type: "LedgerItemUpdated", at: ctx.now, itemId: c.counters, by: c.actor, state: "countered" }];
+}
+
+function invalidAmount(...amounts: unknown[]): Refused | null {
+  for (const amount of amounts) {
+    const checked = checkAmount(amount);
+    if (!checked.ok) return refuse("INVALID_AMOUNT", `${checked.message}.`);
+  }
+  return null;
+}
+
+export function recordConveyed(s: SessionState, c: CommandOf<"RecordConveyed">, ctx: Context): Decision {
+  const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
+  if (!found.ok) return found;
+  const badAmount = invalidAmount(c.amount);
+  if (badAmount) return badAmount;
+  const counter = checkNewItem(s, c, ctx);
+  if (!Array.isArray(counter)) return counter;
+  return accept([
+    {
+      type: "LedgerItemRecorded",
+      at: ctx.now,
+      itemId: c.itemId,
+      by: c.actor,
+      item: { kind: "conveyed", from: c.from, amount: c.amount },
+      note: c.note,
+      counters: c.counters,
+    },
+    ...counter,
+  ]);
+}
+
+export function recordBracket(s: SessionState, c: CommandOf<"RecordBracket">, ctx: Context): Decision {
+  const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
+  if (!found.ok) return found;
+  const badAmount = invalidAmount(c.ourAmount, c.theirAmount);
+  if (badAmount) return badAmount;
+  const counter = checkNewItem(s, c, ctx);
+  if (!Array.isArray(counter)) return counter;
+  return accept([
+    {
+      type: "LedgerItemRecorded",
+      at: ctx.now,
+      itemId: c.itemId,
+      by: c.actor,
+      item: { kind: "bracket", from: c.from, ourAmount: c.ourAmount, theirAmount: c.theirAmount },
+      note: c.note,
+      counters: c.counters,
+    },
+    ...counter,
+  ]);
+}
+
+/** Ids of the two conveyed positions an accepted bracket turns into. */
+export function bracketPositionIds(itemId: string): { ours: string; theirs: string } {
+  return { ours: `${itemId}-ours`, theirs: `${itemId}-theirs` };
+}
+
+export function updateLedgerItem(s: SessionState, c: CommandOf<"UpdateLedgerItem">, ctx: Context): Decision {
+  const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
+  if (!found.ok) return found;
+  const entry = findItem(s, c.itemId);
+  if (!entry) return refuse("LEDGER_ITEM_NOT_FOUND", "There is no such item in the ledger.");
+  if (!LEDGER_TRANSITIONS[entry.state].includes(c.state)) {
+    return refuse("INVALID_TRANSITION", `An item that is ${entry.state} cannot become ${c.state}.`);
+  }
+  const updated: SessionEvent = {
+    type: "LedgerItemUpdated",
+    at: ctx.now,
+    itemId: c.itemId,
+    by: c.actor,
+    state: c.state,
+  };
+  const { item } = entry;
+  if (c.state !== "accepted" || item.kind !== "bracket") return accept([updated]);
+  // "We will go to X if you go to Y", accepted: X and Y become positions conveyed by each side.
+  const ids = bracketPositionIds(c.itemId);
+  if (findItem(s, ids.ours) || findItem(s, ids.theirs)) {
+    return refuse("CONFLICT", "The ledger already has items with the ids this bracket's positions need.");
+  }
+  const position = (itemId: string, from: typeof item.from, amount: number): SessionEvent => ({
+    type: "LedgerItemRecorded",
+    at: ctx.now,
+    itemId,
+    by: c.actor,
+    item: { kind: "conveyed", from, amount },
+    note: null,
+    counters: null,
+  });
+  return accept([
+    updated,
+    position(ids.ours, item.from, item.ourAmount),
+    position(ids.theirs, otherSide(item.from), item.theirAmount),
+  ]);
+}

@@ -1,0 +1,181 @@
+// Creating a session, changing its setup, bringing people in, and cancelling it before Step 2.
+
+import { resolveRules } from "../rules";
+import type { CommandOf, Refused } from "./guards";
+import { accept, asMember, refuse, textFits } from "./guards";
+import type { Context, Decision, SessionState } from "./types";
+
+export const MAX_TITLE_LENGTH = 200;
+export const MAX_NAME_LENGTH = 200;
+export const MAX_TERMS_LENGTH = 100_000;
+
+const TITLE_MESSAGE = `The title must have between 1 and ${MAX_TITLE_LENGTH} characters.`;
+const NAME_MESSAGE = `Your name must have between 1 and ${MAX_NAME_LENGTH} characters.`;
+const START_MESSAGE = "The start time is not a valid time.";
+
+function validStart(startAt: number): boolean {
+  return Number.isSafeInteger(startAt) && startAt >= 0;
+}
+
+export function createSession(c: CommandOf<"CreateSession">, ctx: Context): Decision {
+  if (!textFits(c.title, 1, MAX_TITLE_LENGTH)) return refuse("INVALID_INPUT", TITLE_MESSAGE);
+  if (!textFits(c.actorName, 1, MAX_NAME_LENGTH)) return refuse("INVALID_INPUT", NAME_MESSAGE);
+  if (!validStart(c.startAt)) return refuse("INVALID_INPUT", START_MESSAGE);
+  if (c.termsText.length > MAX_TERMS_LENGTH) {
+    return refuse(
+      "INVALID_INPUT",
+      `The terms can have at most ${MAX_TERMS_LENGTH.toLocaleString("en-US")} characters.`,
+    );
+  }
+  const rules = resolveRules(c.rules);
+  if (!rules.ok) return refuse("INVALID_RULES", rules.message);
+  return accept([
+    {
+      type: "SessionCreated",
+      at: ctx.now,
+      sessionId: c.sessionId,
+      title: c.title.trim(),
+      createdBy: c.actor,
+      creatorName: c.actorName.trim(),
+      creatorRole: c.creatorRole,
+      rules: rules.rules,
+      startAt: c.startAt,
+      termsText: c.termsText,
+    },
+  ]);
+}
+
+function asCreatorInSetup(
+  s: SessionState,
+  actor: string,
+  notCreator: string,
+  notSetup: string,
+): Refused | null {
+  const found = asMember(s, actor);
+  if (!found.ok) return found;
+  if (s.createdBy !== actor) return refuse("NOT_CREATOR", notCreator);
+  if (s.phase !== "setup") return refuse("WRONG_STEP", notSetup);
+  return null;
+}
+
+/** The creator may change the rules, start and title until Step 2 opens. Rules given in part keep the rest. */
+export function updateSetup(s: SessionState, c: CommandOf<"UpdateSetup">, ctx: Context): Decision {
+  const denied = asCreatorInSetup(
+    s,
+    c.actor,
+    "Only the session's creator can change its setup.",
+    "The setup is fixed once Step 2 has opened.",
+  );
+  if (denied) return denied;
+  if (c.rules === undefined && c.startAt === undefined && c.title === undefined) {
+    return refuse("INVALID_INPUT", "The request changes nothing.");
+  }
+  if (c.title !== undefined && !textFits(c.title, 1, MAX_TITLE_LENGTH))
+    return refuse("INVALID_INPUT", TITLE_MESSAGE);
+  if (c.startAt !== undefined && !validStart(c.startAt)) return refuse("INVALID_INPUT", START_MESSAGE);
+  let rules = s.rules;
+  if (c.rules !== undefined) {
+    if (typeof c.rules !== "object" || c.rules === null || Array.isArray(c.rules)) {
+      return refuse("INVALID_RULES", "The rules must be an object");
+    }
+    const resolved = resolveRules({ ...s.rules, ...c.rules });
+    if (!resolved.ok) return refuse("INVALID_RULES", resolved.message);
+    rules = resolved.rules;
+  }
+  return accept([
+    {
+      type: "SetupUpdated",
+      at: ctx.now,
+      by: c.actor,
+      rules,
+      startAt: c.startAt ?? s.startAt,
+      title: c.title?.trim() ?? s.title,
+    },
+  ]);
+}
+
+export function cancel(s: SessionState, c: CommandOf<"Cancel">, ctx: Context): Decision {
+  const denied = asCreatorInSetup(
+    s,
+    c.actor,
+    "Only the session's creator can cancel it. A side can withdraw once Step 2 opens.",
+    "The session can only be cancelled before Step 2 opens. A side can still withdraw.",
+  );
+  if (denied) return denied;
+  return accept([{ type: "SessionEnded", at: ctx.now, outcome: "cancelled", side: null, by: c.actor }]);
+}
+
+function asInviter(s: SessionState, actor: string): Refused | null {
+  const found = asMember(s, actor);
+  if (!found.ok) return found;
+  if (s.createdBy !== actor && found.member.role !== "mediator") {
+    return refuse("NOT_CREATOR", "Only the session's creator or a mediator can invite people.");
+  }
+  return null;
+}
+
+export function issueInvitation(s: SessionState, c: CommandOf<"IssueInvitation">, ctx: Context): Decision {
+  const denied = asInviter(s, c.actor);
+  if (denied) return denied;
+  if (s.invitations[c.invitationId]) return refuse("CONFLICT", "An invitation with this id already exists.");
+  if (!(c.expiresAt > ctx.now)) return refuse("INVALID_DEADLINE", "An invitation must expire in the future.");
+  return accept([
+    {
+      type: "InvitationIssued",
+      at: ctx.now,
+      by: c.actor,
+      invitationId: c.invitationId,
+      role: c.role,
+      // A mediator is a neutral and never holds a number, whatever the invitation asked for.
+      canBid: c.role !== "mediator" && c.canBid,
+      expiresAt: c.expiresAt,
+    },
+  ]);
+}
+
+export function revokeInvitation(s: SessionState, c: CommandOf<"RevokeInvitation">, ctx: Context): Decision {
+  const denied = asInviter(s, c.actor);
+  if (denied) return denied;
+  const invitation = s.invitations[c.invitationId];
+  if (!invitation) return refuse("INVITE_INVALID", "There is no such invitation.");
+  if (invitation.revoked) return refuse("INVITE_INVALID", "This invitation was already revoked.");
+  if (invitation.usedBy !== null) {
+    return refuse("INVITE_USED", "This invitation has already been used, so it can no longer be revoked.");
+  }
+  return accept([{ type: "InvitationRevoked", at: ctx.now, by: c.actor, invitationId: c.invitationId }]);
+}
+
+export function joinSession(s: SessionState, c: CommandOf<"JoinSession">, ctx: Context): Decision {
+  const invitation = s.invitations[c.invitationId];
+  if (!invitation || invitation.revoked) {
+    return refuse(
+      "INVITE_INVALID",
+      "This invitation is not valid. Ask the person who invited you for a new one.",
+    );
+  }
+  if (s.members[c.actor]) return refuse("ALREADY_MEMBER", "You are already a member of this session.");
+  if (invitation.usedBy !== null) {
+    return refuse(
+      "INVITE_USED",
+      "This invitation has already been used. Ask the person who invited you for a new one.",
+    );
+  }
+  if (ctx.now >= invitation.expiresAt) {
+    return refuse(
+      "INVITE_EXPIRED",
+      "This invitation has expired. Ask the person who invited you for a new one.",
+    );
+  }
+  if (!textFits(c.actorName, 1, MAX_NAME_LENGTH)) return refuse("INVALID_INPUT", NAME_MESSAGE);
+  return accept([
+    {
+      type: "MemberJoined",
+      at: ctx.now,
+      userId: c.actor,
+      name: c.actorName.trim(),
+      role: invitation.role,
+      canBid: invitation.canBid,
+      invitationId: c.invitationId,
+    },
+  ]);
+}

@@ -1,0 +1,353 @@
+// The negotiation engine's vocabulary: commands in, events out, state folded from events.
+// Everything here is plain JSON data, so events can be stored, hashed and replayed.
+
+import type { Refusal } from "../errors";
+import type { Cents } from "../money";
+import type { Random } from "../random";
+import type { SessionRules } from "../rules";
+
+export type Side = "claimant" | "respondent";
+export type Role = Side | "mediator";
+export const SIDES: readonly Side[] = ["claimant", "respondent"];
+
+export function otherSide(side: Side): Side {
+  return side === "claimant" ? "respondent" : "claimant";
+}
+
+export type Phase = "setup" | "step2" | "step3" | "ended";
+export type Outcome = "deal" | "expired" | "withdrawn" | "cancelled";
+export type DealSource = "step2" | "step3" | "smart_proposal" | "mediator_proposal";
+
+/** Where the mediator is, as the parties see it. "with_claimant" shows as "with you" to the claimant. */
+export type MediatorLocation = "joint" | "with_claimant" | "with_respondent" | "private" | "break" | "away";
+
+/** Rooms of the mediation day. The server derives every audience from the room; clients never name audiences. */
+export type RoomId = "joint" | "caucus:claimant" | "caucus:respondent" | "side:claimant" | "side:respondent";
+
+export type LedgerItemState = "proposed" | "conveyed" | "accepted" | "rejected" | "countered" | "withdrawn";
+
+// ---------------------------------------------------------------- context
+
+export interface Context {
+  /** epoch milliseconds; the engine never reads a clock */
+  now: number;
+  /** caller-supplied randomness (secure in production, seeded in tests) */
+  random: Random;
+}
+
+// ---------------------------------------------------------------- commands
+// `actor` is the authenticated user id, filled in by the server, never by the client.
+
+export type Command =
+  | {
+      type: "CreateSession";
+      actor: string;
+      actorName: string;
+      sessionId: string;
+      title: string;
+      creatorRole: Role;
+      rules: SessionRules;
+      startAt: number;
+      termsText: string;
+    }
+  | { type: "UpdateSetup"; actor: string; rules?: SessionRules; startAt?: number; title?: string }
+  | {
+      type: "IssueInvitation";
+      actor: string;
+      invitationId: string;
+      role: Role;
+      canBid: boolean;
+      expiresAt: number;
+    }
+  | { type: "RevokeInvitation"; actor: string; invitationId: string }
+  | { type: "JoinSession"; actor: string; actorName: string; invitationId: string }
+  | { type: "EditTerms"; actor: string; baseVersion: number; text: string }
+  | { type: "ApproveTerms"; actor: string; version: number }
+  | { type: "SkipTerms"; actor: string }
+  | { type: "SetNumber"; actor: string; amount: Cents }
+  | { type: "Withdraw"; actor: string }
+  | { type: "Cancel"; actor: string }
+  | { type: "RequestProposal"; actor: string; requestId: string }
+  | { type: "ConsentProposal"; actor: string; requestId: string }
+  | { type: "DeclineProposal"; actor: string; requestId: string }
+  | { type: "AnswerProposal"; actor: string; proposalId: string; accept: boolean }
+  | { type: "PutMediatorProposal"; actor: string; proposalId: string; amount: Cents; answerBy: number }
+  | {
+      type: "SetMediatorLocation";
+      actor: string;
+      location: MediatorLocation;
+      until: number | null;
+      note: string | null;
+    }
+  | { type: "Knock"; actor: string }
+  | { type: "OpenJointRoom"; actor: string }
+  | { type: "CloseJointRoom"; actor: string }
+  | { type: "PostMessage"; actor: string; messageId: string; room: RoomId; text: string }
+  | {
+      type: "RecordConveyed";
+      actor: string;
+      itemId: string;
+      from: Side;
+      amount: Cents;
+      note: string | null;
+      counters: string | null;
+    }
+  | {
+      type: "RecordBracket";
+      actor: string;
+      itemId: string;
+      from: Side;
+      /** "we (from) will go to `ourAmount` if you go to `theirAmount`" */
+      ourAmount: Cents;
+      theirAmount: Cents;
+      note: string | null;
+      counters: string | null;
+    }
+  | { type: "UpdateLedgerItem"; actor: string; itemId: string; state: LedgerItemState }
+  /** The clock: closes steps, expires requests and proposals, sends reminders. Idempotent. */
+  | { type: "Tick" };
+
+export type CommandType = Command["type"];
+
+// ---------------------------------------------------------------- events
+// Every event carries `at` (epoch ms). Amounts in BidSet and SmartProposalMade are confidential:
+// see SEALED_FIELDS. When a session ended without a deal its key is destroyed and those amounts read back as null.
+
+interface Base {
+  at: number;
+}
+
+export type SessionEvent =
+  | (Base & {
+      type: "SessionCreated";
+      sessionId: string;
+      title: string;
+      createdBy: string;
+      creatorName: string;
+      creatorRole: Role;
+      rules: SessionRules;
+      startAt: number;
+      termsText: string;
+    })
+  | (Base & { type: "SetupUpdated"; by: string; rules: SessionRules; startAt: number; title: string })
+  | (Base & {
+      type: "InvitationIssued";
+      by: string;
+      invitationId: string;
+      role: Role;
+      canBid: boolean;
+      expiresAt: number;
+    })
+  | (Base & { type: "InvitationRevoked"; by: string; invitationId: string })
+  | (Base & {
+      type: "MemberJoined";
+      userId: string;
+      name: string;
+      role: Role;
+      canBid: boolean;
+      invitationId: string;
+    })
+  | (Base & { type: "TermsEdited"; by: string; version: number; text: string })
+  | (Base & { type: "TermsApproved"; by: string; side: Side; version: number })
+  | (Base & { type: "TermsSkipped"; by: string; side: Side })
+  | (Base & { type: "Step1Closed"; how: "approved" | "skipped"; termsVersion: number })
+  | (Base & { type: "Step2Opened"; closesAt: number; sessionEndsAt: number })
+  /** Confidential: `amount` is sealed at rest and shown only to `side`. null = shredded. */
+  | (Base & { type: "BidSet"; by: string; side: Side; step: 2 | 3; amount: Cents | null })
+  | (Base & { type: "Step2Closed"; deal: boolean })
+  | (Base & { type: "Step3Opened"; closesAt: number })
+  | (Base & { type: "ReminderDue"; side: Side; closesAt: number; reminder: number })
+  | (Base & { type: "ProposalRequested"; requestId: string; side: Side; by: string; consentBy: number })
+  | (Base & { type: "ProposalRequestDeclined"; requestId: string; side: Side; by: string })
+  | (Base & { type: "ProposalRequestLapsed"; requestId: string })
+  /** `consentedBy`: the member of the other side whose consent led to this answer. */
+  | (Base & { type: "ProposalTooFarApart"; requestId: string; consentedBy: string })
+  /** Confidential from the mediator: `amount` hints at both numbers. Sealed at rest. */
+  | (Base & {
+      type: "SmartProposalMade";
+      requestId: string;
+      proposalId: string;
+      amount: Cents | null;
+      answerBy: number;
+      consentedBy: string;
+    })
+  | (Base & { type: "MediatorProposalPut"; proposalId: string; by: string; amount: Cents; answerBy: number })
+  /** Private to `side`: only that side ever sees `accept`; others see only that the side answered. */
+  | (Base & { type: "ProposalAnswered"; proposalId: string; side: Side; by: string; accept: boolean })
+  /** Nobody learns who rejected; only whether it was accepted. */
+  | (Base & { type: "ProposalResolved"; proposalId: string; kind: "smart" | "mediator"; accepted: boolean })
+  | (Base & {
+      type: "DealMade";
+      amount: Cents;
+      source: DealSource;
+      bonusPercent: number;
+      /** the side whose standing number earned the Step 3 bonus; null when no bonus applied */
+      bonusSide: Side | null;
+      termsVersion: number | null;
+    })
+  | (Base & { type: "SessionEnded"; outcome: Outcome; side: Side | null; by: string | null })
+  | (Base & {
+      type: "MediatorLocationSet";
+      by: string;
+      location: MediatorLocation;
+      until: number | null;
+      note: string | null;
+    })
+  | (Base & { type: "MediatorRequested"; side: Side; by: string })
+  | (Base & { type: "JointRoomOpened"; by: string })
+  | (Base & { type: "JointRoomClosed"; by: string })
+  | (Base & { type: "MessagePosted"; messageId: string; room: RoomId; by: string; text: string })
+  | (Base & {
+      type: "LedgerItemRecorded";
+      itemId: string;
+      by: string;
+      item:
+        | { kind: "conveyed"; from: Side; amount: Cents }
+        | { kind: "bracket"; from: Side; ourAmount: Cents; theirAmount: Cents };
+      note: string | null;
+      counters: string | null;
+    })
+  | (Base & { type: "LedgerItemUpdated"; itemId: string; by: string; state: LedgerItemState });
+
+export type EventType = SessionEvent["type"];
+export type EventOf<T extends EventType> = Extract<SessionEvent, { type: T }>;
+
+/** Fields of an event that hold a confidential number: encrypted at rest, never in a digest in plaintext. */
+export const SEALED_FIELDS: Readonly<Partial<Record<EventType, readonly string[]>>> = {
+  BidSet: ["amount"],
+  SmartProposalMade: ["amount"],
+};
+
+export function sealedFields(type: string): readonly string[] {
+  return SEALED_FIELDS[type as EventType] ?? [];
+}
+
+// ---------------------------------------------------------------- state
+
+export interface Member {
+  userId: string;
+  name: string;
+  role: Role;
+  canBid: boolean;
+  joinedAt: number;
+}
+
+export interface Invitation {
+  invitationId: string;
+  role: Role;
+  canBid: boolean;
+  expiresAt: number;
+  usedBy: string | null;
+  revoked: boolean;
+}
+
+export interface SideNumber {
+  /** null when shredded (key destroyed) */
+  amount: Cents | null;
+  setAt: number;
+  setBy: string;
+}
+
+export interface PendingRequest {
+  requestId: string;
+  side: Side;
+  consentBy: number;
+}
+
+export interface PendingProposal {
+  proposalId: string;
+  kind: "smart" | "mediator";
+  /** smart proposals: confidential from the mediator */
+  amount: Cents | null;
+  answerBy: number;
+  answers: Partial<Record<Side, boolean>>;
+}
+
+export interface LedgerItem {
+  itemId: string;
+  recordedAt: number;
+  recordedBy: string;
+  item: EventOf<"LedgerItemRecorded">["item"];
+  note: string | null;
+  counters: string | null;
+  state: LedgerItemState;
+}
+
+export interface Message {
+  messageId: string;
+  room: RoomId;
+  by: string;
+  text: string;
+  at: number;
+}
+
+export interface SessionState {
+  sessionId: string;
+  title: string;
+  createdBy: string;
+  createdAt: number;
+  rules: SessionRules;
+  startAt: number;
+  /** number of events applied = the session's version */
+  version: number;
+  phase: Phase;
+  outcome: Outcome | null;
+  members: Record<string, Member>;
+  invitations: Record<string, Invitation>;
+  terms: {
+    version: number;
+    text: string;
+    editedBy: string | null;
+    /** the version each side approved, if any; cleared by any edit */
+    approvals: Partial<Record<Side, number>>;
+    skipped: Partial<Record<Side, boolean>>;
+    closed: "approved" | "skipped" | null;
+  };
+  step2OpenedAt: number | null;
+  step2ClosesAt: number | null;
+  step3OpenedAt: number | null;
+  step3ClosesAt: number | null;
+  /** step2OpenedAt + rules.maxSessionMs: Step 3 never runs past it */
+  sessionEndsAt: number | null;
+  numbers: Partial<Record<Side, SideNumber>>;
+  /** times of each side's Step 3 changes, for the rolling 24-hour rate limit */
+  step3Changes: Record<Side, number[]>;
+  /** reminders already sent, by "<side>:<index>" */
+  remindersSent: Record<string, true>;
+  request: PendingRequest | null;
+  proposal: PendingProposal | null;
+  deal: {
+    amount: Cents;
+    source: DealSource;
+    at: number;
+    bonusPercent: number;
+    bonusSide: Side | null;
+    termsVersion: number | null;
+  } | null;
+  endedAt: number | null;
+  jointRoomOpen: boolean;
+  mediator: { location: MediatorLocation; until: number | null; note: string | null; since: number } | null;
+  ledger: LedgerItem[];
+  messages: Message[];
+}
+
+export type DeadlineKind =
+  | "step2-open"
+  | "step2-close"
+  | "step3-close"
+  | "reminder"
+  | "request-lapse"
+  | "proposal-expiry";
+
+export interface Deadline {
+  /** unique within the session and stable while the deadline stands, e.g. "step2-close" */
+  key: string;
+  kind: DeadlineKind;
+  at: number;
+  /** reminders only: the side reminded and the reminder's index in reminderOffsetsMs */
+  side?: Side;
+  reminder?: number;
+}
+
+/** A refusal may say when the same command could next succeed (RATE_LIMITED), so a client can count down. */
+export type Decision = { ok: true; events: SessionEvent[] } | ({ ok: false; retryAt?: number } & Refusal);

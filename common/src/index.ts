@@ -1,0 +1,12 @@
+// The public surface of @backchannel/common: server and client import from here only.
+
+export * from "./api";
+export * from "./engine";
+export * from "./errors";
+export * from "./matching";
+export * from "./money";
+export * from "./protocol";
+export * from "./random";
+export * from "./rounding";
+export * from "./rules";
+export * from "./visibility";

@@ -1,0 +1,53 @@
+// Typed application errors with stable codes. Handlers throw them; the HTTP and socket layers map them.
+import type { ErrorCode } from "@backchannel/common";
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_INPUT: 400,
+  INVALID_AMOUNT: 400,
+  UNKNOWN_EVENT: 400,
+  INVALID_RULES: 400,
+  INVALID_DEADLINE: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAUTHENTICATED: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_INVALID: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN_ORIGIN: 403,
+  NOT_A_MEMBER: 403,
+  WRONG_ROLE: 403,
+  WRONG_SIDE: 403,
+  NO_BIDDING_RIGHTS: 403,
+  NOT_CREATOR: 403,
+  SESSION_NOT_FOUND: 404,
+  INVITE_INVALID: 404,
+  INVITE_USED: 410,
+  INVITE_EXPIRED: 410,
+  EMAIL_TAKEN: 409,
+  ALREADY_MEMBER: 409,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL: 500,
+};
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+  get status(): number {
+    // Negotiation refusals (wrong step, ended, paused...) are a conflict with the session's state.
+    return STATUS[this.code] ?? 409;
+  }
+}
+
+/** Anything unexpected becomes INTERNAL with a generic sentence: no stack, no detail, no number. */
+export function toPublicError(err: unknown): { code: ErrorCode; message: string; status: number } {
+  if (err instanceof AppError) return { code: err.code, message: err.message, status: err.status };
+  return {
+    code: "INTERNAL",
+    message: "Something went wrong on our side. Nothing was changed; please try again.",
+    status: 500,
+  };
+}

@@ -1,0 +1,191 @@
+// The Socket.IO gateway: handshake auth and origin check, server-decided rooms, and for every client event:
+// rate limit, schema validation, authorisation against the caller's role, then an ack with a result or a
+// stable error. Nothing a handler throws reaches the client except a code and a sentence.
+import {
+  type ErrorCode,
+  type Role,
+  commandPayloadSchema,
+  sessionOpenSchema,
+  syncPayloadSchema,
+  viewState,
+} from "@backchannel/common";
+import type { Logger } from "pino";
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import type { Server, Socket } from "socket.io";
+import { readToken } from "../auth/cookies";
+import type { TokenService } from "../auth/tokens";
+import type { Config } from "../config";
+import { AppError, toPublicError } from "../errors";
+import type { Metrics } from "../metrics";
+import type { SessionService } from "../sessions/service";
+import { ROLES, roleRoom, userRoom } from "./publisher";
+
+type Ack = (response: unknown) => void;
+
+interface SocketUser {
+  id: string;
+  name: string;
+  email: string;
+}
+
+export function attachGateway(deps: {
+  io: Server;
+  config: Config;
+  tokens: TokenService;
+  sessions: SessionService;
+  metrics?: Metrics;
+  log: Logger;
+  now?: () => number;
+}): void {
+  const { io, config, tokens, sessions, log } = deps;
+  const now = deps.now ?? Date.now;
+  const limiter = new RateLimiterMemory({
+    points: config.socketRateLimit.points,
+    duration: config.socketRateLimit.durationSeconds,
+  });
+
+  io.use(async (socket, next) => {
+    const token =
+      (typeof socket.handshake.auth?.token === "string" ? socket.handshake.auth.token : null) ??
+      readToken({ headers: socket.handshake.headers as { cookie?: string; authorization?: string } });
+    if (!token) return next(withCode("UNAUTHENTICATED", "Sign in first: no session token was sent."));
+    const verified = await tokens.verify(token);
+    if (!verified.ok) {
+      return next(
+        withCode(
+          verified.code,
+          verified.code === "TOKEN_EXPIRED" ? "Your sign-in has expired. Sign in again." : "Your sign-in is not valid.",
+        ),
+      );
+    }
+    socket.data.user = verified.user satisfies SocketUser;
+    socket.data.expiresAt = verified.expiresAt;
+    next();
+  });
+
+  io.on("connection", (socket) => {
+    deps.metrics?.sockets.inc();
+    const user = socket.data.user as SocketUser;
+    const opened = new Map<string, Role>();
+
+    // The socket is closed when its token expires; the client signs in again and resyncs by version.
+    const msLeft = Math.max(0, (socket.data.expiresAt as number) * 1000 - now());
+    const expiry = setTimeout(
+      () => {
+        socket.emit("auth:expired", {});
+        socket.disconnect(true);
+      },
+      Math.min(msLeft, 2 ** 31 - 1),
+    );
+
+    const handle = (name: string, fn: (payload: unknown) => Promise<unknown>) => {
+      socket.on(name, async (payload: unknown, ack?: unknown) => {
+        const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
+        try {
+          await limiter.consume(socket.id);
+        } catch {
+          reply({ ok: false, code: "TOO_MANY_REQUESTS", message: "Too many requests. Wait a few seconds and retry." });
+          return;
+        }
+        try {
+          reply(await fn(payload));
+        } catch (err) {
+          const e = toPublicError(err);
+          if (e.code === "INTERNAL") log.error({ err: errText(err), event: name }, "socket handler failed");
+          reply({ ok: false, code: e.code, message: e.message });
+        }
+      });
+    };
+
+    const memberRole = async (sessionId: string): Promise<Role> => {
+      const viewer = await sessions.roleOf(sessionId, user.id);
+      if (!viewer) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+      return viewer.role;
+    };
+
+    handle("session:open", async (payload) => {
+      const { sessionId } = parse(sessionOpenSchema, payload);
+      const role = await memberRole(sessionId);
+      const state = await sessions.read(sessionId);
+      if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+      await socket.join([roleRoom(sessionId, role), userRoom(sessionId, user.id)]);
+      opened.set(sessionId, role);
+      void broadcastPresence(sessionId);
+      return { ok: true, version: state.version, view: viewState(state, { userId: user.id, role }, now()) };
+    });
+
+    handle("session:leave", async (payload) => {
+      const { sessionId } = parse(sessionOpenSchema, payload);
+      const role = opened.get(sessionId);
+      if (role) {
+        await socket.leave(roleRoom(sessionId, role));
+        await socket.leave(userRoom(sessionId, user.id));
+        opened.delete(sessionId);
+        void broadcastPresence(sessionId);
+      }
+      return { ok: true };
+    });
+
+    handle("command", async (payload) => {
+      const req = parse(commandPayloadSchema, payload);
+      const committed = await sessions.execute(req.sessionId, user, req.command, req.idempotencyKey);
+      const viewer = { userId: user.id, role: await memberRole(req.sessionId) };
+      const own = req.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
+      return own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version };
+    });
+
+    handle("sync", async (payload) => {
+      const { sessionId, sinceVersion } = parse(syncPayloadSchema, payload);
+      const role = await memberRole(sessionId);
+      return sessions.syncFor(sessionId, { userId: user.id, role }, sinceVersion);
+    });
+
+    socket.on("disconnect", () => {
+      clearTimeout(expiry);
+      deps.metrics?.sockets.dec();
+      for (const sessionId of opened.keys()) void broadcastPresence(sessionId);
+    });
+  });
+
+  /** Who is connected to a session, by role. Works across nodes through the adapter. */
+  async function broadcastPresence(sessionId: string): Promise<void> {
+    try {
+      const online: Array<{ userId: string; role: Role }> = [];
+      const seen = new Set<string>();
+      for (const role of ROLES) {
+        const sockets = await io.in(roleRoom(sessionId, role)).fetchSockets();
+        for (const s of sockets) {
+          const u = s.data.user as SocketUser | undefined;
+          if (u && !seen.has(u.id)) {
+            seen.add(u.id);
+            online.push({ userId: u.id, role });
+          }
+        }
+      }
+      for (const role of ROLES) io.to(roleRoom(sessionId, role)).emit("session:presence", { sessionId, online });
+    } catch (err) {
+      log.warn({ err: errText(err), sessionId }, "presence broadcast failed");
+    }
+  }
+}
+
+function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, payload: unknown): T {
+  const r = schema.safeParse(payload);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
+  const code: ErrorCode = issue?.path.includes("amount") ? "INVALID_AMOUNT" : "INVALID_INPUT";
+  throw new AppError(code, `${where}${issue?.message ?? "The request is not valid."}`);
+}
+
+export { parse as parsePayload };
+
+function withCode(code: ErrorCode, message: string): Error & { data: { code: ErrorCode; message: string } } {
+  const err = new Error(message) as Error & { data: { code: ErrorCode; message: string } };
+  err.data = { code, message };
+  return err;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : "unknown error";
+}

@@ -1,0 +1,149 @@
+// Composition root: wires storage, scheduler, auth, HTTP and Socket.IO for one node.
+// Roles: "web" serves HTTP + sockets, "worker" fires deadlines, "all" does both (the default).
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { secureRandom } from "@backchannel/common";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { Server as IoServer } from "socket.io";
+import { createLoginLimiter } from "./auth/login-limiter";
+import { createTokenService } from "./auth/tokens";
+import type { Config } from "./config";
+import { createHttpApp } from "./http/app";
+import { createLogger } from "./log";
+import { createMetrics } from "./metrics";
+import { attachGateway } from "./realtime/gateway";
+import { createSocketPublisher } from "./realtime/publisher";
+import { SessionService } from "./sessions/service";
+import { loadOrCreateMasterKey } from "./store/crypto";
+import { openDb } from "./store/db";
+import { migrate } from "./store/migrations";
+import { createScheduler } from "./timers";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  sessions: SessionService;
+  io: IoServer;
+  /** Graceful: stop accepting, finish in-flight commands, close worker, queue and database. */
+  close(): Promise<void>;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_CLIENT_DIST = path.resolve(here, "../../client/dist");
+
+export async function startServer(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger({ level: config.logLevel, name: "backchannel" });
+  const metrics = createMetrics();
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.databaseUrl ? undefined : path.join(config.dataDir, "pglite") });
+  await migrate(db);
+  const masterKey = loadOrCreateMasterKey({ masterKeyEnv: config.masterKey, dataDir: config.dataDir, log: (m) => log.warn(m) });
+  const tokens = await createTokenService({
+    secret: config.jwtSecret,
+    dataDir: config.dataDir,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.tokenTtlSeconds,
+    now: opts.now,
+  });
+
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
+  const scheduler = createScheduler({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    onError: (err, job) => log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
+  });
+  const loginLimiter = createLoginLimiter({
+    redis,
+    prefix: `${config.redisPrefix}-login`,
+    points: config.loginRateLimit.points,
+    durationSeconds: config.loginRateLimit.durationSeconds,
+  });
+
+  const httpServer: HttpServer = createServer();
+  const io = new IoServer(httpServer, {
+    maxHttpBufferSize: config.socketMaxBuffer,
+    serveClient: false,
+    // Browsers always send Origin; refuse any origin not on the allow-list. Non-browser clients send none.
+    allowRequest: (req, cb) => {
+      const origin = req.headers.origin;
+      cb(null, !origin || config.allowedOrigins.includes(origin));
+    },
+  });
+  let pub: Redis | undefined;
+  let sub: Redis | undefined;
+  if (redis && config.redisUrl) {
+    pub = new Redis(config.redisUrl);
+    sub = pub.duplicate();
+    io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}-io` }));
+  }
+
+  const sessions = new SessionService({
+    db,
+    masterKey,
+    scheduler,
+    publisher: createSocketPublisher(io, () => metrics.dealsTotal.inc()),
+    metrics,
+    log,
+    random: secureRandom(),
+    now: opts.now,
+  });
+
+  const ready = async () => {
+    const checks: Record<string, string> = {};
+    try {
+      await db.query("SELECT 1");
+      checks.database = "ok";
+    } catch {
+      checks.database = "unreachable";
+    }
+    if (redis) checks.redis = (await redis.ping().catch(() => "unreachable")) === "PONG" ? "ok" : "unreachable";
+    return { ok: Object.values(checks).every((v) => v === "ok"), checks };
+  };
+
+  if (config.role !== "worker") {
+    const app = createHttpApp({ config, db, tokens, sessions, loginLimiter, metrics, log, ready, now: opts.now });
+    httpServer.on("request", app);
+    attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
+  }
+  if (config.role !== "web") {
+    await scheduler.start(async (job, info) => {
+      metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
+      await sessions.tick(job.sessionId);
+    });
+    const n = await sessions.reconcileDeadlines();
+    log.info({ deadlines: n }, "deadlines reconciled");
+  }
+
+  await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, role: config.role, db: db.kind, scheduler: scheduler.kind }, "backchannel listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    sessions,
+    io,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting connections, let in-flight commands commit (and ack), then close sockets.
+        const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await scheduler.close();
+        await sessions.drain();
+        io.disconnectSockets(true);
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        httpServer.closeAllConnections?.();
+        await httpClosed.catch(() => {});
+        await sessions.drain();
+        await Promise.all([redis?.quit(), pub?.quit(), sub?.quit()].map((p) => p?.catch(() => {})));
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// One database interface over PGlite (embedded, in-process) and PostgreSQL (pg Pool), so the same
+// SQL, migrations and tests run on both. Parameters are always $1-style.
+import { mkdirSync } from "node:fs";
+import { PGlite, type Results, type Transaction } from "@electric-sql/pglite";
+import pg from "pg";
+
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+}
+
+export interface Db extends Queryable {
+  kind: "pglite" | "postgres";
+  /**
+   * Runs fn in one transaction: COMMIT on success, ROLLBACK and rethrow on a throw.
+   * Inside fn use only the given `q`: a query on the Db itself would run outside the transaction
+   * (pg: another connection, which can deadlock on the rows fn locked; PGlite: it waits for fn).
+   */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function openDb(opts: { databaseUrl?: string; dataDir?: string }): Promise<Db> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
+  return openPglite(opts.dataDir);
+}
+
+const PG_POOL_SIZE = 10;
+const INT8_OID = 20;
+
+// pg returns int8 as strings by default. Our int8 columns hold epoch milliseconds and counts, which
+// are far below 2^53, so numbers are exact; anything larger stays a string rather than lose digits.
+function parseInt8(text: string): number | string {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : text;
+}
+
+async function openPostgres(databaseUrl: string): Promise<Db> {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: PG_POOL_SIZE,
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === INT8_OID && format !== "binary"
+          ? parseInt8
+          : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client that loses its connection emits here; without a listener Node would crash.
+  // The pool discards that client and the next query opens a fresh connection.
+  pool.on("error", () => {});
+  // Fail at start-up, not at the first request, when the database is unreachable.
+  try {
+    await pool.query("SELECT 1");
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+
+  const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
+    const res = await client.query(sql, params);
+    return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
+  };
+
+  return {
+    kind: "postgres",
+    query: (sql, params) => run(pool, sql, params),
+    async tx(fn) {
+      const client = await pool.connect();
+      const q: Queryable = { query: (sql, params) => run(client, sql, params) };
+      try {
+        await client.query("BEGIN");
+        const result = await fn(q);
+        await client.query("COMMIT");
+        client.release();
+        return result;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+          client.release();
+        } catch (rollbackErr) {
+          // The connection is in an unknown state: destroy it rather than return it to the pool.
+          client.release(rollbackErr as Error);
+        }
+        throw err;
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Db> {
+  const inMemory = dataDir === undefined || dataDir === "" || dataDir.startsWith("memory://");
+  if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pglite = await PGlite.create(inMemory ? undefined : dataDir);
+
+  const toResult = <T>(res: Results<T>): QueryResult<T> => ({
+    rows: res.rows,
+    // affectedRows counts INSERT/UPDATE/DELETE; a SELECT reports its row count like pg does.
+    rowCount: res.affectedRows || res.rows.length,
+  });
+  const run = async <T>(target: PGlite | Transaction, sql: string, params?: unknown[]) =>
+    toResult(await target.query<T>(sql, params));
+
+  return {
+    kind: "pglite",
+    // PGlite queues every query behind any open transaction, so transactions are serialised.
+    query: (sql, params) => run(pglite, sql, params),
+    // PGlite's transaction() issues BEGIN/COMMIT, and ROLLBACK + rethrow when fn throws.
+    tx: (fn) => pglite.transaction((t) => fn({ query: (sql, params) => run(t, sql, params) })),
+    close: () => pglite.close(),
+  };
+}

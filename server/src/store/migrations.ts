@@ -1,0 +1,139 @@
+// Ordered, idempotent schema migrations. Each migration is a list of single statements because
+// PGlite's parameterised query path accepts one statement at a time.
+import type { Db, Queryable } from "./db";
+
+export interface Migration {
+  id: number;
+  name: string;
+  statements: readonly string[];
+}
+
+// Any constant works; it only has to be the same in every process migrating this database.
+const MIGRATION_LOCK_KEY = 7_262_200_001;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: "initial schema",
+    statements: [
+      `CREATE TABLE users (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        email text UNIQUE NOT NULL CHECK (email = lower(email)),
+        display_name text NOT NULL,
+        password_hash text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // snapshot is an optional cache of derived state; it never holds a confidential number.
+      `CREATE TABLE sessions (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        title text NOT NULL,
+        created_by uuid NOT NULL REFERENCES users(id),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        version int NOT NULL DEFAULT 0,
+        chain_hash text NOT NULL,
+        phase text NOT NULL,
+        wrapped_key text,
+        key_destroyed_at timestamptz,
+        snapshot jsonb
+      )`,
+      `CREATE INDEX sessions_created_by_idx ON sessions (created_by)`,
+      `CREATE TABLE session_events (
+        session_id uuid NOT NULL REFERENCES sessions(id),
+        version int NOT NULL CHECK (version > 0),
+        type text NOT NULL,
+        at bigint NOT NULL,
+        actor uuid,
+        payload jsonb NOT NULL,
+        digest text NOT NULL,
+        chain_hash text NOT NULL,
+        PRIMARY KEY (session_id, version)
+      )`,
+      // The audit log is append-only: the database itself refuses to rewrite or delete history.
+      `CREATE FUNCTION session_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'session_events is append-only';
+        END
+      $$`,
+      `CREATE TRIGGER session_events_append_only BEFORE UPDATE OR DELETE ON session_events
+        FOR EACH ROW EXECUTE FUNCTION session_events_append_only()`,
+      `CREATE TABLE session_members (
+        session_id uuid REFERENCES sessions(id),
+        user_id uuid REFERENCES users(id),
+        role text NOT NULL CHECK (role IN ('claimant', 'respondent', 'mediator')),
+        can_bid boolean NOT NULL,
+        joined_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (session_id, user_id)
+      )`,
+      `CREATE INDEX session_members_user_id_idx ON session_members (user_id)`,
+      `CREATE TABLE invitations (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        session_id uuid NOT NULL REFERENCES sessions(id),
+        token_hash text UNIQUE NOT NULL,
+        role text NOT NULL CHECK (role IN ('claimant', 'respondent', 'mediator')),
+        can_bid boolean NOT NULL,
+        email text,
+        expires_at timestamptz NOT NULL,
+        created_by uuid NOT NULL REFERENCES users(id),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        used_by uuid REFERENCES users(id),
+        used_at timestamptz
+      )`,
+      `CREATE INDEX invitations_session_id_idx ON invitations (session_id)`,
+      `CREATE TABLE deadlines (
+        session_id uuid NOT NULL REFERENCES sessions(id),
+        key text NOT NULL,
+        kind text NOT NULL,
+        due_at bigint NOT NULL,
+        PRIMARY KEY (session_id, key)
+      )`,
+      `CREATE INDEX deadlines_due_at_idx ON deadlines (due_at)`,
+      `CREATE TABLE command_receipts (
+        session_id uuid NOT NULL,
+        user_id uuid NOT NULL,
+        idempotency_key text NOT NULL,
+        version int NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (session_id, user_id, idempotency_key)
+      )`,
+    ],
+  },
+];
+
+/**
+ * Applies every pending migration in one transaction. A transaction-scoped advisory lock makes a
+ * second process that starts at the same moment wait, then find nothing left to do.
+ */
+export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+  assertOrdered(migrations);
+  await db.tx(async (q) => {
+    await q.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+    await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id int PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const applied = new Set((await appliedMigrations(q)).map((m) => m.id));
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      for (const statement of migration.statements) await q.query(statement);
+      await q.query("INSERT INTO schema_migrations (id, name) VALUES ($1, $2)", [
+        migration.id,
+        migration.name,
+      ]);
+    }
+  });
+}
+
+export async function appliedMigrations(q: Queryable): Promise<{ id: number; name: string }[]> {
+  const res = await q.query<{ id: number; name: string }>(
+    "SELECT id, name FROM schema_migrations ORDER BY id",
+  );
+  return res.rows;
+}
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.id !== i + 1)
+      throw new Error(`migration ids must be 1..n in order; found ${m.id} at position ${i + 1}`);
+  });
+}

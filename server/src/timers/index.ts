@@ -1,0 +1,37 @@
+// Picks the deadline scheduler: BullMQ when Redis is configured (several nodes share it),
+// otherwise the in-process one (a single embedded node).
+
+import { createBullMqScheduler } from "./bullmq";
+import { createInProcessScheduler } from "./in-process";
+import type { DeadlineErrorReporter } from "./report";
+import type { Scheduler } from "./scheduler";
+
+export type { BullMqSchedulerOptions } from "./bullmq";
+export { createBullMqScheduler } from "./bullmq";
+export type { InProcessSchedulerOptions } from "./in-process";
+export { createInProcessScheduler } from "./in-process";
+export type { DeadlineErrorReporter } from "./report";
+export type { DeadlineHandler, DeadlineJob, Scheduler } from "./scheduler";
+export { jobId } from "./scheduler";
+
+export interface CreateSchedulerOptions {
+  redisUrl?: string;
+  /** BullMQ key prefix; ignored without redisUrl. */
+  prefix?: string;
+  onError?: DeadlineErrorReporter;
+  onRedisError?: (err: Error) => void;
+}
+
+export const DEFAULT_PREFIX = "bc";
+
+export function createScheduler(opts: CreateSchedulerOptions): Scheduler {
+  if (opts.redisUrl) {
+    return createBullMqScheduler({
+      redisUrl: opts.redisUrl,
+      prefix: opts.prefix ?? DEFAULT_PREFIX,
+      ...(opts.onError && { onError: opts.onError }),
+      ...(opts.onRedisError && { onRedisError: opts.onRedisError }),
+    });
+  }
+  return createInProcessScheduler(opts.onError ? { onError: opts.onError } : {});
+}

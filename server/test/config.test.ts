@@ -1,0 +1,203 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../src/config";
+
+function problemsOf(env: NodeJS.ProcessEnv): { variable: string; message: string }[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected loadConfig to refuse this environment");
+}
+
+describe("loadConfig", () => {
+  it("starts with no variables at all, on the embedded defaults", () => {
+    expect(loadConfig({})).toEqual({
+      env: "development",
+      host: "127.0.0.1",
+      port: 3000,
+      role: "all",
+      databaseUrl: undefined,
+      dataDir: path.resolve("./data"),
+      redisUrl: undefined,
+      redisPrefix: "bc",
+      masterKey: undefined,
+      jwtSecret: undefined,
+      jwtIssuer: "backchannel",
+      jwtAudience: "backchannel-app",
+      tokenTtlSeconds: 43200,
+      allowedOrigins: ["http://localhost:3000", "http://127.0.0.1:3000"],
+      trustProxy: false,
+      logLevel: "info",
+      clientDist: undefined,
+      bodyLimit: "32kb",
+      socketMaxBuffer: 16384,
+      loginRateLimit: { points: 10, durationSeconds: 900 },
+      socketRateLimit: { points: 30, durationSeconds: 10 },
+    });
+  });
+
+  it("reads every variable", () => {
+    const secret = "s".repeat(40);
+    const masterKey = "ab".repeat(32);
+    const cfg = loadConfig({
+      NODE_ENV: "production",
+      HOST: "0.0.0.0",
+      PORT: "8080",
+      ROLE: "worker",
+      DATABASE_URL: "postgres://root@127.0.0.1:5432/test",
+      DATA_DIR: "/var/lib/backchannel",
+      REDIS_URL: "redis://127.0.0.1:6379/2",
+      REDIS_PREFIX: "bc-prod",
+      MASTER_KEY: masterKey,
+      JWT_SECRET: secret,
+      JWT_ISSUER: "iss",
+      JWT_AUDIENCE: "aud",
+      TOKEN_TTL_SECONDS: "3600",
+      ALLOWED_ORIGINS: "https://app.example.com, https://Mediate.Example.com:8443/",
+      TRUST_PROXY: "true",
+      LOG_LEVEL: "debug",
+      CLIENT_DIST: "/srv/client",
+      BODY_LIMIT: "64KB",
+      SOCKET_MAX_BUFFER: "32768",
+      LOGIN_RATE_LIMIT: "5/1h",
+      SOCKET_RATE_LIMIT: "100 / 60",
+    });
+    expect(cfg).toEqual({
+      env: "production",
+      host: "0.0.0.0",
+      port: 8080,
+      role: "worker",
+      databaseUrl: "postgres://root@127.0.0.1:5432/test",
+      dataDir: "/var/lib/backchannel",
+      redisUrl: "redis://127.0.0.1:6379/2",
+      redisPrefix: "bc-prod",
+      masterKey,
+      jwtSecret: secret,
+      jwtIssuer: "iss",
+      jwtAudience: "aud",
+      tokenTtlSeconds: 3600,
+      allowedOrigins: ["https://app.example.com", "https://mediate.example.com:8443"],
+      trustProxy: true,
+      logLevel: "debug",
+      clientDist: "/srv/client",
+      bodyLimit: "64kb",
+      socketMaxBuffer: 32768,
+      loginRateLimit: { points: 5, durationSeconds: 3600 },
+      socketRateLimit: { points: 100, durationSeconds: 60 },
+    });
+  });
+
+  it("derives the default allowed origins from PORT", () => {
+    expect(loadConfig({ PORT: "4123" }).allowedOrigins).toEqual([
+      "http://localhost:4123",
+      "http://127.0.0.1:4123",
+    ]);
+  });
+
+  it("treats an empty variable as unset", () => {
+    const cfg = loadConfig({ PORT: "", REDIS_URL: "", MASTER_KEY: "  ", JWT_SECRET: "" });
+    expect(cfg.port).toBe(3000);
+    expect(cfg.redisUrl).toBeUndefined();
+    expect(cfg.masterKey).toBeUndefined();
+    expect(cfg.jwtSecret).toBeUndefined();
+  });
+
+  it("is silent under test unless LOG_LEVEL says otherwise", () => {
+    expect(loadConfig({ NODE_ENV: "test" }).logLevel).toBe("silent");
+    expect(loadConfig({ NODE_ENV: "test", LOG_LEVEL: "warn" }).logLevel).toBe("warn");
+  });
+
+  it("accepts a base64 master key and PORT 0 (tests bind a free port)", () => {
+    const b64 = Buffer.alloc(32, 7).toString("base64");
+    expect(loadConfig({ MASTER_KEY: b64, PORT: "0" })).toMatchObject({ masterKey: b64, port: 0 });
+  });
+
+  it("lists every bad variable in one error", () => {
+    const problems = problemsOf({
+      PORT: "http",
+      ROLE: "boss",
+      NODE_ENV: "staging",
+      TOKEN_TTL_SECONDS: "5",
+      TRUST_PROXY: "maybe",
+      LOG_LEVEL: "loud",
+      BODY_LIMIT: "lots",
+      SOCKET_MAX_BUFFER: "-1",
+      LOGIN_RATE_LIMIT: "ten per minute",
+      SOCKET_RATE_LIMIT: "0/10s",
+      REDIS_PREFIX: "has space",
+    });
+    expect(problems.map((p) => p.variable).sort()).toEqual(
+      [
+        "BODY_LIMIT",
+        "LOGIN_RATE_LIMIT",
+        "LOG_LEVEL",
+        "NODE_ENV",
+        "PORT",
+        "REDIS_PREFIX",
+        "ROLE",
+        "SOCKET_MAX_BUFFER",
+        "SOCKET_RATE_LIMIT",
+        "TOKEN_TTL_SECONDS",
+        "TRUST_PROXY",
+      ].sort(),
+    );
+    for (const problem of problems) expect(problem.message.length).toBeGreaterThan(10);
+  });
+
+  it("explains each problem in the error message", () => {
+    expect(() => loadConfig({ PORT: "99999", ROLE: "boss" })).toThrowError(
+      /Invalid configuration:\n {2}- PORT: must be a whole number from 0 to 65535 \(got "99999"\)\n {2}- ROLE: must be all, web or worker/,
+    );
+  });
+
+  it("refuses a short JWT_SECRET and a malformed MASTER_KEY without echoing them", () => {
+    const shortSecret = "short-secret-value";
+    const badKey = "deadbeef";
+    let message = "";
+    try {
+      loadConfig({ JWT_SECRET: shortSecret, MASTER_KEY: badKey });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/JWT_SECRET: must be at least 32 bytes/);
+    expect(message).toMatch(/MASTER_KEY: must be 32 bytes/);
+    expect(message).not.toContain(shortSecret);
+    expect(message).not.toContain(badKey);
+  });
+
+  it("refuses a base64 MASTER_KEY that is not 32 bytes", () => {
+    expect(problemsOf({ MASTER_KEY: Buffer.alloc(16).toString("base64") })[0]?.variable).toBe("MASTER_KEY");
+  });
+
+  it("refuses URLs of the wrong kind without echoing credentials", () => {
+    const problems = problemsOf({
+      DATABASE_URL: "mysql://admin:hunter2@db/app",
+      REDIS_URL: "http://:hunter2@cache",
+    });
+    expect(problems.map((p) => p.variable).sort()).toEqual(["DATABASE_URL", "REDIS_URL"]);
+    expect(JSON.stringify(problems)).not.toContain("hunter2");
+  });
+
+  it("accepts postgresql:// and rediss:// URLs", () => {
+    const cfg = loadConfig({ DATABASE_URL: "postgresql://u@h/db", REDIS_URL: "rediss://h:6380" });
+    expect(cfg.databaseUrl).toBe("postgresql://u@h/db");
+    expect(cfg.redisUrl).toBe("rediss://h:6380");
+  });
+
+  it("refuses allowed origins with a path, a wildcard or another scheme", () => {
+    for (const value of ["https://app.example.com/login", "*", "ftp://files.example.com", " , "]) {
+      expect(problemsOf({ ALLOWED_ORIGINS: value })[0]?.variable).toBe("ALLOWED_ORIGINS");
+    }
+  });
+
+  it("documents every variable it reads", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const doc = await readFile(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    for (const name of [...CONFIG_VARIABLES, "CI", "REQUIRE_SERVICES", "REQUIRE_BROWSER", "CHROMIUM_PATH"]) {
+      expect(doc, `docs/configuration.md should describe ${name}`).toContain(`\`${name}\``);
+    }
+  });
+});

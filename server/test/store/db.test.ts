@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { openDb } from "../../src/store/db";
+import { describeBackends } from "../support/db";
+import { createSession, createUser } from "./fixtures";
+
+describeBackends("Db", ({ backend, db }) => {
+  it("reports its kind", () => {
+    expect(db().kind).toBe(backend === "postgres" ? "postgres" : "pglite");
+  });
+
+  it("maps int to number, bigint epoch ms to number, timestamptz to Date and jsonb to objects", async () => {
+    const { sessionId } = await createSession(db());
+    await db().query("UPDATE sessions SET snapshot = $2::jsonb WHERE id = $1", [
+      sessionId,
+      JSON.stringify({ a: [1] }),
+    ]);
+    await db().query(
+      "INSERT INTO deadlines (session_id, key, kind, due_at) VALUES ($1, 'step2', 'close', $2)",
+      [sessionId, 1_732_500_000_123],
+    );
+    const res = await db().query<{
+      version: unknown;
+      created_at: unknown;
+      snapshot: unknown;
+      due_at: unknown;
+      n: unknown;
+    }>(
+      `SELECT s.version, s.created_at, s.snapshot, d.due_at, (SELECT count(*) FROM sessions) AS n
+         FROM sessions s JOIN deadlines d ON d.session_id = s.id`,
+    );
+    expect(res.rows).toEqual([
+      { version: 0, created_at: expect.any(Date), snapshot: { a: [1] }, due_at: 1_732_500_000_123, n: 1 },
+    ]);
+  });
+
+  it("reports rowCount for writes and reads", async () => {
+    await createUser(db(), "A");
+    await createUser(db(), "B");
+    expect((await db().query("UPDATE users SET display_name = display_name || '!'")).rowCount).toBe(2);
+    expect((await db().query("SELECT * FROM users")).rowCount).toBe(2);
+    expect((await db().query("DELETE FROM users WHERE false")).rowCount).toBe(0);
+  });
+
+  it("commits a transaction and returns its result", async () => {
+    const id = await db().tx(async (q) => createUser(q));
+    expect((await db().query("SELECT id FROM users")).rows).toEqual([{ id }]);
+  });
+
+  it("rolls back and rethrows the same error when the function throws", async () => {
+    const failure = new Error("refused by the engine");
+    await expect(
+      db().tx(async (q) => {
+        await createUser(q);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect((await db().query("SELECT * FROM users")).rows).toEqual([]);
+  });
+
+  it("rolls back on an SQL error and stays usable", async () => {
+    await expect(
+      db().tx(async (q) => {
+        await createUser(q);
+        await q.query("SELECT * FROM no_such_table");
+      }),
+    ).rejects.toThrow(/no_such_table/);
+    expect((await db().query("SELECT * FROM users")).rows).toEqual([]);
+    await db().tx((q) => createUser(q));
+    expect((await db().query("SELECT * FROM users")).rowCount).toBe(1);
+  });
+
+  it("runs concurrent transactions without interleaving their writes", async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        db().tx(async (q) => {
+          await createUser(q, `user ${i}`);
+          if (i % 3 === 0) throw new Error("rolled back on purpose");
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(8);
+    expect((await db().query("SELECT * FROM users")).rowCount).toBe(8);
+  });
+});
+
+describe("Db on a PGlite data dir", () => {
+  it("persists rows across close and reopen", { timeout: 60_000 }, async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "bc-pglite-")), "data");
+    try {
+      const first = await openDb({ dataDir });
+      await first.query("CREATE TABLE kept (n int)");
+      await first.query("INSERT INTO kept VALUES ($1)", [42]);
+      await first.close();
+      const second = await openDb({ dataDir });
+      expect((await second.query("SELECT n FROM kept")).rows).toEqual([{ n: 42 }]);
+      await second.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

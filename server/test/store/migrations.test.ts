@@ -1,0 +1,155 @@
+import { expect, it } from "vitest";
+import { openDb } from "../../src/store/db";
+import { appliedMigrations, MIGRATIONS, migrate } from "../../src/store/migrations";
+import { describeBackends, openTestDb } from "../support/db";
+import { createSession } from "./fixtures";
+
+// The columns other modules rely on, by table (name -> information_schema data_type).
+const EXPECTED_SCHEMA: Record<string, Record<string, string>> = {
+  users: {
+    id: "uuid",
+    email: "text",
+    display_name: "text",
+    password_hash: "text",
+    created_at: "timestamp with time zone",
+  },
+  sessions: {
+    id: "uuid",
+    title: "text",
+    created_by: "uuid",
+    created_at: "timestamp with time zone",
+    version: "integer",
+    chain_hash: "text",
+    phase: "text",
+    wrapped_key: "text",
+    key_destroyed_at: "timestamp with time zone",
+    snapshot: "jsonb",
+  },
+  session_events: {
+    session_id: "uuid",
+    version: "integer",
+    type: "text",
+    at: "bigint",
+    actor: "uuid",
+    payload: "jsonb",
+    digest: "text",
+    chain_hash: "text",
+  },
+  session_members: {
+    session_id: "uuid",
+    user_id: "uuid",
+    role: "text",
+    can_bid: "boolean",
+    joined_at: "timestamp with time zone",
+  },
+  invitations: {
+    id: "uuid",
+    session_id: "uuid",
+    token_hash: "text",
+    role: "text",
+    can_bid: "boolean",
+    email: "text",
+    expires_at: "timestamp with time zone",
+    created_by: "uuid",
+    created_at: "timestamp with time zone",
+    used_by: "uuid",
+    used_at: "timestamp with time zone",
+  },
+  deadlines: { session_id: "uuid", key: "text", kind: "text", due_at: "bigint" },
+  command_receipts: {
+    session_id: "uuid",
+    user_id: "uuid",
+    idempotency_key: "text",
+    version: "integer",
+    created_at: "timestamp with time zone",
+  },
+  schema_migrations: { id: "integer", name: "text", applied_at: "timestamp with time zone" },
+};
+
+describeBackends("migrations", ({ backend, db }) => {
+  it("creates exactly the agreed tables and columns", async () => {
+    const res = await db().query<{ table_name: string; column_name: string; data_type: string }>(
+      `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public'`,
+    );
+    const actual: Record<string, Record<string, string>> = {};
+    for (const r of res.rows) {
+      actual[r.table_name] = { ...actual[r.table_name], [r.column_name]: r.data_type };
+    }
+    expect(actual).toEqual(EXPECTED_SCHEMA);
+  });
+
+  it("creates the lookup indexes", async () => {
+    const res = await db().query<{ indexdef: string }>(
+      "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    );
+    const defs = res.rows.map((r) => r.indexdef);
+    expect(defs).toContainEqual(expect.stringMatching(/ON public\.session_members USING btree \(user_id\)/));
+    expect(defs).toContainEqual(expect.stringMatching(/ON public\.deadlines USING btree \(due_at\)/));
+  });
+
+  it("is idempotent: running again applies nothing and keeps data", async () => {
+    const { sessionId } = await createSession(db());
+    await migrate(db());
+    await migrate(db());
+    expect(await appliedMigrations(db())).toEqual(MIGRATIONS.map((m) => ({ id: m.id, name: m.name })));
+    expect((await db().query("SELECT id FROM sessions")).rows).toEqual([{ id: sessionId }]);
+  });
+
+  it("rolls back a failing migration completely", async () => {
+    const broken = [
+      ...MIGRATIONS,
+      {
+        id: MIGRATIONS.length + 1,
+        name: "broken",
+        statements: ["CREATE TABLE half_done (n int)", "SELECT no_such_fn()"],
+      },
+    ];
+    await expect(migrate(db(), broken)).rejects.toThrow(/no_such_fn/);
+    expect(await appliedMigrations(db())).toHaveLength(MIGRATIONS.length);
+    const tables = await db().query("SELECT 1 FROM pg_tables WHERE tablename = 'half_done'");
+    expect(tables.rowCount).toBe(0);
+  });
+
+  it("refuses migrations out of order", async () => {
+    await expect(migrate(db(), [{ id: 2, name: "x", statements: [] }])).rejects.toThrow(/1\.\.n in order/);
+  });
+
+  it("keeps session_events append-only", async () => {
+    const { sessionId } = await createSession(db());
+    await db().query(
+      `INSERT INTO session_events (session_id, version, type, at, actor, payload, digest, chain_hash)
+       VALUES ($1, 1, 'SessionCreated', 1, NULL, '{}'::jsonb, 'd', 'c')`,
+      [sessionId],
+    );
+    await expect(db().query("UPDATE session_events SET type = 'Forged'")).rejects.toThrow(/append-only/);
+    await expect(db().query("DELETE FROM session_events")).rejects.toThrow(/append-only/);
+    expect((await db().query("SELECT type FROM session_events")).rows).toEqual([{ type: "SessionCreated" }]);
+  });
+
+  it("stores e-mail addresses lower-cased only", async () => {
+    await expect(
+      db().query(
+        "INSERT INTO users (email, display_name, password_hash) VALUES ('Ann@Example.test', 'Ann', 'h')",
+      ),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it("is safe when several processes migrate a fresh database at once", { timeout: 60_000 }, async () => {
+    const fresh = await openTestDb(backend, { migrate: false });
+    // PostgreSQL: separate pools, i.e. separate connections racing like separate processes.
+    // PGlite is single-connection, so the racers share it and the lock must not deadlock.
+    const racers =
+      backend === "postgres"
+        ? await Promise.all(Array.from({ length: 4 }, () => openDb({ databaseUrl: fresh.databaseUrl! })))
+        : Array.from({ length: 4 }, () => fresh.db);
+    try {
+      await Promise.all(racers.map((racer) => migrate(racer)));
+      expect(await appliedMigrations(fresh.db)).toEqual(MIGRATIONS.map((m) => ({ id: m.id, name: m.name })));
+      const tables = await fresh.db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'");
+      expect(tables.rowCount).toBe(Object.keys(EXPECTED_SCHEMA).length);
+    } finally {
+      if (backend === "postgres") await Promise.all(racers.map((racer) => racer.close()));
+      await fresh.close();
+    }
+  });
+});

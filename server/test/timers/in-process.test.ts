@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createInProcessScheduler, MAX_TIMEOUT_MS } from "../../src/timers/in-process";
+import { schedulerContract } from "./contract";
+
+schedulerContract("in-process", () => ({
+  create: (opts) => createInProcessScheduler(opts),
+}));
+
+describe("in-process scheduler: long waits", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const DAY_MS = 24 * 3600 * 1000;
+
+  it("a deadline 30 days away fires neither early nor late (setTimeout caps at 2^31-1 ms)", async () => {
+    vi.useFakeTimers();
+    const fired: number[] = [];
+    const s = createInProcessScheduler();
+    await s.start(async (_job, info) => {
+      fired.push(info.firedAt);
+    });
+    const dueAt = Date.now() + 30 * DAY_MS;
+    await s.ensure([{ sessionId: "s1", key: "step3-close", dueAt }]);
+
+    // A single setTimeout of 30 days would have fired after 1 ms (TimeoutOverflowWarning).
+    await vi.advanceTimersByTimeAsync(10);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(MAX_TIMEOUT_MS + 1000); // past the first chunk
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(dueAt - Date.now() - 1);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeGreaterThanOrEqual(dueAt);
+    expect(fired[0]).toBeLessThanOrEqual(dueAt + 10);
+    await s.close();
+  });
+
+  it("uses the injected clock for due times and lateness", async () => {
+    vi.useFakeTimers();
+    const skewMs = 60_000; // the injected clock runs a minute ahead of the timers' clock
+    const firings: Array<{ firedAt: number; latenessMs: number }> = [];
+    const s = createInProcessScheduler({ now: () => Date.now() + skewMs });
+    await s.start(async (_job, info) => {
+      firings.push(info);
+    });
+    const dueAt = Date.now() + skewMs + 5000; // 5 s ahead by the injected clock
+    await s.ensure([{ sessionId: "s1", key: "step2-close", dueAt }]);
+    await vi.advanceTimersByTimeAsync(4990);
+    expect(firings).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(firings).toHaveLength(1);
+    expect(firings[0]?.firedAt).toBeGreaterThanOrEqual(dueAt);
+    expect(firings[0]?.latenessMs).toBe((firings[0]?.firedAt ?? 0) - dueAt);
+    await s.close();
+  });
+});
