@@ -50,7 +50,9 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     now: opts.now,
   });
 
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
+  const redisError = (err: Error) => log.warn({ err: err.message }, "redis connection error");
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  redis?.on("error", redisError);
   const scheduler = createScheduler({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
@@ -78,6 +80,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   if (redis && config.redisUrl) {
     pub = new Redis(config.redisUrl);
     sub = pub.duplicate();
+    pub.on("error", redisError);
+    sub.on("error", redisError);
     io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}-io` }));
   }
 
@@ -104,10 +108,11 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     return { ok: Object.values(checks).every((v) => v === "ok"), checks };
   };
 
+  let gateway: { stop(): void } | undefined;
   if (config.role !== "worker") {
     const app = createHttpApp({ config, db, tokens, sessions, loginLimiter, metrics, log, ready, now: opts.now });
     httpServer.on("request", app);
-    attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
+    gateway = attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
   }
   if (config.role !== "web") {
     await scheduler.start(async (job, info) => {
@@ -135,6 +140,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await scheduler.close();
         await sessions.drain();
+        gateway?.stop();
         io.disconnectSockets(true);
         await new Promise<void>((resolve) => io.close(() => resolve()));
         httpServer.closeAllConnections?.();

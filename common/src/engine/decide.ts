@@ -44,7 +44,10 @@ export function decide(state: SessionState | null, input: Command, ctx: Context)
     !Number.isSafeInteger(ctx.now) ||
     typeof ctx.random?.int !== "function"
   ) {
-    return refuse("INVALID_INPUT", "The server did not supply a valid time for this request.");
+    return refuse(
+      "INVALID_INPUT",
+      "The server did not supply a valid clock reading or random source for this request.",
+    );
   }
   const shape = checkCommandShape(input);
   if (!shape.ok) return shape;

@@ -36,8 +36,10 @@ export function attachGateway(deps: {
   metrics?: Metrics;
   log: Logger;
   now?: () => number;
-}): void {
+}): { stop(): void } {
   const { io, config, tokens, sessions, log } = deps;
+  // Set on shutdown: disconnects then trigger no more presence fan-out through a closing adapter.
+  let stopped = false;
   const now = deps.now ?? Date.now;
   const limiter = new RateLimiterMemory({
     points: config.socketRateLimit.points,
@@ -149,6 +151,7 @@ export function attachGateway(deps: {
 
   /** Who is connected to a session, by role. Works across nodes through the adapter. */
   async function broadcastPresence(sessionId: string): Promise<void> {
+    if (stopped) return;
     try {
       const online: Array<{ userId: string; role: Role }> = [];
       const seen = new Set<string>();
@@ -162,11 +165,18 @@ export function attachGateway(deps: {
           }
         }
       }
+      if (stopped) return;
       for (const role of ROLES) io.to(roleRoom(sessionId, role)).emit("session:presence", { sessionId, online });
     } catch (err) {
-      log.warn({ err: errText(err), sessionId }, "presence broadcast failed");
+      if (!stopped) log.warn({ err: errText(err), sessionId }, "presence broadcast failed");
     }
   }
+
+  return {
+    stop() {
+      stopped = true;
+    },
+  };
 }
 
 function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, payload: unknown): T {
