@@ -80,17 +80,29 @@ export function attachGateway(deps: {
       Math.min(msLeft, 2 ** 31 - 1),
     );
 
+    const handled = new Set<string>();
+    /** Every event costs a point, known or not, so a flood of any kind is cut off the same way. */
+    const rateLimited = async (reply: Ack): Promise<boolean> => {
+      try {
+        await limiter.consume(socket.id);
+        return false;
+      } catch {
+        reply({ ok: false, code: "TOO_MANY_REQUESTS", message: "Too many requests. Wait a few seconds and retry." });
+        return true;
+      }
+    };
+
     const handle = (name: string, fn: (payload: unknown) => Promise<unknown>) => {
-      socket.on(name, async (payload: unknown, ack?: unknown) => {
+      handled.add(name);
+      // The ack is the last argument when there is one: an event sent without a payload still gets an answer.
+      socket.on(name, async (...args: unknown[]) => {
+        const ack = args.at(-1);
         const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
+        const payloads = typeof ack === "function" ? args.slice(0, -1) : args;
+        if (await rateLimited(reply)) return;
         try {
-          await limiter.consume(socket.id);
-        } catch {
-          reply({ ok: false, code: "TOO_MANY_REQUESTS", message: "Too many requests. Wait a few seconds and retry." });
-          return;
-        }
-        try {
-          reply(await fn(payload));
+          if (payloads.length > 1) throw new AppError("INVALID_INPUT", "Send one payload object with this event.");
+          reply(await fn(payloads[0]));
         } catch (err) {
           const e = toPublicError(err);
           if (e.code === "INTERNAL") log.error({ err: errText(err), event: name }, "socket handler failed");
@@ -98,6 +110,16 @@ export function attachGateway(deps: {
         }
       });
     };
+
+    // onAny sees every incoming event, handled ones too: answer only names no handler claims.
+    socket.onAny(async (name: unknown, ...args: unknown[]) => {
+      if (typeof name === "string" && handled.has(name)) return;
+      const ack = args.at(-1);
+      if (typeof ack !== "function") return;
+      const reply = ack as Ack;
+      if (await rateLimited(reply)) return;
+      reply({ ok: false, code: "UNKNOWN_EVENT", message: "There is no such event. See docs/protocol-socket.md." });
+    });
 
     const memberRole = async (sessionId: string): Promise<Role> => {
       const viewer = await sessions.roleOf(sessionId, user.id);
@@ -179,12 +201,17 @@ export function attachGateway(deps: {
   };
 }
 
+/** Every amount field of a client command (the bracket's two included): a refusal there is INVALID_AMOUNT. */
+const AMOUNT_FIELDS = new Set(["amount", "ourAmount", "theirAmount"]);
+
 function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, payload: unknown): T {
   const r = schema.safeParse(payload);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
-  const code: ErrorCode = issue?.path.includes("amount") ? "INVALID_AMOUNT" : "INVALID_INPUT";
+  const code: ErrorCode = issue?.path.some((p) => typeof p === "string" && AMOUNT_FIELDS.has(p))
+    ? "INVALID_AMOUNT"
+    : "INVALID_INPUT";
   throw new AppError(code, `${where}${issue?.message ?? "The request is not valid."}`);
 }
 

@@ -150,11 +150,14 @@ export class SessionService {
         return this.commit(q, sessionId, loaded.state, loaded, decision.events, actor.id, idempotencyKey);
       }));
       this.deps.metrics?.commandsTotal.inc({ type, outcome: "ok" });
+      // Ids, types and versions only: a command's payload is never logged.
+      this.deps.log.debug({ sessionId, type, version: committed.version, duplicate: committed.duplicate }, "command applied");
       this.afterCommit(committed);
       return committed;
     } catch (err) {
       const outcome = err instanceof AppError ? err.code : "INTERNAL";
       this.deps.metrics?.commandsTotal.inc({ type, outcome });
+      this.deps.log.debug({ sessionId, type, outcome }, "command refused");
       throw err;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -175,7 +178,10 @@ export class SessionService {
       }
       return this.commit(q, sessionId, loaded.state, loaded, decision.events, null, null);
     }));
-    if (committed) this.afterCommit(committed);
+    if (committed) {
+      this.deps.log.debug({ sessionId, version: committed.version, events: committed.events.map((e) => e.event.type) }, "deadline applied");
+      this.afterCommit(committed);
+    }
     // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real deadlines.
     else if (idle) this.ensureDeadlines(sessionId, idle);
     return committed;

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { io as connect, type Socket } from "socket.io-client";
 import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
+import { type Logger, silentLogger } from "../../src/log";
 import { type RunningServer, startServer } from "../../src/server";
 
 export const servicesRequired = process.env.CI === "true" || process.env.REQUIRE_SERVICES === "1";
@@ -85,7 +85,11 @@ export async function createStorage(backend: "embedded" | "services"): Promise<S
   };
 }
 
-export async function startOn(storage: Storage, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
+export async function startOn(
+  storage: Storage,
+  extraEnv: Record<string, string> = {},
+  opts: { log?: Logger } = {},
+): Promise<RunningServer> {
   const config = loadConfig({
     NODE_ENV: "test",
     HOST: "127.0.0.1",
@@ -100,7 +104,7 @@ export async function startOn(storage: Storage, extraEnv: Record<string, string>
     ...(storage.redisUrl ? { REDIS_URL: storage.redisUrl } : {}),
     ...extraEnv,
   });
-  return startServer(config, { log: silentLogger });
+  return startServer(config, { log: opts.log ?? silentLogger });
 }
 
 export type Ack = { ok: true; version: number; [k: string]: unknown } | { ok: false; code: string; message: string };

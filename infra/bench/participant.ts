@@ -1,0 +1,100 @@
+// A benchmark participant: an account signed up over REST, and any number of Socket.IO connections of it,
+// each recording when every session push arrived (adapted from the server's integration-test harness).
+import { randomUUID } from "node:crypto";
+import { io as connect, type Socket } from "socket.io-client";
+import { ArrivalLog } from "./arrivals";
+
+export type Ack = { ok: true; version: number; [k: string]: unknown } | { ok: false; code: string; message: string };
+
+export interface SessionPush {
+  sessionId: string;
+  version: number;
+  event: { type: string; [k: string]: unknown };
+}
+
+export const pushKey = (sessionId: string, version: number) => `${sessionId}:v${version}`;
+export const pushTypeKey = (sessionId: string, type: string) => `${sessionId}:${type}`;
+
+export class Account {
+  token = "";
+  userId = "";
+
+  constructor(
+    readonly baseUrl: string,
+    readonly name: string,
+  ) {}
+
+  async signUp(): Promise<this> {
+    const email = `${this.name.toLowerCase().replace(/\W+/g, "-")}-${randomUUID().slice(0, 8)}@bench.example`;
+    const r = await this.http("POST", "/api/auth/signup", { email, password: "correct horse battery", displayName: this.name });
+    if (r.status !== 201) throw new Error(`${this.name}: signup failed with HTTP ${r.status}`);
+    const body = r.body as { token: string; user: { id: string } };
+    this.token = body.token;
+    this.userId = body.user.id;
+    return this;
+  }
+
+  async http(method: string, route: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(this.baseUrl + route, {
+      method,
+      headers: {
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: parsed };
+  }
+
+  async connect(): Promise<Connection> {
+    const socket = connect(this.baseUrl, {
+      auth: { token: this.token },
+      transports: ["websocket"],
+      reconnection: false,
+      forceNew: true,
+    });
+    const connection = new Connection(this, socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", () => resolve());
+      socket.once("connect_error", (e) => reject(e));
+    });
+    return connection;
+  }
+}
+
+export class Connection {
+  /** Session pushes by (session, version) and by (session, event type), first arrival only. */
+  readonly arrivals = new ArrivalLog<SessionPush>((p) => [
+    pushKey(p.sessionId, p.version),
+    pushTypeKey(p.sessionId, p.event.type),
+  ]);
+
+  constructor(
+    readonly account: Account,
+    readonly socket: Socket,
+  ) {
+    socket.on("session:event", (push: SessionPush) => this.arrivals.record(push));
+  }
+
+  async emit(name: string, payload: unknown, timeoutMs = 5_000): Promise<Ack> {
+    return (await this.socket.timeout(timeoutMs).emitWithAck(name, payload)) as Ack;
+  }
+
+  async open(sessionId: string): Promise<void> {
+    const ack = await this.emit("session:open", { sessionId });
+    if (!ack.ok) throw new Error(`${this.account.name}: session:open refused with ${ack.code}`);
+  }
+
+  command(sessionId: string, command: Record<string, unknown>): Promise<Ack> {
+    return this.emit("command", { sessionId, idempotencyKey: `bench-${randomUUID()}`, command });
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
