@@ -71,7 +71,7 @@ export function attachGateway(deps: {
     const opened = new Map<string, Role>();
 
     // The socket is closed when its token expires; the client signs in again and resyncs by version.
-    const msLeft = Math.max(0, (socket.data.expiresAt as number) * 1000 - now());
+    const msLeft = Math.max(0, (socket.data.expiresAt as number) - now());
     const expiry = setTimeout(
       () => {
         socket.emit("auth:expired", {});
