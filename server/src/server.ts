@@ -35,12 +35,22 @@ export interface RunningServer {
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_CLIENT_DIST = path.resolve(here, "../../client/dist");
 
-export async function startServer(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  opts: { log?: Logger; now?: () => number } = {},
+): Promise<RunningServer> {
   const log = opts.log ?? createLogger({ level: config.logLevel, name: "backchannel" });
   const metrics = createMetrics();
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.databaseUrl ? undefined : path.join(config.dataDir, "pglite") });
+  const db = await openDb({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.databaseUrl ? undefined : path.join(config.dataDir, "pglite"),
+  });
   await migrate(db);
-  const masterKey = loadOrCreateMasterKey({ masterKeyEnv: config.masterKey, dataDir: config.dataDir, log: (m) => log.warn(m) });
+  const masterKey = loadOrCreateMasterKey({
+    masterKeyEnv: config.masterKey,
+    dataDir: config.dataDir,
+    log: (m) => log.warn(m),
+  });
   const tokens = await createTokenService({
     secret: config.jwtSecret,
     dataDir: config.dataDir,
@@ -56,7 +66,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   const scheduler = createScheduler({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
-    onError: (err, job) => log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
+    onError: (err, job) =>
+      log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
   });
   const loginLimiter = createLoginLimiter({
     redis,
@@ -104,13 +115,24 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     } catch {
       checks.database = "unreachable";
     }
-    if (redis) checks.redis = (await redis.ping().catch(() => "unreachable")) === "PONG" ? "ok" : "unreachable";
+    if (redis)
+      checks.redis = (await redis.ping().catch(() => "unreachable")) === "PONG" ? "ok" : "unreachable";
     return { ok: Object.values(checks).every((v) => v === "ok"), checks };
   };
 
   let gateway: { stop(): void } | undefined;
   if (config.role !== "worker") {
-    const app = createHttpApp({ config, db, tokens, sessions, loginLimiter, metrics, log, ready, now: opts.now });
+    const app = createHttpApp({
+      config,
+      db,
+      tokens,
+      sessions,
+      loginLimiter,
+      metrics,
+      log,
+      ready,
+      now: opts.now,
+    });
     httpServer.on("request", app);
     gateway = attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
   }

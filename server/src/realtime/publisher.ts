@@ -28,13 +28,22 @@ export function createSocketPublisher(io: Server, onDeal?: () => void): Publishe
           const visible = projectEvent(event, { userId: "", role }, state);
           if (!visible) continue;
           reached.add(role);
-          io.to(roleRoom(sessionId, role)).emit("session:event", { sessionId, version, event: forBroadcast(visible) });
+          io.to(roleRoom(sessionId, role)).emit("session:event", {
+            sessionId,
+            version,
+            event: forBroadcast(visible),
+          });
         }
         for (const userId of eventAudience(event, state).users) {
           const member = state.members[userId];
           if (!member || reached.has(member.role)) continue;
           const visible = projectEvent(event, { userId, role: member.role }, state);
-          if (visible) io.to(userRoom(sessionId, userId)).emit("session:event", { sessionId, version, event: forBroadcast(visible) });
+          if (visible)
+            io.to(userRoom(sessionId, userId)).emit("session:event", {
+              sessionId,
+              version,
+              event: forBroadcast(visible),
+            });
         }
       }
     },

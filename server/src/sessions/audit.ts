@@ -4,7 +4,12 @@ import { projectEvent, type SessionEvent, sealedFields, type Viewer } from "@bac
 import { buildAuditExport } from "../store/audit";
 import type { SessionService } from "./service";
 
-export async function buildSessionAudit(sessions: SessionService, sessionId: string, viewer: Viewer, _now: number) {
+export async function buildSessionAudit(
+  sessions: SessionService,
+  sessionId: string,
+  viewer: Viewer,
+  _now: number,
+) {
   const stored = await sessions.readStoredEvents(sessionId, 0);
   const plain = new Map((await sessions.eventsSince(sessionId, 0)).map((e) => [e.version, e.event]));
   return buildAuditExport(sessionId, viewer.role, stored, sealedFields, (s) => {

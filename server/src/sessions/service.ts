@@ -8,10 +8,10 @@ import {
   evolve,
   openDeadlines,
   projectEvent,
-  resolveRules,
-  SERVER_FILLED_IDS,
   type Random,
   type Role,
+  resolveRules,
+  SERVER_FILLED_IDS,
   type SessionEvent,
   type SessionState,
   sealedFields,
@@ -96,19 +96,27 @@ export class SessionService {
     input: Omit<Extract<Command, { type: "CreateSession" }>, "type" | "actor" | "actorName" | "sessionId">,
   ): Promise<Committed> {
     const sessionId = randomUUID();
-    const command: Command = { type: "CreateSession", actor: actor.id, actorName: actor.name, sessionId, ...input };
+    const command: Command = {
+      type: "CreateSession",
+      actor: actor.id,
+      actorName: actor.name,
+      sessionId,
+      ...input,
+    };
     const now = this.now();
     const decision = decide(null, command, { now, random: this.deps.random });
     if (!decision.ok) throw new AppError(decision.code, decision.message);
     const dataKey = newDataKey();
-    const committed = await this.track(this.deps.db.tx(async (q) => {
-      await q.query(
-        "INSERT INTO sessions (id, title, created_by, version, chain_hash, phase, wrapped_key) VALUES ($1,$2,$3,0,$4,'setup',$5)",
-        [sessionId, input.title, actor.id, GENESIS_HASH, wrapKey(this.deps.masterKey, dataKey)],
-      );
-      const loaded: Loaded = { state: null as unknown as SessionState, chainHash: GENESIS_HASH, dataKey };
-      return this.commit(q, sessionId, null, loaded, decision.events, actor.id, null);
-    }));
+    const committed = await this.track(
+      this.deps.db.tx(async (q) => {
+        await q.query(
+          "INSERT INTO sessions (id, title, created_by, version, chain_hash, phase, wrapped_key) VALUES ($1,$2,$3,0,$4,'setup',$5)",
+          [sessionId, input.title, actor.id, GENESIS_HASH, wrapKey(this.deps.masterKey, dataKey)],
+        );
+        const loaded: Loaded = { state: null as unknown as SessionState, chainHash: GENESIS_HASH, dataKey };
+        return this.commit(q, sessionId, null, loaded, decision.events, actor.id, null);
+      }),
+    );
     this.afterCommit(committed);
     return committed;
   }
@@ -126,32 +134,44 @@ export class SessionService {
     const started = process.hrtime.bigint();
     let type = typeof input === "function" ? "Unknown" : input.type;
     try {
-      const committed = await this.track(this.deps.db.tx(async (q) => {
-        const loaded = await this.lockAndLoad(q, sessionId);
-        if (!loaded) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-        if (idempotencyKey) {
-          const prior = await q.query<{ version: number }>(
-            "SELECT version FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
-            [sessionId, actor.id, idempotencyKey],
-          );
-          if (prior.rows[0]) {
-            return { sessionId, version: loaded.state.version, events: [], state: loaded.state, duplicate: true };
+      const committed = await this.track(
+        this.deps.db.tx(async (q) => {
+          const loaded = await this.lockAndLoad(q, sessionId);
+          if (!loaded)
+            throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+          if (idempotencyKey) {
+            const prior = await q.query<{ version: number }>(
+              "SELECT version FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
+              [sessionId, actor.id, idempotencyKey],
+            );
+            if (prior.rows[0]) {
+              return {
+                sessionId,
+                version: loaded.state.version,
+                events: [],
+                state: loaded.state,
+                duplicate: true,
+              };
+            }
           }
-        }
-        // Work that must share the command's transaction (redeeming an invitation token, storing one).
-        const command = typeof input === "function" ? await input(q) : input;
-        type = command.type;
-        if (command.type !== "JoinSession" && !loaded.state.members[actor.id]) {
-          throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-        }
-        const full = toEngineCommand(command, actor, loaded.state);
-        const decision = decide(loaded.state, full, { now: this.now(), random: this.deps.random });
-        if (!decision.ok) throw new AppError(decision.code, decision.message);
-        return this.commit(q, sessionId, loaded.state, loaded, decision.events, actor.id, idempotencyKey);
-      }));
+          // Work that must share the command's transaction (redeeming an invitation token, storing one).
+          const command = typeof input === "function" ? await input(q) : input;
+          type = command.type;
+          if (command.type !== "JoinSession" && !loaded.state.members[actor.id]) {
+            throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+          }
+          const full = toEngineCommand(command, actor, loaded.state);
+          const decision = decide(loaded.state, full, { now: this.now(), random: this.deps.random });
+          if (!decision.ok) throw new AppError(decision.code, decision.message);
+          return this.commit(q, sessionId, loaded.state, loaded, decision.events, actor.id, idempotencyKey);
+        }),
+      );
       this.deps.metrics?.commandsTotal.inc({ type, outcome: "ok" });
       // Ids, types and versions only: a command's payload is never logged.
-      this.deps.log.debug({ sessionId, type, version: committed.version, duplicate: committed.duplicate }, "command applied");
+      this.deps.log.debug(
+        { sessionId, type, version: committed.version, duplicate: committed.duplicate },
+        "command applied",
+      );
       this.afterCommit(committed);
       return committed;
     } catch (err) {
@@ -168,18 +188,27 @@ export class SessionService {
   /** The clock: applies the engine's idempotent tick. Safe to call any number of times. */
   async tick(sessionId: string): Promise<Committed | null> {
     let idle: SessionState | null = null;
-    const committed = await this.track(this.deps.db.tx(async (q) => {
-      const loaded = await this.lockAndLoad(q, sessionId);
-      if (!loaded) return null;
-      const decision = decide(loaded.state, { type: "Tick" }, { now: this.now(), random: this.deps.random });
-      if (!decision.ok || decision.events.length === 0) {
-        idle = loaded.state;
-        return null;
-      }
-      return this.commit(q, sessionId, loaded.state, loaded, decision.events, null, null);
-    }));
+    const committed = await this.track(
+      this.deps.db.tx(async (q) => {
+        const loaded = await this.lockAndLoad(q, sessionId);
+        if (!loaded) return null;
+        const decision = decide(
+          loaded.state,
+          { type: "Tick" },
+          { now: this.now(), random: this.deps.random },
+        );
+        if (!decision.ok || decision.events.length === 0) {
+          idle = loaded.state;
+          return null;
+        }
+        return this.commit(q, sessionId, loaded.state, loaded, decision.events, null, null);
+      }),
+    );
     if (committed) {
-      this.deps.log.debug({ sessionId, version: committed.version, events: committed.events.map((e) => e.event.type) }, "deadline applied");
+      this.deps.log.debug(
+        { sessionId, version: committed.version, events: committed.events.map((e) => e.event.type) },
+        "deadline applied",
+      );
       this.afterCommit(committed);
     }
     // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real deadlines.
@@ -190,7 +219,9 @@ export class SessionService {
   /** Current state (with plaintext numbers: callers must pass it through visibility before it leaves). */
   async read(sessionId: string): Promise<SessionState | null> {
     const cached = this.cache.peek(sessionId);
-    const row = await this.deps.db.query<{ version: number }>("SELECT version FROM sessions WHERE id=$1", [sessionId]);
+    const row = await this.deps.db.query<{ version: number }>("SELECT version FROM sessions WHERE id=$1", [
+      sessionId,
+    ]);
     const version = row.rows[0]?.version;
     if (version === undefined) return null;
     if (cached && cached.version === version) return cached;
@@ -203,7 +234,10 @@ export class SessionService {
   }
 
   /** Plaintext events after `sinceVersion` (shredded amounts read back as null). */
-  async eventsSince(sessionId: string, sinceVersion: number): Promise<Array<{ version: number; event: SessionEvent }>> {
+  async eventsSince(
+    sessionId: string,
+    sinceVersion: number,
+  ): Promise<Array<{ version: number; event: SessionEvent }>> {
     const meta = await this.deps.db.query<{ wrapped_key: string | null }>(
       "SELECT wrapped_key FROM sessions WHERE id=$1",
       [sessionId],
@@ -294,7 +328,8 @@ export class SessionService {
     if (!meta) return null;
     const dataKey = meta.wrappedKey ? unwrapKey(this.deps.masterKey, meta.wrappedKey) : null;
     const cached = this.cache.peek(sessionId);
-    if (cached && cached.version === meta.version) return { state: cached, chainHash: meta.chainHash, dataKey };
+    if (cached && cached.version === meta.version)
+      return { state: cached, chainHash: meta.chainHash, dataKey };
     return this.loadFrom(q, sessionId, { chainHash: meta.chainHash, dataKey });
   }
 
@@ -372,7 +407,11 @@ export class SessionService {
         d.at,
       ]);
     }
-    await q.query("UPDATE sessions SET phase=$2, title=$3 WHERE id=$1", [sessionId, after.phase, after.title]);
+    await q.query("UPDATE sessions SET phase=$2, title=$3 WHERE id=$1", [
+      sessionId,
+      after.phase,
+      after.title,
+    ]);
     if (after.phase === "ended" && after.outcome !== "deal") {
       // No deal: erase the key, and the numbers with it.
       await destroySessionKey(q, sessionId);
@@ -390,7 +429,8 @@ export class SessionService {
     if (committed.duplicate || committed.events.length === 0) return;
     // Cached only once committed, so a rolled-back transaction never leaves a phantom version behind.
     // A session that ended without a deal had its key destroyed: drop the plaintext copy too.
-    if (committed.state.phase === "ended" && committed.state.outcome !== "deal") this.cache.delete(committed.sessionId);
+    if (committed.state.phase === "ended" && committed.state.outcome !== "deal")
+      this.cache.delete(committed.sessionId);
     else this.cache.put(committed.sessionId, committed.state);
     try {
       this.deps.publisher.publish(committed);
@@ -403,7 +443,8 @@ export class SessionService {
   private ensureDeadlines(sessionId: string, state: SessionState): void {
     const jobs = openDeadlines(state).map((d) => ({ sessionId, key: d.key, dueAt: d.at }));
     // A job left behind for a moved deadline is harmless: its handler re-reads the session and ticks.
-    const scheduling = jobs.length > 0 ? this.deps.scheduler.ensure(jobs) : this.deps.scheduler.cancelSession(sessionId);
+    const scheduling =
+      jobs.length > 0 ? this.deps.scheduler.ensure(jobs) : this.deps.scheduler.cancelSession(sessionId);
     scheduling.catch((err) => {
       // The deadline row is committed; start-up reconciliation will schedule it if this failed.
       this.deps.log.error({ err: errName(err), sessionId }, "scheduling failed");

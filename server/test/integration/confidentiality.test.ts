@@ -106,7 +106,7 @@ for (const backend of backends()) {
           if (type === "string") dump += await r.get(k);
           else if (type === "hash") dump += JSON.stringify(await r.hgetall(k));
           else if (type === "list") dump += JSON.stringify(await r.lrange(k, 0, -1));
-          else if (type === "zset") dump += JSON.stringify(await r.zrange(k, 0, -1));
+          else if (type === "zset") dump += JSON.stringify(await r.zrange(k, "0", "-1"));
           else if (type === "set") dump += JSON.stringify(await r.smembers(k));
           else if (type === "stream") dump += JSON.stringify(await r.xrange(k, "-", "+"));
         }

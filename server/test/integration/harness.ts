@@ -20,7 +20,12 @@ export interface Table {
   all: Participant[];
 }
 
-export async function invite(creator: Participant, sessionId: string, role: string, canBid = true): Promise<string> {
+export async function invite(
+  creator: Participant,
+  sessionId: string,
+  role: string,
+  canBid = true,
+): Promise<string> {
   const r = await creator.http("POST", `/api/sessions/${sessionId}/invitations`, { role, canBid });
   if (r.status !== 201) throw new Error(`invite failed ${r.status} ${r.text}`);
   return (r.body as { token: string }).token;
@@ -33,7 +38,10 @@ export async function accept(p: Participant, token: string) {
 }
 
 /** A session whose Step 2 is open (terms skipped by both sides), everyone connected and in the session. */
-export async function openTable(server: RunningServer, rules: Record<string, unknown> = SHORT_RULES): Promise<Table> {
+export async function openTable(
+  server: RunningServer,
+  rules: Record<string, unknown> = SHORT_RULES,
+): Promise<Table> {
   const claimant = await new Participant(server.url, "Claimant Attorney").signUp();
   const claimantClient = await new Participant(server.url, "Claimant Client").signUp();
   const respondent = await new Participant(server.url, "Respondent Adjuster").signUp();
@@ -61,10 +69,10 @@ export async function openTable(server: RunningServer, rules: Record<string, unk
   return { sessionId, claimant, claimantClient, respondent, mediator, all };
 }
 
-export async function ok<T extends { ok: boolean }>(p: Promise<T>): Promise<T> {
+export async function ok<T extends { ok: boolean }>(p: Promise<T>): Promise<Extract<T, { ok: true }>> {
   const r = await p;
   if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`);
-  return r;
+  return r as Extract<T, { ok: true }>;
 }
 
 /** Every push a participant received, serialised, for leak checks. */

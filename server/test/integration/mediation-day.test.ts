@@ -22,7 +22,10 @@ for (const backend of backends()) {
     });
 
     const table = async (rules?: Record<string, unknown>) => {
-      const t = await openTable(server, rules ?? { ...SHORT_RULES, step2DurationMs: 60_000, maxSessionMs: 120_000 });
+      const t = await openTable(
+        server,
+        rules ?? { ...SHORT_RULES, step2DurationMs: 60_000, maxSessionMs: 120_000 },
+      );
       tables.push(t);
       return t;
     };
@@ -40,14 +43,21 @@ for (const backend of backends()) {
       };
       expect((await online(4)).map((o) => o.userId).sort()).toEqual(t.all.map((p) => p.user.id).sort());
       t.claimantClient.close();
-      expect(await online(3)).not.toContainEqual(expect.objectContaining({ userId: t.claimantClient.user.id }));
+      expect(await online(3)).not.toContainEqual(
+        expect.objectContaining({ userId: t.claimantClient.user.id }),
+      );
     });
 
     it("tells the parties where the mediator is, and lets a party knock", async () => {
       const t = await table();
       const until = Date.now() + 15 * 60_000;
       await ok(
-        t.mediator.command(t.sessionId, { type: "SetMediatorLocation", location: "with_claimant", until, note: null }),
+        t.mediator.command(t.sessionId, {
+          type: "SetMediatorLocation",
+          location: "with_claimant",
+          until,
+          note: null,
+        }),
       );
       for (const p of [t.claimant, t.respondent]) {
         const ev = await p.waitFor((e) => e.type === "MediatorLocationSet");
@@ -60,20 +70,39 @@ for (const backend of backends()) {
       await t.mediator.waitFor((e) => e.type === "MediatorRequested");
       // A party can't move the mediator.
       expect(
-        await t.claimant.command(t.sessionId, { type: "SetMediatorLocation", location: "joint", until: null, note: null }),
+        await t.claimant.command(t.sessionId, {
+          type: "SetMediatorLocation",
+          location: "joint",
+          until: null,
+          note: null,
+        }),
       ).toMatchObject({ ok: false, code: "WRONG_ROLE" });
     });
 
     it("delivers each room's messages to its audience only, and keeps the joint room closed until opened", async () => {
       const t = await table();
-      expect(await t.claimant.command(t.sessionId, { type: "PostMessage", room: "joint", text: "Hello all" })).toMatchObject({
+      expect(
+        await t.claimant.command(t.sessionId, { type: "PostMessage", room: "joint", text: "Hello all" }),
+      ).toMatchObject({
         ok: false,
         code: "ROOM_CLOSED",
       });
       await ok(t.mediator.command(t.sessionId, { type: "OpenJointRoom" }));
       await ok(t.claimant.command(t.sessionId, { type: "PostMessage", room: "joint", text: "Joint hello" }));
-      await ok(t.claimant.command(t.sessionId, { type: "PostMessage", room: "caucus:claimant", text: "Caucus secret" }));
-      await ok(t.claimant.command(t.sessionId, { type: "PostMessage", room: "side:claimant", text: "Side-only secret" }));
+      await ok(
+        t.claimant.command(t.sessionId, {
+          type: "PostMessage",
+          room: "caucus:claimant",
+          text: "Caucus secret",
+        }),
+      );
+      await ok(
+        t.claimant.command(t.sessionId, {
+          type: "PostMessage",
+          room: "side:claimant",
+          text: "Side-only secret",
+        }),
+      );
       await t.claimantClient.waitFor((e) => e.type === "MessagePosted" && e.text === "Side-only secret");
       await t.mediator.waitFor((e) => e.type === "MessagePosted" && e.text === "Caucus secret");
       await t.respondent.waitFor((e) => e.type === "MessagePosted" && e.text === "Joint hello");
@@ -115,19 +144,35 @@ for (const backend of backends()) {
           counters: itemId,
         }),
       );
-      const bracket = await t.respondent.waitFor((e) => e.type === "LedgerItemRecorded" && (e as { item: { kind: string } }).item.kind === "bracket");
+      const bracket = await t.respondent.waitFor(
+        (e) =>
+          e.type === "LedgerItemRecorded" &&
+          (e as unknown as { item: { kind: string } }).item.kind === "bracket",
+      );
       const bracketId = (bracket.payload as { event: { itemId: string } }).event.itemId;
-      await ok(t.mediator.command(t.sessionId, { type: "UpdateLedgerItem", itemId: bracketId, state: "conveyed" }));
-      await ok(t.mediator.command(t.sessionId, { type: "UpdateLedgerItem", itemId: bracketId, state: "accepted" }));
+      await ok(
+        t.mediator.command(t.sessionId, { type: "UpdateLedgerItem", itemId: bracketId, state: "conveyed" }),
+      );
+      await ok(
+        t.mediator.command(t.sessionId, { type: "UpdateLedgerItem", itemId: bracketId, state: "accepted" }),
+      );
       const view = await t.respondent.http("GET", `/api/sessions/${t.sessionId}`);
-      const ledger = (view.body as { view: { ledger: Array<{ itemId: string; state: string; item: { kind: string } }> } }).view.ledger;
+      const ledger = (
+        view.body as { view: { ledger: Array<{ itemId: string; state: string; item: { kind: string } }> } }
+      ).view.ledger;
       expect(ledger.find((i) => i.itemId === itemId)?.state).toBe("countered");
       expect(ledger.find((i) => i.itemId === bracketId)?.state).toBe("accepted");
       // Accepting a bracket turns X and Y into conveyed positions.
       expect(ledger.filter((i) => i.item.kind === "conveyed")).toHaveLength(3);
       // Only a mediator keeps the ledger.
       expect(
-        await t.claimant.command(t.sessionId, { type: "RecordConveyed", from: "claimant", amount: 1, note: null, counters: null }),
+        await t.claimant.command(t.sessionId, {
+          type: "RecordConveyed",
+          from: "claimant",
+          amount: 1,
+          note: null,
+          counters: null,
+        }),
       ).toMatchObject({ ok: false, code: "WRONG_ROLE" });
     });
 
@@ -153,7 +198,9 @@ for (const backend of backends()) {
       expect(await ready.json()).toMatchObject({ ok: true });
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       expect(metrics).toContain("backchannel_commands_total");
-      expect(metrics).toMatch(/backchannel_commands_total\{[^}]*type="SetNumber"[^}]*outcome="ok"[^}]*\} [1-9]/);
+      expect(metrics).toMatch(
+        /backchannel_commands_total\{[^}]*type="SetNumber"[^}]*outcome="ok"[^}]*\} [1-9]/,
+      );
       expect(metrics).toContain("backchannel_command_duration_seconds_bucket");
       expect(metrics).toContain("backchannel_deadline_lateness_seconds");
       expect(metrics).toContain("backchannel_sockets");

@@ -48,7 +48,9 @@ for (const backend of backends()) {
 
       // A client that last saw `seenVersion` resyncs by version and gets exactly what it missed.
       await mediator.connect();
-      const sync = (await ok(mediator.emit("sync", { sessionId: t.sessionId, sinceVersion: seenVersion }))) as unknown as {
+      const sync = (await ok(
+        mediator.emit("sync", { sessionId: t.sessionId, sinceVersion: seenVersion }),
+      )) as unknown as {
         version: number;
         events: Array<{ version: number; event: { type: string } }>;
       };
@@ -58,7 +60,10 @@ for (const backend of backends()) {
       mediator.close();
 
       // Everything from before the restart is intact: the claimant's own number and the audit chain.
-      const claimant = Object.assign(new Participant(second.url, "Claimant"), { token: t.claimant.token, user: t.claimant.user });
+      const claimant = Object.assign(new Participant(second.url, "Claimant"), {
+        token: t.claimant.token,
+        user: t.claimant.user,
+      });
       const own = await claimant.http("GET", `/api/sessions/${t.sessionId}/number`);
       expect((own.body as { own: { amount: number } }).own.amount).toBe(73_914_205);
       const audit = await claimant.http("GET", `/api/sessions/${t.sessionId}/audit`);

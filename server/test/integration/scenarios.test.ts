@@ -177,7 +177,10 @@ for (const backend of backends()) {
       }
       // Nobody but the claimant side learns how the claimant answered.
       for (const p of [t.respondent, t.mediator]) {
-        const answers = p.pushes.filter((x) => JSON.stringify(x).includes('"side":"claimant"') && JSON.stringify(x).includes("ProposalAnswered"));
+        const answers = p.pushes.filter(
+          (x) =>
+            JSON.stringify(x).includes('"side":"claimant"') && JSON.stringify(x).includes("ProposalAnswered"),
+        );
         expect(answers).toHaveLength(1);
         expect(JSON.stringify(answers)).not.toContain('"accept"');
       }
@@ -203,7 +206,11 @@ for (const backend of backends()) {
       const t = await table();
       await toStep3(t, DEMAND, LOW_OFFER);
       await ok(
-        t.mediator.command(t.sessionId, { type: "PutMediatorProposal", amount: 72_000_000, answerBy: Date.now() + 2500 }),
+        t.mediator.command(t.sessionId, {
+          type: "PutMediatorProposal",
+          amount: 72_000_000,
+          answerBy: Date.now() + 2500,
+        }),
       );
       const put = await t.claimant.waitFor((e) => e.type === "MediatorProposalPut");
       const proposalId = (put.payload as { event: { proposalId: string } }).event.proposalId;
@@ -222,7 +229,13 @@ for (const backend of backends()) {
     it("mediator's proposal not answered in time -> 'not accepted' for everyone", async () => {
       const t = await table();
       await toStep3(t, DEMAND, LOW_OFFER);
-      await ok(t.mediator.command(t.sessionId, { type: "PutMediatorProposal", amount: 72_000_000, answerBy: Date.now() + 400 }));
+      await ok(
+        t.mediator.command(t.sessionId, {
+          type: "PutMediatorProposal",
+          amount: 72_000_000,
+          answerBy: Date.now() + 400,
+        }),
+      );
       for (const p of t.all) {
         const r = await p.waitFor((e) => e.type === "ProposalResolved", 4000);
         expect((r.payload as { event: { accepted: boolean } }).event.accepted).toBe(false);
@@ -259,8 +272,12 @@ for (const backend of backends()) {
 
     it("applies a retried command once (idempotency key)", async () => {
       const t = await table();
-      const a = await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"));
-      const b = await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"));
+      const a = await ok(
+        t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"),
+      );
+      const b = await ok(
+        t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"),
+      );
       expect(b.version).toBe(a.version);
       const events = await t.claimant.http("GET", `/api/sessions/${t.sessionId}/events?since=0`);
       const sets = (events.body as { events: Array<{ event: { type: string } }> }).events.filter(
@@ -274,7 +291,9 @@ for (const backend of backends()) {
       const before = await ok(t.mediator.emit("sync", { sessionId: t.sessionId, sinceVersion: 0 }));
       await ok(t.mediator.command(t.sessionId, { type: "OpenJointRoom" }));
       await ok(t.claimant.command(t.sessionId, { type: "PostMessage", room: "joint", text: "Good morning" }));
-      const after = (await ok(t.mediator.emit("sync", { sessionId: t.sessionId, sinceVersion: before.version }))) as unknown as {
+      const after = (await ok(
+        t.mediator.emit("sync", { sessionId: t.sessionId, sinceVersion: before.version }),
+      )) as unknown as {
         version: number;
         events: Array<{ version: number; event: { type: string } }>;
       };

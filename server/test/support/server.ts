@@ -17,8 +17,11 @@ export const servicesRequired = process.env.CI === "true" || process.env.REQUIRE
 export function backends(): Array<"embedded" | "services"> {
   const have = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
   if (!have) {
-    if (servicesRequired) throw new Error("CI requires DATABASE_URL and REDIS_URL for the service-backed suites");
-    console.warn("\n!!! SKIPPING the PostgreSQL + Redis + BullMQ run of the integration suites: DATABASE_URL/REDIS_URL not set\n");
+    if (servicesRequired)
+      throw new Error("CI requires DATABASE_URL and REDIS_URL for the service-backed suites");
+    console.warn(
+      "\n!!! SKIPPING the PostgreSQL + Redis + BullMQ run of the integration suites: DATABASE_URL/REDIS_URL not set\n",
+    );
     return ["embedded"];
   }
   return ["embedded", "services"];
@@ -107,7 +110,9 @@ export async function startOn(
   return startServer(config, { log: opts.log ?? silentLogger });
 }
 
-export type Ack = { ok: true; version: number; [k: string]: unknown } | { ok: false; code: string; message: string };
+export type Ack =
+  | { ok: true; version: number; [k: string]: unknown }
+  | { ok: false; code: string; message: string };
 
 export interface Push {
   at: number;
@@ -130,7 +135,11 @@ export class Participant {
 
   async signUp(): Promise<this> {
     const email = `${this.name.toLowerCase().replace(/\W+/g, "-")}-${randomUUID().slice(0, 8)}@example.test`;
-    const r = await this.http("POST", "/api/auth/signup", { email, password: "correct horse battery", displayName: this.name });
+    const r = await this.http("POST", "/api/auth/signup", {
+      email,
+      password: "correct horse battery",
+      displayName: this.name,
+    });
     if (r.status !== 201) throw new Error(`signup failed: ${r.status} ${JSON.stringify(r.body)}`);
     const body = r.body as { token: string; user: { id: string; email: string; name: string } };
     this.token = body.token;
@@ -179,12 +188,19 @@ export class Participant {
     return socket.timeout(timeoutMs).emitWithAck(name, payload) as Promise<Ack>;
   }
 
-  command(sessionId: string, command: Record<string, unknown>, idempotencyKey = `k-${++this.seq}-${randomUUID()}`) {
+  command(
+    sessionId: string,
+    command: Record<string, unknown>,
+    idempotencyKey = `k-${++this.seq}-${randomUUID()}`,
+  ) {
     return this.emit("command", { sessionId, idempotencyKey, command });
   }
 
   /** Waits for a pushed session event matching the predicate (already received ones count). */
-  async waitFor(pred: (ev: { type: string; [k: string]: unknown }) => boolean, timeoutMs = 5000): Promise<Push> {
+  async waitFor(
+    pred: (ev: { type: string; [k: string]: unknown }) => boolean,
+    timeoutMs = 5000,
+  ): Promise<Push> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = this.pushes.find(
