@@ -1,6 +1,7 @@
 // Redaction is one function family: everything a viewer is shown of a session passes through here.
 // RULES.md "Visibility (who sees what)" is the table this file encodes; the gateway sends only its output.
 
+import { changesLeft } from "./engine/bidding";
 import type {
   Invitation,
   LedgerItem,
@@ -18,8 +19,6 @@ import { SIDES } from "./engine/types";
 import type { Cents } from "./money";
 import type { SessionRules } from "./rules";
 import { describeRules } from "./rules";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface Viewer {
   userId: string;
@@ -400,19 +399,6 @@ export interface LedgerItemView {
   note: string | null;
   counters: string | null;
   state: LedgerItemState;
-}
-
-/** Step 3 changes a side may still make now, under the rolling 24-hour limit. */
-export function changesLeft(
-  state: SessionState,
-  side: Side,
-  now: number,
-): { left: number; nextChangeAt: number | null } {
-  const inWindow = state.step3Changes[side].filter((t) => t > now - DAY_MS).sort((a, b) => a - b);
-  const left = Math.max(0, state.rules.maxChangesPerDay - inWindow.length);
-  // The window frees a slot when its oldest change is 24 hours old.
-  const oldest = inWindow[inWindow.length - state.rules.maxChangesPerDay];
-  return { left, nextChangeAt: left === 0 && oldest !== undefined ? oldest + DAY_MS : null };
 }
 
 /** The redacted snapshot of a session for one viewer. */

@@ -13,12 +13,23 @@ import { otherSide } from "./types";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** When the next Step 3 change is allowed, or null when one is allowed now (at most N in any 24 hours). */
-export function nextChangeAllowedAt(s: SessionState, side: Side, now: number): number | null {
+/** Step 3 changes a side may still make now under the rolling 24-hour limit, and when the next one frees up. */
+export function changesLeft(
+  s: SessionState,
+  side: Side,
+  now: number,
+): { left: number; nextChangeAt: number | null } {
   const max = s.rules.maxChangesPerDay;
   const inWindow = s.step3Changes[side].filter((t) => t > now - DAY_MS).sort((a, b) => a - b);
-  if (inWindow.length < max) return null;
+  const left = Math.max(0, max - inWindow.length);
   // The change that must leave the window before another fits in it.
-  return inWindow[inWindow.length - max]! + DAY_MS;
+  const blocking = inWindow[inWindow.length - max];
+  return { left, nextChangeAt: left === 0 && blocking !== undefined ? blocking + DAY_MS : null };
+}
+
+/** When the side may change its number again, or null when it may now. */
+export function nextChangeAllowedAt(s: SessionState, side: Side, now: number): number | null {
+  return changesLeft(s, side, now).nextChangeAt;
 }
 
 function utc(ms: number): string {

@@ -56,6 +56,8 @@ export function decide(state: SessionState | null, input: Command, ctx: Context)
     return state === null ? createSession(command, ctx) : refuse("CONFLICT", "This session already exists.");
   }
   if (state === null) return refuse("SESSION_NOT_FOUND", "This session does not exist.");
+  // A session's clock never runs backwards, even when commands reach it from nodes whose clocks differ a little.
+  ctx = ctx.now < state.updatedAt ? { ...ctx, now: state.updatedAt } : ctx;
   // After the end the clock has nothing left to do; reading the session is the server's business.
   if (command.type === "Tick") return accept(dueEvents(state, ctx));
 

@@ -1,6 +1,6 @@
 // The negotiation engine: decide (command -> events or refusal), evolve/replay (events -> state), deadlines.
 
-export { biddingPaused, nextChangeAllowedAt } from "./bidding";
+export { biddingPaused, changesLeft, nextChangeAllowedAt } from "./bidding";
 export { dueEvents } from "./clock";
 export { nextDeadline, openDeadlines, readyForStep2 } from "./deadlines";
 export { decide } from "./decide";

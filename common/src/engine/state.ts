@@ -10,7 +10,11 @@ export function evolve(state: SessionState | null, event: SessionEvent): Session
     return created(event);
   }
   if (state === null) throw new Error("A session's log must start with SessionCreated");
-  return { ...apply(state, event), version: state.version + 1 };
+  return {
+    ...apply(state, event),
+    version: state.version + 1,
+    updatedAt: Math.max(state.updatedAt, event.at),
+  };
 }
 
 /** Rebuilds a session's state from its whole log. */
@@ -35,6 +39,7 @@ function created(event: EventOf<"SessionCreated">): SessionState {
     title: event.title,
     createdBy: event.createdBy,
     createdAt: event.at,
+    updatedAt: event.at,
     rules: event.rules,
     startAt: event.startAt,
     version: 1,

@@ -286,6 +286,8 @@ export interface SessionState {
   title: string;
   createdBy: string;
   createdAt: number;
+  /** time of the latest event: the session's clock never reads earlier than this */
+  updatedAt: number;
   rules: SessionRules;
   startAt: number;
   /** number of events applied = the session's version */

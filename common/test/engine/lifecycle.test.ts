@@ -296,3 +296,14 @@ describe("after the end", () => {
     expect(scenario.tickAt(T0 + 60 * DAY)).toEqual([]);
   });
 });
+
+describe("the session's clock", () => {
+  it("never runs backwards: a command stamped earlier than the last event is treated as happening at it", () => {
+    const s = Scenario.inStep2();
+    const last = s.s.updatedAt;
+    s.at(last - 5 * MINUTE);
+    const events = s.ok({ type: "SetNumber", actor: CLAIMANT, amount: 73_914_201 });
+    expect(events.every((e) => e.at >= last)).toBe(true);
+    expect(s.s.updatedAt).toBeGreaterThanOrEqual(last);
+  });
+});
