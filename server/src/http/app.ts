@@ -10,12 +10,13 @@ import {
   resolveRules,
   signInSchema,
   signUpSchema,
-  viewState,
   type Viewer,
+  viewState,
 } from "@backchannel/common";
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { Logger } from "pino";
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import { signIn, signUp } from "../auth/accounts";
 import { COOKIE_NAME, cookieOptions, readToken } from "../auth/cookies";
 import { issueInvitation, listInvitations, peekInvitation, redeemInvitation } from "../auth/invitations";
@@ -25,8 +26,8 @@ import type { Config } from "../config";
 import { AppError, toPublicError } from "../errors";
 import type { Metrics } from "../metrics";
 import { parsePayload } from "../realtime/gateway";
-import type { SessionService } from "../sessions/service";
 import { buildSessionAudit } from "../sessions/audit";
+import type { SessionService } from "../sessions/service";
 import type { Db } from "../store/db";
 
 export interface HttpDeps {
@@ -52,7 +53,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use(
     helmet({
       contentSecurityPolicy: {
-        directives: { "connect-src": ["'self'", ...config.allowedOrigins.map((o) => o.replace(/^http/, "ws"))] },
+        directives: {
+          "connect-src": ["'self'", ...config.allowedOrigins.map((o) => o.replace(/^http/, "ws"))],
+        },
       },
     }),
   );
@@ -92,7 +95,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const limited = await deps.loginLimiter.consume(key);
     if (!limited.ok) {
       res.setHeader("Retry-After", String(limited.retryAfterSeconds));
-      throw new AppError("TOO_MANY_REQUESTS", `Too many sign-in attempts. Try again in ${limited.retryAfterSeconds} seconds.`);
+      throw new AppError(
+        "TOO_MANY_REQUESTS",
+        `Too many sign-in attempts. Try again in ${limited.retryAfterSeconds} seconds.`,
+      );
     }
     const r = await signIn(db, body);
     if ("code" in r) throw new AppError(r.code, r.message);
@@ -118,7 +124,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!token) throw new AppError("UNAUTHENTICATED", "Sign in first.");
     const v = await tokens.verify(token);
     if (!v.ok) {
-      throw new AppError(v.code, v.code === "TOKEN_EXPIRED" ? "Your sign-in has expired. Sign in again." : "Your sign-in is not valid. Sign in again.");
+      throw new AppError(
+        v.code,
+        v.code === "TOKEN_EXPIRED"
+          ? "Your sign-in has expired. Sign in again."
+          : "Your sign-in is not valid. Sign in again.",
+      );
     }
     req.user = v.user;
     next();
@@ -171,20 +182,32 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.json({ version: state.version, own: viewState(state, viewer, now()).numbers.own ?? null });
   });
 
+  // The same per-caller budget as a socket gets, so REST is no way around the socket limit.
+  const commandLimiter = new RateLimiterMemory({
+    points: config.socketRateLimit.points,
+    duration: config.socketRateLimit.durationSeconds,
+  });
   api.post("/sessions/:id/commands", async (req: AuthedRequest, res) => {
+    try {
+      await commandLimiter.consume(userOf(req).id);
+    } catch {
+      throw new AppError("TOO_MANY_REQUESTS", "Too many requests. Wait a few seconds and retry.");
+    }
     const body = parsePayload(commandRequestSchema, req.body);
     const sessionId = String(req.params.id);
     const user = userOf(req);
     const committed = await sessions.execute(sessionId, user, body.command, body.idempotencyKey);
     const viewer = await viewerFor(req);
-    const own = body.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
+    const own =
+      body.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
     res.json(own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version });
   });
 
   api.get("/sessions/:id/events", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
     const since = Number(req.query.since ?? 0);
-    if (!Number.isInteger(since) || since < 0) throw new AppError("INVALID_INPUT", "`since` must be a whole number ≥ 0.");
+    if (!Number.isInteger(since) || since < 0)
+      throw new AppError("INVALID_INPUT", "`since` must be a whole number ≥ 0.");
     res.json(await sessions.syncFor(String(req.params.id), viewer, since));
   });
 
@@ -216,7 +239,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
           createdBy: user.id,
           now: now(),
         });
-        return { type: "IssueInvitation", invitationId: issued.id, role: body.role, canBid, expiresAt: issued.expiresAt };
+        return {
+          type: "IssueInvitation",
+          invitationId: issued.id,
+          role: body.role,
+          canBid,
+          expiresAt: issued.expiresAt,
+        };
       },
       null,
     );
@@ -284,15 +313,23 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const body = err as { type?: string; status?: number };
     if (body?.type === "entity.too.large") {
-      res.status(413).json({ error: { code: "PAYLOAD_TOO_LARGE", message: `The request body is larger than ${config.bodyLimit}.` } });
+      res.status(413).json({
+        error: {
+          code: "PAYLOAD_TOO_LARGE",
+          message: `The request body is larger than ${config.bodyLimit}.`,
+        },
+      });
       return;
     }
     if (body?.type === "entity.parse.failed") {
-      res.status(400).json({ error: { code: "INVALID_INPUT", message: "The request body is not valid JSON." } });
+      res
+        .status(400)
+        .json({ error: { code: "INVALID_INPUT", message: "The request body is not valid JSON." } });
       return;
     }
     const e = toPublicError(err);
-    if (e.code === "INTERNAL") log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : "unknown" }, "request failed");
+    if (e.code === "INTERNAL")
+      log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : "unknown" }, "request failed");
     res.status(e.status).json({ error: { code: e.code, message: e.message } });
   });
 
@@ -304,6 +341,12 @@ function userOf(req: AuthedRequest) {
   return req.user;
 }
 
-function publicUser(u: { id: string; email: string; displayName?: string; display_name?: string; name?: string }) {
+function publicUser(u: {
+  id: string;
+  email: string;
+  displayName?: string;
+  display_name?: string;
+  name?: string;
+}) {
   return { id: u.id, email: u.email, name: u.displayName ?? u.display_name ?? u.name ?? "" };
 }

@@ -2,9 +2,9 @@
 // rate limit, schema validation, authorisation against the caller's role, then an ack with a result or a
 // stable error. Nothing a handler throws reaches the client except a code and a sentence.
 import {
+  commandPayloadSchema,
   type ErrorCode,
   type Role,
-  commandPayloadSchema,
   sessionOpenSchema,
   syncPayloadSchema,
   viewState,
@@ -56,7 +56,9 @@ export function attachGateway(deps: {
       return next(
         withCode(
           verified.code,
-          verified.code === "TOKEN_EXPIRED" ? "Your sign-in has expired. Sign in again." : "Your sign-in is not valid.",
+          verified.code === "TOKEN_EXPIRED"
+            ? "Your sign-in has expired. Sign in again."
+            : "Your sign-in is not valid.",
         ),
       );
     }
@@ -87,7 +89,11 @@ export function attachGateway(deps: {
         await limiter.consume(socket.id);
         return false;
       } catch {
-        reply({ ok: false, code: "TOO_MANY_REQUESTS", message: "Too many requests. Wait a few seconds and retry." });
+        reply({
+          ok: false,
+          code: "TOO_MANY_REQUESTS",
+          message: "Too many requests. Wait a few seconds and retry.",
+        });
         return true;
       }
     };
@@ -101,7 +107,8 @@ export function attachGateway(deps: {
         const payloads = typeof ack === "function" ? args.slice(0, -1) : args;
         if (await rateLimited(reply)) return;
         try {
-          if (payloads.length > 1) throw new AppError("INVALID_INPUT", "Send one payload object with this event.");
+          if (payloads.length > 1)
+            throw new AppError("INVALID_INPUT", "Send one payload object with this event.");
           reply(await fn(payloads[0]));
         } catch (err) {
           const e = toPublicError(err);
@@ -118,7 +125,11 @@ export function attachGateway(deps: {
       if (typeof ack !== "function") return;
       const reply = ack as Ack;
       if (await rateLimited(reply)) return;
-      reply({ ok: false, code: "UNKNOWN_EVENT", message: "There is no such event. See docs/protocol-socket.md." });
+      reply({
+        ok: false,
+        code: "UNKNOWN_EVENT",
+        message: "There is no such event. See docs/protocol-socket.md.",
+      });
     });
 
     const memberRole = async (sessionId: string): Promise<Role> => {
@@ -154,7 +165,8 @@ export function attachGateway(deps: {
       const req = parse(commandPayloadSchema, payload);
       const committed = await sessions.execute(req.sessionId, user, req.command, req.idempotencyKey);
       const viewer = { userId: user.id, role: await memberRole(req.sessionId) };
-      const own = req.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
+      const own =
+        req.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
       return own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version };
     });
 
@@ -188,7 +200,8 @@ export function attachGateway(deps: {
         }
       }
       if (stopped) return;
-      for (const role of ROLES) io.to(roleRoom(sessionId, role)).emit("session:presence", { sessionId, online });
+      for (const role of ROLES)
+        io.to(roleRoom(sessionId, role)).emit("session:presence", { sessionId, online });
     } catch (err) {
       if (!stopped) log.warn({ err: errText(err), sessionId }, "presence broadcast failed");
     }
@@ -204,7 +217,16 @@ export function attachGateway(deps: {
 /** Every amount field of a client command (the bracket's two included): a refusal there is INVALID_AMOUNT. */
 const AMOUNT_FIELDS = new Set(["amount", "ourAmount", "theirAmount"]);
 
-function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, payload: unknown): T {
+function parse<T>(
+  schema: {
+    safeParse(
+      x: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+  },
+  payload: unknown,
+): T {
   const r = schema.safeParse(payload);
   if (r.success) return r.data;
   const issue = r.error.issues[0];

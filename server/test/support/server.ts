@@ -91,7 +91,7 @@ export async function createStorage(backend: "embedded" | "services"): Promise<S
 export async function startOn(
   storage: Storage,
   extraEnv: Record<string, string> = {},
-  opts: { log?: Logger } = {},
+  opts: { log?: Logger; now?: () => number } = {},
 ): Promise<RunningServer> {
   const config = loadConfig({
     NODE_ENV: "test",
@@ -107,7 +107,7 @@ export async function startOn(
     ...(storage.redisUrl ? { REDIS_URL: storage.redisUrl } : {}),
     ...extraEnv,
   });
-  return startServer(config, { log: opts.log ?? silentLogger });
+  return startServer(config, { log: opts.log ?? silentLogger, now: opts.now });
 }
 
 export type Ack =
