@@ -32,7 +32,11 @@ export class ArrivalLog<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const list = this.waiters.get(key);
-        if (list) this.waiters.set(key, list.filter((w) => w !== done));
+        if (list)
+          this.waiters.set(
+            key,
+            list.filter((w) => w !== done),
+          );
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
       const done = (a: Arrival<T>) => {

@@ -21,7 +21,9 @@ export async function prepareBackend(env: NodeJS.ProcessEnv): Promise<Backend> {
   const redisPrefix = `bcbench${randomBytes(4).toString("hex")}`;
   const adminUrl = env.DATABASE_URL?.trim() || undefined;
   const redisUrl = env.REDIS_URL?.trim() || undefined;
-  const cleanups: Array<() => Promise<void>> = [async () => rmSync(dataDir, { recursive: true, force: true })];
+  const cleanups: Array<() => Promise<void>> = [
+    async () => rmSync(dataDir, { recursive: true, force: true }),
+  ];
   const vars: Record<string, string> = {
     DATA_DIR: dataDir,
     REDIS_PREFIX: redisPrefix,
@@ -41,7 +43,9 @@ export async function prepareBackend(env: NodeJS.ProcessEnv): Promise<Backend> {
       cleanups.unshift(async () => {
         const a = await openDb({ databaseUrl: adminUrl });
         try {
-          await a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [dbName]);
+          await a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [
+            dbName,
+          ]);
           await a.query(`DROP DATABASE IF EXISTS ${dbName}`);
         } finally {
           await a.close();

@@ -24,7 +24,11 @@ export interface RoundTrips {
 const ROOM = "room";
 const TIMEOUT_MS = 5_000;
 
-export async function runBaseline(opts: { sockets: number; iterations: number; warmup: number }): Promise<RoundTrips> {
+export async function runBaseline(opts: {
+  sockets: number;
+  iterations: number;
+  warmup: number;
+}): Promise<RoundTrips> {
   const httpServer = createServer();
   const io = new Server(httpServer, { serveClient: false });
   let version = 0;
@@ -36,7 +40,11 @@ export async function runBaseline(opts: { sockets: number; iterations: number; w
     socket.on("command", (payload: { side: string }, ack: (r: unknown) => void) => {
       version += 1;
       ack({ ok: true, version });
-      io.to(ROOM).emit("event", { room: ROOM, version, event: { type: "NumberSet", side: payload.side, by: socket.id, at: Date.now() } });
+      io.to(ROOM).emit("event", {
+        room: ROOM,
+        version,
+        event: { type: "NumberSet", side: payload.side, by: socket.id, at: Date.now() },
+      });
     });
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
@@ -61,11 +69,15 @@ export async function runBaseline(opts: { sockets: number; iterations: number; w
     const result: RoundTrips = { ack: [], fanout: [] };
     for (let i = 0; i < opts.warmup + opts.iterations; i++) {
       const sentAt = performance.now();
-      const ack = (await sender.timeout(TIMEOUT_MS).emitWithAck("command", { side: "claimant", key: randomUUID() })) as {
+      const ack = (await sender
+        .timeout(TIMEOUT_MS)
+        .emitWithAck("command", { side: "claimant", key: randomUUID() })) as {
         version: number;
       };
       const ackAt = performance.now();
-      const reached = await Promise.all(clients.map((c) => c.arrivals.waitFor(String(ack.version), TIMEOUT_MS)));
+      const reached = await Promise.all(
+        clients.map((c) => c.arrivals.waitFor(String(ack.version), TIMEOUT_MS)),
+      );
       if (i < opts.warmup) continue;
       result.ack.push(ackAt - sentAt);
       result.fanout.push(Math.max(...reached.map((r) => r.at)) - sentAt);

@@ -4,7 +4,9 @@ import { randomUUID } from "node:crypto";
 import { io as connect, type Socket } from "socket.io-client";
 import { ArrivalLog } from "./arrivals";
 
-export type Ack = { ok: true; version: number; [k: string]: unknown } | { ok: false; code: string; message: string };
+export type Ack =
+  | { ok: true; version: number; [k: string]: unknown }
+  | { ok: false; code: string; message: string };
 
 export interface SessionPush {
   sessionId: string;
@@ -26,7 +28,11 @@ export class Account {
 
   async signUp(): Promise<this> {
     const email = `${this.name.toLowerCase().replace(/\W+/g, "-")}-${randomUUID().slice(0, 8)}@bench.example`;
-    const r = await this.http("POST", "/api/auth/signup", { email, password: "correct horse battery", displayName: this.name });
+    const r = await this.http("POST", "/api/auth/signup", {
+      email,
+      password: "correct horse battery",
+      displayName: this.name,
+    });
     if (r.status !== 201) throw new Error(`${this.name}: signup failed with HTTP ${r.status}`);
     const body = r.body as { token: string; user: { id: string } };
     this.token = body.token;

@@ -51,10 +51,18 @@ async function invite(cast: Cast, sessionId: string, role: string, member: Accou
     `inviting the ${role}`,
   );
   const token = (body as { token: string }).token;
-  await expectStatus(member.http("POST", "/api/invitations/accept", { token }), 200, `${member.name} accepting`);
+  await expectStatus(
+    member.http("POST", "/api/invitations/accept", { token }),
+    200,
+    `${member.name} accepting`,
+  );
 }
 
-export async function openStep3Session(cast: Cast, seats: Seats, observers: Connection[] = []): Promise<Step3Session> {
+export async function openStep3Session(
+  cast: Cast,
+  seats: Seats,
+  observers: Connection[] = [],
+): Promise<Step3Session> {
   const created = await expectStatus(
     cast.claimant.http("POST", "/api/sessions", {
       title: "Benchmark v. Harness",
@@ -76,6 +84,10 @@ export async function openStep3Session(cast: Cast, seats: Seats, observers: Conn
     const ack = await side.command(sessionId, { type: "SkipTerms" });
     if (!ack.ok) throw new Error(`SkipTerms refused with ${ack.code}`);
   }
-  await seats.mediator.arrivals.waitFor(pushTypeKey(sessionId, "Step3Opened"), STEP3_TIMEOUT_MS, "Step 3 to open");
+  await seats.mediator.arrivals.waitFor(
+    pushTypeKey(sessionId, "Step3Opened"),
+    STEP3_TIMEOUT_MS,
+    "Step 3 to open",
+  );
   return { sessionId, sockets };
 }

@@ -160,6 +160,8 @@ export async function startServer(
       closing ??= (async () => {
         // Stop accepting connections, let in-flight commands commit (and ack), then close sockets.
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await sessions.drain();
+        sessions.stopScheduling();
         await scheduler.close();
         await sessions.drain();
         gateway?.stop();

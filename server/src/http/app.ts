@@ -197,7 +197,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const sessionId = String(req.params.id);
     const user = userOf(req);
     const committed = await sessions.execute(sessionId, user, body.command, body.idempotencyKey);
-    const viewer = await viewerFor(req);
+    const member = committed.state.members[user.id];
+    if (!member) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+    const viewer: Viewer = { userId: user.id, role: member.role };
     const own =
       body.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
     res.json(own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version });

@@ -11,7 +11,7 @@ import {
 } from "@backchannel/common";
 import type { Logger } from "pino";
 import { RateLimiterMemory } from "rate-limiter-flexible";
-import type { Server, Socket } from "socket.io";
+import type { Server } from "socket.io";
 import { readToken } from "../auth/cookies";
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
@@ -164,7 +164,9 @@ export function attachGateway(deps: {
     handle("command", async (payload) => {
       const req = parse(commandPayloadSchema, payload);
       const committed = await sessions.execute(req.sessionId, user, req.command, req.idempotencyKey);
-      const viewer = { userId: user.id, role: await memberRole(req.sessionId) };
+      const member = committed.state.members[user.id];
+      if (!member) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+      const viewer = { userId: user.id, role: member.role };
       const own =
         req.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
       return own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version };

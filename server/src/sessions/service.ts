@@ -85,6 +85,8 @@ export class SessionService {
   private readonly cache = new StateCache(500);
   private readonly now: () => number;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Set during shutdown: deadline rows are committed and start-up reconciliation schedules them. */
+  private schedulingStopped = false;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -308,6 +310,11 @@ export class SessionService {
     return jobs.length;
   }
 
+  /** Shutdown: from now on deadlines are only stored, not handed to the scheduler (it is closing). */
+  stopScheduling(): void {
+    this.schedulingStopped = true;
+  }
+
   /** Resolves once every command already running has committed or failed (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
@@ -441,14 +448,17 @@ export class SessionService {
   }
 
   private ensureDeadlines(sessionId: string, state: SessionState): void {
+    if (this.schedulingStopped) return;
     const jobs = openDeadlines(state).map((d) => ({ sessionId, key: d.key, dueAt: d.at }));
     // A job left behind for a moved deadline is harmless: its handler re-reads the session and ticks.
     const scheduling =
       jobs.length > 0 ? this.deps.scheduler.ensure(jobs) : this.deps.scheduler.cancelSession(sessionId);
-    scheduling.catch((err) => {
-      // The deadline row is committed; start-up reconciliation will schedule it if this failed.
-      this.deps.log.error({ err: errName(err), sessionId }, "scheduling failed");
-    });
+    this.track(
+      scheduling.catch((err) => {
+        // The deadline row is committed; start-up reconciliation will schedule it if this failed.
+        this.deps.log.error({ err: errName(err), sessionId }, "scheduling failed");
+      }),
+    );
   }
 }
 

@@ -1,0 +1,223 @@
+// Backchannel itself, end to end: a real server (HTTP, Socket.IO gateway, session service, database,
+// scheduler) in this process, driven over real sockets. Measures what a party feels: the ack of a number
+// change, the moment every participant's screen hears of it, and the moment everyone learns of a deal.
+import { loadConfig } from "../../server/src/config";
+import { createLogger } from "../../server/src/log";
+import { type RunningServer, startServer } from "../../server/src/server";
+import type { Backend } from "./backend";
+import type { RoundTrips } from "./baseline";
+import { Account, type Connection, pushKey, pushTypeKey } from "./participant";
+import { type Cast, openStep3Session, type Seats, type Step3Session } from "./sessions";
+
+export interface BackchannelResults {
+  /** SetNumber in Step 3 with the four participants' sockets in the session */
+  numberChange: RoundTrips;
+  /** the same with extra mediator sockets, `crowd` sockets in all */
+  numberChangeCrowd: RoundTrips;
+  deal: {
+    /** emit of the matching SetNumber -> its ack, ms */
+    ack: number[];
+    /** emit of the matching SetNumber -> DealMade reached the last participant, ms */
+    notified: number[];
+  };
+  /** failures of the run: a refused command, a push that never came, a deal that never arrived */
+  errors: string[];
+  /** the server's own warn/error log lines (message only) */
+  serverLog: { warnings: string[]; errors: string[] };
+}
+
+export interface BackchannelOptions {
+  iterations: number;
+  warmup: number;
+  deals: number;
+  crowd: number;
+}
+
+const TIMEOUT_MS = 5_000;
+// Below the 100-per-24-hours allowance of BENCH_RULES, with room for the few changes made during setup.
+const CHANGES_PER_SIDE = 90;
+// Confidential numbers never meet: demands walk down from $9M, offers walk up from $1M, in $1 steps.
+const DEMAND_START = 900_000_000;
+const OFFER_START = 100_000_000;
+const STANDING_DEMAND = 50_000_000;
+const MATCHING_OFFER = 52_000_000; // overlaps the standing demand, so the deal takes the random-draw path
+const SETUP_CONCURRENCY = 3;
+
+export async function runBackchannel(
+  backend: Backend,
+  opts: BackchannelOptions,
+): Promise<BackchannelResults> {
+  const serverLog = { warnings: [] as string[], errors: [] as string[] };
+  const log = createLogger(
+    { level: "info", name: "backchannel-bench" },
+    {
+      // The server logs at production level into this sink: its cost is measured, its problems are kept.
+      write(line: string) {
+        const rec = JSON.parse(line) as { level: number; msg?: string; err?: unknown };
+        const text = `${rec.msg ?? "(no message)"}${typeof rec.err === "string" ? `: ${rec.err}` : ""}`;
+        if (rec.level >= 50) serverLog.errors.push(text);
+        else if (rec.level >= 40) serverLog.warnings.push(text);
+      },
+    },
+  );
+  const config = loadConfig({
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    // One benchmark socket sends far faster than a person; the default 30 events per 10 s would refuse it.
+    SOCKET_RATE_LIMIT: "1000000/1s",
+    ...backend.env,
+  });
+
+  const results: BackchannelResults = {
+    numberChange: { ack: [], fanout: [] },
+    numberChangeCrowd: { ack: [], fanout: [] },
+    deal: { ack: [], notified: [] },
+    errors: [],
+    serverLog,
+  };
+  const server: RunningServer = await startServer(config, { log });
+  const connections: Connection[] = [];
+  try {
+    const cast: Cast = {
+      claimant: await new Account(server.url, "Claimant Attorney").signUp(),
+      claimantClient: await new Account(server.url, "Claimant Client").signUp(),
+      respondent: await new Account(server.url, "Respondent Adjuster").signUp(),
+      mediator: await new Account(server.url, "Mediator").signUp(),
+    };
+    const seats: Seats = {
+      claimant: await cast.claimant.connect(),
+      claimantClient: await cast.claimantClient.connect(),
+      respondent: await cast.respondent.connect(),
+      mediator: await cast.mediator.connect(),
+    };
+    connections.push(...Object.values(seats));
+    const observers: Connection[] = [];
+    for (let i = 0; i < Math.max(0, opts.crowd - 4); i++) observers.push(await cast.mediator.connect());
+    connections.push(...observers);
+
+    const changes = opts.warmup + opts.iterations;
+    const sessionsNeeded = Math.ceil(changes / (2 * CHANGES_PER_SIDE));
+    await phase(results, "number changes, 4 sockets", async () => {
+      const tables = await inBatches(sessionsNeeded, () => openStep3Session(cast, seats));
+      await settle();
+      results.numberChange = await measureNumberChanges(tables, seats, opts);
+    });
+    await phase(results, `number changes, ${opts.crowd} sockets`, async () => {
+      const tables = await inBatches(sessionsNeeded, () => openStep3Session(cast, seats, observers));
+      await settle();
+      results.numberChangeCrowd = await measureNumberChanges(tables, seats, opts);
+    });
+    await phase(results, "deals", async () => {
+      const tables = await inBatches(opts.deals, async () => {
+        const t = await openStep3Session(cast, seats);
+        const standing = await seats.claimant.command(t.sessionId, {
+          type: "SetNumber",
+          amount: STANDING_DEMAND,
+        });
+        if (!standing.ok) throw new Error(`standing demand refused with ${standing.code}`);
+        return t;
+      });
+      await settle();
+      for (const [i, t] of tables.entries()) {
+        try {
+          const sentAt = performance.now();
+          const ack = await seats.respondent.command(t.sessionId, {
+            type: "SetNumber",
+            amount: MATCHING_OFFER,
+          });
+          const ackAt = performance.now();
+          if (!ack.ok) throw new Error(`matching SetNumber refused with ${ack.code}`);
+          const reached = await Promise.all(
+            t.sockets.map((s) =>
+              s.arrivals.waitFor(
+                pushTypeKey(t.sessionId, "DealMade"),
+                TIMEOUT_MS,
+                `DealMade on ${s.account.name}'s socket`,
+              ),
+            ),
+          );
+          results.deal.ack.push(ackAt - sentAt);
+          results.deal.notified.push(Math.max(...reached.map((r) => r.at)) - sentAt);
+        } catch (err) {
+          results.errors.push(`deal ${i + 1} of ${tables.length}: ${message(err)}`);
+        }
+      }
+    });
+  } catch (err) {
+    results.errors.push(`setup: ${message(err)}`);
+  } finally {
+    for (const c of connections) c.close();
+    // The service schedules deadlines after the commit without awaiting them (server.close() does not wait
+    // for that either); let the last command's scheduling finish, as it would on any server not stopped at once.
+    await settle();
+    await server.close();
+  }
+  return results;
+}
+
+/**
+ * Alternating sides, each SetNumber is timed from emit to its ack and to the moment its NumberSet push
+ * reached the last socket in the session (the sender's own included). Sessions rotate before a side
+ * would exhaust its change allowance.
+ */
+async function measureNumberChanges(
+  tables: Step3Session[],
+  seats: Seats,
+  opts: BackchannelOptions,
+): Promise<RoundTrips> {
+  const out: RoundTrips = { ack: [], fanout: [] };
+  for (let i = 0; i < opts.warmup + opts.iterations; i++) {
+    const table = tables[Math.floor(i / (2 * CHANGES_PER_SIDE))];
+    if (!table) throw new Error("ran out of sessions");
+    const k = Math.floor((i % (2 * CHANGES_PER_SIDE)) / 2);
+    const claimantTurn = i % 2 === 0;
+    const sender = claimantTurn ? seats.claimant : seats.respondent;
+    const amount = claimantTurn ? DEMAND_START - k * 100 : OFFER_START + k * 100;
+
+    const sentAt = performance.now();
+    const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
+    const ackAt = performance.now();
+    if (!ack.ok) throw new Error(`SetNumber ${i + 1} refused with ${ack.code}`);
+    const key = pushKey(table.sessionId, ack.version);
+    const reached = await Promise.all(
+      table.sockets.map((s) =>
+        s.arrivals.waitFor(key, TIMEOUT_MS, `NumberSet on ${s.account.name}'s socket`),
+      ),
+    );
+    const wrong = reached.find((r) => r.payload.event.type !== "NumberSet");
+    if (wrong)
+      throw new Error(`expected NumberSet at version ${ack.version}, got ${wrong.payload.event.type}`);
+    if (i < opts.warmup) continue;
+    out.ack.push(ackAt - sentAt);
+    out.fanout.push(Math.max(...reached.map((r) => r.at)) - sentAt);
+  }
+  return out;
+}
+
+async function phase(results: BackchannelResults, name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    results.errors.push(`${name}: ${message(err)}`);
+  }
+}
+
+/** Runs `count` setups, a few at a time (the server and the clients share two cores). */
+async function inBatches<T>(count: number, make: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < count; i += SETUP_CONCURRENCY) {
+    const batch = Math.min(SETUP_CONCURRENCY, count - i);
+    out.push(...(await Promise.all(Array.from({ length: batch }, make))));
+  }
+  return out;
+}
+
+/** Lets the presence broadcasts that follow session:open die down before anything is timed. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 250));
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
