@@ -2,7 +2,16 @@
 // The server parses every incoming payload with these schemas; the types describe what a correct client sends.
 
 import { z } from "zod";
-import { MAX_MESSAGE_LENGTH, MAX_NOTE_LENGTH, MAX_TERMS_LENGTH, MAX_TITLE_LENGTH } from "./engine";
+import {
+  LEDGER_ITEM_STATES,
+  MAX_MESSAGE_LENGTH,
+  MAX_NOTE_LENGTH,
+  MAX_TERMS_LENGTH,
+  MAX_TITLE_LENGTH,
+  MEDIATOR_LOCATIONS,
+  ROOM_IDS,
+  SIDES,
+} from "./engine";
 import type {
   Command,
   CommandType,
@@ -45,31 +54,11 @@ export const idSchema = z
 /** Epoch milliseconds within the range a Date can hold. */
 export const epochMsSchema = z.number().int().min(0).max(8_640_000_000_000_000);
 
-export const sideSchema = z.enum(["claimant", "respondent"]);
-export const roleSchema = z.enum(["claimant", "respondent", "mediator"]);
-export const roomSchema = z.enum([
-  "joint",
-  "caucus:claimant",
-  "caucus:respondent",
-  "side:claimant",
-  "side:respondent",
-]);
-export const mediatorLocationSchema = z.enum([
-  "joint",
-  "with_claimant",
-  "with_respondent",
-  "private",
-  "break",
-  "away",
-]);
-export const ledgerItemStateSchema = z.enum([
-  "proposed",
-  "conveyed",
-  "accepted",
-  "rejected",
-  "countered",
-  "withdrawn",
-]);
+export const sideSchema = z.enum(SIDES);
+export const roleSchema = z.enum([...SIDES, "mediator"]);
+export const roomSchema = z.enum(ROOM_IDS);
+export const mediatorLocationSchema = z.enum(MEDIATOR_LOCATIONS);
+export const ledgerItemStateSchema = z.enum(LEDGER_ITEM_STATES);
 
 export const titleSchema = z.string().trim().min(1, { error: "A title is required" }).max(TEXT_LIMITS.title);
 export const termsTextSchema = z.string().trim().max(TEXT_LIMITS.termsText);

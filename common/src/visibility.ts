@@ -370,14 +370,7 @@ export interface SessionView {
     proposalAnswerBy: number | null;
   };
   members: MemberView[];
-  terms: {
-    version: number;
-    text: string;
-    editedBy: string | null;
-    approvals: Partial<Record<Side, number>>;
-    skipped: Partial<Record<Side, boolean>>;
-    closed: "approved" | "skipped" | null;
-  };
+  terms: SessionState["terms"];
   numbers: Record<Side, SideNumberStatus> & { own?: OwnNumberView };
   request: { requestId: string; side: Side; consentBy: number } | null;
   proposal: ProposalView | null;

@@ -8,7 +8,7 @@ import type { SessionRules } from "../rules";
 
 export type Side = "claimant" | "respondent";
 export type Role = Side | "mediator";
-export const SIDES: readonly Side[] = ["claimant", "respondent"];
+export const SIDES = ["claimant", "respondent"] as const satisfies readonly Side[];
 
 export function otherSide(side: Side): Side {
   return side === "claimant" ? "respondent" : "claimant";
@@ -19,12 +19,35 @@ export type Outcome = "deal" | "expired" | "withdrawn" | "cancelled";
 export type DealSource = "step2" | "step3" | "smart_proposal" | "mediator_proposal";
 
 /** Where the mediator is, as the parties see it. "with_claimant" shows as "with you" to the claimant. */
-export type MediatorLocation = "joint" | "with_claimant" | "with_respondent" | "private" | "break" | "away";
+export const MEDIATOR_LOCATIONS = [
+  "joint",
+  "with_claimant",
+  "with_respondent",
+  "private",
+  "break",
+  "away",
+] as const;
+export type MediatorLocation = (typeof MEDIATOR_LOCATIONS)[number];
 
 /** Rooms of the mediation day. The server derives every audience from the room; clients never name audiences. */
-export type RoomId = "joint" | "caucus:claimant" | "caucus:respondent" | "side:claimant" | "side:respondent";
+export const ROOM_IDS = [
+  "joint",
+  "caucus:claimant",
+  "caucus:respondent",
+  "side:claimant",
+  "side:respondent",
+] as const;
+export type RoomId = (typeof ROOM_IDS)[number];
 
-export type LedgerItemState = "proposed" | "conveyed" | "accepted" | "rejected" | "countered" | "withdrawn";
+export const LEDGER_ITEM_STATES = [
+  "proposed",
+  "conveyed",
+  "accepted",
+  "rejected",
+  "countered",
+  "withdrawn",
+] as const;
+export type LedgerItemState = (typeof LEDGER_ITEM_STATES)[number];
 
 // ---------------------------------------------------------------- context
 

@@ -5,7 +5,7 @@
 import type { Refusal } from "../errors";
 import { refusal } from "../errors";
 import type { Command, CommandType } from "./types";
-import { SIDES } from "./types";
+import { LEDGER_ITEM_STATES, MEDIATOR_LOCATIONS, ROOM_IDS, SIDES } from "./types";
 
 type FieldKind =
   | "string"
@@ -30,29 +30,9 @@ const opt = (kind: FieldKind): Field => ({ kind, optional: true });
 const orNull = (kind: FieldKind): Field => ({ kind, nullable: true });
 
 const ROLES: readonly string[] = [...SIDES, "mediator"];
-const ROOMS: readonly string[] = [
-  "joint",
-  "caucus:claimant",
-  "caucus:respondent",
-  "side:claimant",
-  "side:respondent",
-];
-const LOCATIONS: readonly string[] = [
-  "joint",
-  "with_claimant",
-  "with_respondent",
-  "private",
-  "break",
-  "away",
-];
-const LEDGER_STATES: readonly string[] = [
-  "proposed",
-  "conveyed",
-  "accepted",
-  "rejected",
-  "countered",
-  "withdrawn",
-];
+const ROOMS: readonly string[] = ROOM_IDS;
+const LOCATIONS: readonly string[] = MEDIATOR_LOCATIONS;
+const LEDGER_STATES: readonly string[] = LEDGER_ITEM_STATES;
 
 const actor = req("string");
 

@@ -4,6 +4,7 @@ import { canonicalJson } from "./canonical-json";
 import {
   chainHash,
   digestFromParts,
+  type EventContent,
   eventDigest,
   GENESIS_HASH,
   isSealedValue,
@@ -15,15 +16,8 @@ import {
 
 export const AUDIT_FORMAT = "backchannel-audit/1";
 
-export interface AuditContent {
-  sessionId: string;
-  version: number;
-  type: string;
-  at: number;
-  actor: string | null;
-  /** Public part only: sealed fields are absent. */
-  payload: Record<string, unknown>;
-}
+/** An event's public part (sealed fields absent), as an audit export shows it. */
+export type AuditContent = EventContent;
 
 export interface AuditEntry {
   version: number;

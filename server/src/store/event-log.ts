@@ -124,22 +124,11 @@ export function sha256Hex(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
+/** An event's identity and payload; in its public content the payload has no sealed field. */
+export type EventContent = Omit<StoredEvent, "digest" | "chainHash">;
+
 /** The public content of an event: what publicHash covers and what an audit export may show. */
-export function publicContent(e: {
-  sessionId: string;
-  version: number;
-  type: string;
-  at: number;
-  actor: string | null;
-  payload: Record<string, unknown>;
-}): {
-  sessionId: string;
-  version: number;
-  type: string;
-  at: number;
-  actor: string | null;
-  payload: Record<string, unknown>;
-} {
+export function publicContent(e: EventContent): EventContent {
   return {
     sessionId: e.sessionId,
     version: e.version,
