@@ -149,7 +149,7 @@ export class SessionService {
             if (prior.rows[0]) {
               return {
                 sessionId,
-                version: loaded.state.version,
+                version: prior.rows[0].version,
                 events: [],
                 state: loaded.state,
                 duplicate: true,

@@ -275,14 +275,16 @@ for (const backend of backends()) {
       const a = await ok(
         t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"),
       );
+      // Something else happens in between; the retry still answers with the version it produced.
+      await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: LOW_OFFER }));
       const b = await ok(
         t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"),
       );
       expect(b.version).toBe(a.version);
       const events = await t.claimant.http("GET", `/api/sessions/${t.sessionId}/events?since=0`);
-      const sets = (events.body as { events: Array<{ event: { type: string } }> }).events.filter(
-        (e) => e.event.type === "NumberSet",
-      );
+      const sets = (
+        events.body as { events: Array<{ event: { type: string; side: string } }> }
+      ).events.filter((e) => e.event.type === "NumberSet" && e.event.side === "claimant");
       expect(sets).toHaveLength(1);
     });
 
