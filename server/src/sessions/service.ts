@@ -25,6 +25,7 @@ import { newDataKey, unwrapKey, wrapKey } from "../store/crypto";
 import type { Db, Queryable } from "../store/db";
 import {
   appendEvents,
+  ConcurrencyError,
   destroySessionKey,
   GENESIS_HASH,
   lockSession,
@@ -176,7 +177,12 @@ export class SessionService {
       );
       this.afterCommit(committed);
       return committed;
-    } catch (err) {
+    } catch (caught) {
+      // The row lock makes this unreachable in practice; if two writers ever meet, nothing was stored.
+      const err =
+        caught instanceof ConcurrencyError
+          ? new AppError("CONFLICT", "The session changed at the same moment. Nothing was saved; please try again.")
+          : caught;
       const outcome = err instanceof AppError ? err.code : "INTERNAL";
       this.deps.metrics?.commandsTotal.inc({ type, outcome });
       this.deps.log.debug({ sessionId, type, outcome }, "command refused");
