@@ -7,6 +7,7 @@ import {
   epochMsSchema,
   idempotencyKeySchema,
   roleSchema,
+  sessionViewSchema,
   TEXT_LIMITS,
   termsTextSchema,
   titleSchema,
@@ -94,38 +95,56 @@ export type CommandRequest = z.input<typeof commandRequestSchema>;
 
 // ---------------------------------------------------------------- responses
 
-export const userSchema = z.strictObject({
-  id: z.string(),
-  email: z.string(),
-  displayName: z.string(),
-});
+export const userSchema = z.strictObject({ id: z.string(), email: z.string(), name: z.string() });
 export type User = z.output<typeof userSchema>;
+
+/** POST /api/auth/signup (201) and /api/auth/signin (200); the token is also set as the HttpOnly cookie. */
+export const authResponseSchema = z.strictObject({
+  user: userSchema,
+  token: z.string(),
+  expiresAt: epochMsSchema,
+});
+export type AuthResponse = z.output<typeof authResponseSchema>;
 
 export const sessionSummarySchema = z.strictObject({
   id: z.string(),
   title: z.string(),
   phase: z.enum(["setup", "step2", "step3", "ended"]),
   role: roleSchema,
+  canBid: z.boolean(),
   version: z.number().int().min(0),
-  updatedAt: epochMsSchema,
 });
 export type SessionSummary = z.output<typeof sessionSummarySchema>;
 
 export const sessionListSchema = z.strictObject({ sessions: z.array(sessionSummarySchema) });
 export type SessionList = z.output<typeof sessionListSchema>;
 
-export const createdSessionSchema = z.strictObject({ id: z.string(), version: z.number().int().min(0) });
-export type CreatedSession = z.output<typeof createdSessionSchema>;
+/** GET /api/sessions/:id and POST /api/sessions (201): the session as the caller may see it. */
+export const sessionResponseSchema = z.strictObject({
+  version: z.number().int().min(0),
+  view: sessionViewSchema,
+});
+export type SessionResponse = z.output<typeof sessionResponseSchema>;
 
 export const createdInvitationSchema = z.strictObject({
-  invitationId: z.string(),
-  /** shown once to the creator; stored only hashed */
+  invitation: z.strictObject({
+    id: z.string(),
+    role: roleSchema,
+    canBid: z.boolean(),
+    expiresAt: epochMsSchema,
+  }),
+  /** shown once to the inviter; stored only hashed */
   token: z.string(),
-  expiresAt: epochMsSchema,
+  /** the link to pass on: <origin>/invite/<token> */
+  link: z.string(),
 });
 export type CreatedInvitation = z.output<typeof createdInvitationSchema>;
 
-export const acceptedInvitationSchema = z.strictObject({ sessionId: z.string(), role: roleSchema });
+export const acceptedInvitationSchema = z.strictObject({
+  sessionId: z.string(),
+  version: z.number().int().min(0),
+  view: sessionViewSchema.nullable(),
+});
 export type AcceptedInvitation = z.output<typeof acceptedInvitationSchema>;
 
 export const errorBodySchema = z.strictObject({

@@ -26,7 +26,7 @@ import { ERROR_CODES } from "./errors";
 import { amountSchema } from "./money";
 import type { SessionRulesInput } from "./rules";
 import { sessionRulesInputSchema } from "./rules";
-import type { BroadcastEvent, SessionView, VisibleEvent } from "./visibility";
+import type { BroadcastEvent, OwnNumberView, SessionView, VisibleEvent } from "./visibility";
 import { carriesConfidentialAmount } from "./visibility";
 
 export const PROTOCOL_VERSION = 1;
@@ -228,8 +228,8 @@ export const commandAckSchema = z.discriminatedUnion("ok", [
   z.strictObject({
     ok: z.literal(true),
     version: versionSchema,
-    /** SetNumber only: the sender's own number, echoed in its ack (never in a push). */
-    own: z.strictObject({ amount: amountSchema }).optional(),
+    /** SetNumber only: the sender's side's number as the side sees it, in its ack (never in a push). */
+    own: z.custom<OwnNumberView>((v) => typeof v === "object" && v !== null && "amount" in v).optional(),
   }),
   errorAckSchema,
 ]);

@@ -171,8 +171,8 @@ const schema = z.object({
   BODY_LIMIT: z
     .string()
     .regex(/^\d{1,9}(b|kb|mb)$/i, { error: 'must be a size such as "32kb", "1mb" or "4096b"' })
-    .default("32kb"),
-  SOCKET_MAX_BUFFER: wholeNumber(1024, 10 * 1024 * 1024).default(16384),
+    .default("256kb"),
+  SOCKET_MAX_BUFFER: wholeNumber(1024, 10 * 1024 * 1024).default(262144),
   LOGIN_RATE_LIMIT: rateLimit().default({ points: 10, durationSeconds: 15 * 60 }),
   SOCKET_RATE_LIMIT: rateLimit().default({ points: 30, durationSeconds: 10 }),
 });
@@ -199,6 +199,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const v = parsed.data;
+  if (v.ROLE !== "all" && (!v.DATABASE_URL || !v.REDIS_URL)) {
+    // Separate web and worker processes only work on shared storage and a shared scheduler.
+    throw new ConfigError([
+      {
+        variable: "ROLE",
+        message: `ROLE=${v.ROLE} needs DATABASE_URL and REDIS_URL (processes must share PostgreSQL and Redis); use ROLE=all for one process`,
+      },
+    ]);
+  }
   return {
     env: v.NODE_ENV,
     host: v.HOST,

@@ -32,9 +32,12 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 export class AppError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** epoch ms when the refused action becomes possible (e.g. the next allowed change under RATE_LIMITED) */
+  readonly retryAt?: number;
+  constructor(code: ErrorCode, message: string, retryAt?: number) {
     super(message);
     this.code = code;
+    if (retryAt !== undefined) this.retryAt = retryAt;
   }
   get status(): number {
     // Negotiation refusals (wrong step, ended, paused...) are a conflict with the session's state.
@@ -43,8 +46,16 @@ export class AppError extends Error {
 }
 
 /** Anything unexpected becomes INTERNAL with a generic sentence: no stack, no detail, no number. */
-export function toPublicError(err: unknown): { code: ErrorCode; message: string; status: number } {
-  if (err instanceof AppError) return { code: err.code, message: err.message, status: err.status };
+export function toPublicError(err: unknown): {
+  code: ErrorCode;
+  message: string;
+  status: number;
+  retryAt?: number;
+} {
+  if (err instanceof AppError) {
+    const e = { code: err.code, message: err.message, status: err.status };
+    return err.retryAt === undefined ? e : { ...e, retryAt: err.retryAt };
+  }
   return {
     code: "INTERNAL",
     message: "Something went wrong on our side. Nothing was changed; please try again.",

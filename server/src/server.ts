@@ -1,6 +1,11 @@
 // Composition root: wires storage, scheduler, auth, HTTP and Socket.IO for one node.
 // Roles: "web" serves HTTP + sockets, "worker" fires deadlines, "all" does both (the default).
-import { createServer, type Server as HttpServer } from "node:http";
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,16 +81,25 @@ export async function startServer(
     durationSeconds: config.loginRateLimit.durationSeconds,
   });
 
-  const httpServer: HttpServer = createServer();
-  const io = new IoServer(httpServer, {
+  // Express is bound late (it needs the session service, which needs the socket server), but the request
+  // listener exists before Socket.IO attaches: Socket.IO then owns /socket.io/ and passes the rest through.
+  let handleRequest: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const httpServer: HttpServer = createServer((req, res) => {
+    if (handleRequest) handleRequest(req, res);
+    else res.writeHead(503).end();
+  });
+  const ioOptions = {
     maxHttpBufferSize: config.socketMaxBuffer,
     serveClient: false,
     // Browsers always send Origin; refuse any origin not on the allow-list. Non-browser clients send none.
-    allowRequest: (req, cb) => {
+    allowRequest: (req: IncomingMessage, cb: (err: string | null | undefined, success: boolean) => void) => {
       const origin = req.headers.origin;
-      cb(null, !origin || config.allowedOrigins.includes(origin));
+      const allowed = !origin || config.allowedOrigins.includes(origin);
+      cb(allowed ? null : "FORBIDDEN_ORIGIN", allowed);
     },
-  });
+  };
+  // A worker accepts no sockets: its Socket.IO server only emits, through the Redis adapter, to web nodes' clients.
+  const io = config.role === "worker" ? new IoServer(ioOptions) : new IoServer(httpServer, ioOptions);
   let pub: Redis | undefined;
   let sub: Redis | undefined;
   if (redis && config.redisUrl) {
@@ -120,22 +134,22 @@ export async function startServer(
     return { ok: Object.values(checks).every((v) => v === "ok"), checks };
   };
 
-  let gateway: { stop(): void } | undefined;
-  if (config.role !== "worker") {
-    const app = createHttpApp({
-      config,
-      db,
-      tokens,
-      sessions,
-      loginLimiter,
-      metrics,
-      log,
-      ready,
-      now: opts.now,
-    });
-    httpServer.on("request", app);
-    gateway = attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
-  }
+  // Every role answers /healthz, /readyz and /metrics; only web nodes serve the API, the client and sockets.
+  handleRequest = createHttpApp({
+    config,
+    db,
+    tokens,
+    sessions,
+    loginLimiter,
+    metrics,
+    log,
+    ready,
+    now: opts.now,
+  });
+  const gateway =
+    config.role === "worker"
+      ? undefined
+      : attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
   if (config.role !== "web") {
     await scheduler.start(async (job, info) => {
       metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);

@@ -32,8 +32,8 @@ describe("loadConfig", () => {
       trustProxy: false,
       logLevel: "info",
       clientDist: undefined,
-      bodyLimit: "32kb",
-      socketMaxBuffer: 16384,
+      bodyLimit: "256kb",
+      socketMaxBuffer: 262144,
       loginRateLimit: { points: 10, durationSeconds: 900 },
       socketRateLimit: { points: 30, durationSeconds: 10 },
     });
@@ -88,6 +88,16 @@ describe("loadConfig", () => {
       loginRateLimit: { points: 5, durationSeconds: 3600 },
       socketRateLimit: { points: 100, durationSeconds: 60 },
     });
+  });
+
+  it("refuses ROLE=web or worker without shared PostgreSQL and Redis (deadlines would never fire)", () => {
+    for (const ROLE of ["web", "worker"]) {
+      expect(problemsOf({ ROLE }).map((p) => p.variable)).toEqual(["ROLE"]);
+      expect(problemsOf({ ROLE, DATABASE_URL: "postgres://db/x" }).map((p) => p.variable)).toEqual(["ROLE"]);
+      expect(loadConfig({ ROLE, DATABASE_URL: "postgres://db/x", REDIS_URL: "redis://r:6379" }).role).toBe(
+        ROLE,
+      );
+    }
   });
 
   it("derives the default allowed origins from PORT", () => {

@@ -7,7 +7,8 @@ import type { Context, Decision, SessionState } from "./types";
 
 export const MAX_TITLE_LENGTH = 200;
 export const MAX_NAME_LENGTH = 200;
-export const MAX_TERMS_LENGTH = 100_000;
+// About 25 pages. With the default BODY_LIMIT and SOCKET_MAX_BUFFER (256 KiB) an edit always fits, even in 3-byte UTF-8.
+export const MAX_TERMS_LENGTH = 60_000;
 
 const TITLE_MESSAGE = `The title must have between 1 and ${MAX_TITLE_LENGTH} characters.`;
 const NAME_MESSAGE = `Your name must have between 1 and ${MAX_NAME_LENGTH} characters.`;

@@ -3,11 +3,16 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import {
+  type AcceptedInvitation,
+  type AuthResponse,
   acceptInvitationSchema,
+  type CreatedInvitation,
   commandRequestSchema,
   createInvitationSchema,
   createSessionSchema,
   resolveRules,
+  type SessionList,
+  type SessionResponse,
   signInSchema,
   signUpSchema,
   type Viewer,
@@ -27,7 +32,7 @@ import { AppError, toPublicError } from "../errors";
 import type { Metrics } from "../metrics";
 import { parsePayload } from "../realtime/gateway";
 import { buildSessionAudit } from "../sessions/audit";
-import type { SessionService } from "../sessions/service";
+import { isUuid, type SessionService } from "../sessions/service";
 import type { Db } from "../store/db";
 
 export interface HttpDeps {
@@ -73,13 +78,27 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  if (config.role === "worker") {
+    app.use((_req, res) => {
+      res
+        .status(404)
+        .json({
+          error: {
+            code: "UNKNOWN_EVENT",
+            message: "This is a worker node: it serves only /healthz, /readyz and /metrics.",
+          },
+        });
+    });
+    return app;
+  }
+
   // ---------------------------------------------------------------- accounts
   const api = express.Router();
 
   const issueSession = async (res: Response, user: { id: string; email: string; name: string }) => {
     const { token, expiresAt } = await tokens.sign(user);
     res.cookie(COOKIE_NAME, token, cookieOptions(config.env === "production", expiresAt));
-    return { user, token, expiresAt };
+    return { user, token, expiresAt } satisfies AuthResponse;
   };
 
   api.post("/auth/signup", async (req, res) => {
@@ -141,7 +160,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {
-    res.json({ sessions: await sessions.listForUser(userOf(req).id) });
+    res.json({ sessions: await sessions.listForUser(userOf(req).id) } satisfies SessionList);
   });
 
   api.post("/sessions", async (req: AuthedRequest, res) => {
@@ -157,7 +176,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       termsText: body.termsText ?? "",
     });
     const viewer: Viewer = { userId: user.id, role: body.creatorRole };
-    res.status(201).json({ version: committed.version, view: viewState(committed.state, viewer, now()) });
+    res
+      .status(201)
+      .json({
+        version: committed.version,
+        view: viewState(committed.state, viewer, now()),
+      } satisfies SessionResponse);
   });
 
   const viewerFor = async (req: AuthedRequest): Promise<Viewer> => {
@@ -170,7 +194,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const viewer = await viewerFor(req);
     const state = await sessions.read(String(req.params.id));
     if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-    res.json({ version: state.version, view: viewState(state, viewer, now()) });
+    res.json({ version: state.version, view: viewState(state, viewer, now()) } satisfies SessionResponse);
   });
 
   // A side's own number, for members of that side only (never pushed through a room).
@@ -257,7 +281,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       invitation: { id: got.id, role: body.role, canBid, expiresAt: got.expiresAt },
       token: got.token,
       link: `${base}/invite/${got.token}`,
-    });
+    } satisfies CreatedInvitation);
+  });
+
+  api.delete("/sessions/:id/invitations/:invitationId", async (req: AuthedRequest, res) => {
+    const invitationId = String(req.params.invitationId);
+    if (!isUuid(invitationId))
+      throw new AppError("INVITE_INVALID", "There is no such invitation in this session.");
+    const committed = await sessions.execute(
+      String(req.params.id),
+      userOf(req),
+      { type: "RevokeInvitation", invitationId },
+      null,
+    );
+    res.json({ ok: true, version: committed.version });
   });
 
   api.get("/sessions/:id/invitations", async (req: AuthedRequest, res) => {
@@ -290,12 +327,16 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       sessionId,
       version: committed.version,
       view: role ? viewState(committed.state, { userId: user.id, role }, now()) : null,
-    });
+    } satisfies AcceptedInvitation);
   });
 
   app.use("/api", api);
-  app.use("/api", (_req, _res) => {
-    throw new AppError("UNKNOWN_EVENT", "There is no such API route. See docs/protocol.md.");
+  app.use("/api", (_req, res) => {
+    res
+      .status(404)
+      .json({
+        error: { code: "UNKNOWN_EVENT", message: "There is no such API route. See docs/protocol.md." },
+      });
   });
 
   // ---------------------------------------------------------------- the built client
@@ -332,7 +373,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const e = toPublicError(err);
     if (e.code === "INTERNAL")
       log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : "unknown" }, "request failed");
-    res.status(e.status).json({ error: { code: e.code, message: e.message } });
+    const { status, ...error } = e;
+    res.status(status).json({ error });
   });
 
   return app;

@@ -113,7 +113,11 @@ export function attachGateway(deps: {
         } catch (err) {
           const e = toPublicError(err);
           if (e.code === "INTERNAL") log.error({ err: errText(err), event: name }, "socket handler failed");
-          reply({ ok: false, code: e.code, message: e.message });
+          reply(
+            e.retryAt === undefined
+              ? { ok: false, code: e.code, message: e.message }
+              : { ok: false, code: e.code, message: e.message, retryAt: e.retryAt },
+          );
         }
       });
     };
@@ -128,7 +132,7 @@ export function attachGateway(deps: {
       reply({
         ok: false,
         code: "UNKNOWN_EVENT",
-        message: "There is no such event. See docs/protocol-socket.md.",
+        message: "There is no such event. See docs/protocol.md.",
       });
     });
 

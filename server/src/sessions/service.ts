@@ -7,6 +7,7 @@ import {
   decide,
   evolve,
   openDeadlines,
+  type Phase,
   projectEvent,
   type Random,
   type Role,
@@ -108,7 +109,7 @@ export class SessionService {
     };
     const now = this.now();
     const decision = decide(null, command, { now, random: this.deps.random });
-    if (!decision.ok) throw new AppError(decision.code, decision.message);
+    if (!decision.ok) throw new AppError(decision.code, decision.message, decision.retryAt);
     const dataKey = newDataKey();
     const committed = await this.track(
       this.deps.db.tx(async (q) => {
@@ -165,7 +166,7 @@ export class SessionService {
           }
           const full = toEngineCommand(command, actor, loaded.state);
           const decision = decide(loaded.state, full, { now: this.now(), random: this.deps.random });
-          if (!decision.ok) throw new AppError(decision.code, decision.message);
+          if (!decision.ok) throw new AppError(decision.code, decision.message, decision.retryAt);
           return this.commit(q, sessionId, loaded.state, loaded, decision.events, actor.id, idempotencyKey);
         }),
       );
@@ -181,7 +182,10 @@ export class SessionService {
       // The row lock makes this unreachable in practice; if two writers ever meet, nothing was stored.
       const err =
         caught instanceof ConcurrencyError
-          ? new AppError("CONFLICT", "The session changed at the same moment. Nothing was saved; please try again.")
+          ? new AppError(
+              "CONFLICT",
+              "The session changed at the same moment. Nothing was saved; please try again.",
+            )
           : caught;
       const outcome = err instanceof AppError ? err.code : "INTERNAL";
       this.deps.metrics?.commandsTotal.inc({ type, outcome });
@@ -287,7 +291,7 @@ export class SessionService {
     const r = await this.deps.db.query<{
       id: string;
       title: string;
-      phase: string;
+      phase: Phase;
       role: Role;
       version: number;
       can_bid: boolean;

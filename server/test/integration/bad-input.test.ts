@@ -229,7 +229,7 @@ for (const backend of backends()) {
       await expectServing();
     });
 
-    it("unknown events: socket -> UNKNOWN_EVENT ack; REST route -> 400 UNKNOWN_EVENT", async () => {
+    it("unknown events: socket -> UNKNOWN_EVENT ack; REST route -> 404 UNKNOWN_EVENT", async () => {
       const before = await stored(t.claimant, t.sessionId);
       expectRefused(await t.claimant.emit("launch-missiles", { sessionId: t.sessionId }), "UNKNOWN_EVENT");
       expectRefused(await t.claimant.emit("session:destroy", { sessionId: t.sessionId }), "UNKNOWN_EVENT");
@@ -237,10 +237,10 @@ for (const backend of backends()) {
       t.claimant.socket?.emit("launch-missiles", { sessionId: t.sessionId });
       await ok(t.claimant.emit("sync", { sessionId: t.sessionId, sinceVersion: before.version }));
       expect(t.claimant.socket?.connected).toBe(true);
-      expectHttpRefused(await t.claimant.http("POST", "/api/launch-missiles", {}), 400, "UNKNOWN_EVENT");
+      expectHttpRefused(await t.claimant.http("POST", "/api/launch-missiles", {}), 404, "UNKNOWN_EVENT");
       expectHttpRefused(
         await t.claimant.http("GET", `/api/sessions/${t.sessionId}/secrets`),
-        400,
+        404,
         "UNKNOWN_EVENT",
       );
       await expectUnchanged(t.claimant, t.sessionId, before);
@@ -773,9 +773,9 @@ for (const backend of backends()) {
 
     // ------------------------------------------------------------------ oversize payloads
 
-    it("REST: a body above the 32kb limit -> 413 PAYLOAD_TOO_LARGE", async () => {
+    it("REST: a body above the 256kb limit -> 413 PAYLOAD_TOO_LARGE", async () => {
       const before = await stored(t.claimant, t.sessionId);
-      const text = "x".repeat(40 * 1024);
+      const text = "x".repeat(300 * 1024);
       const r = await t.claimant.http(
         "POST",
         `/api/sessions/${t.sessionId}/commands`,
@@ -787,7 +787,7 @@ for (const backend of backends()) {
       await expectServing();
     });
 
-    it("socket: a payload above the 16 KB buffer disconnects that socket only; it can reconnect", async () => {
+    it("socket: a payload above the 256 KiB buffer disconnects that socket only; it can reconnect", async () => {
       const big = await person("Oversize Client");
       await big.connect();
       const before = await stored(t.claimant, t.sessionId);
@@ -795,7 +795,7 @@ for (const backend of backends()) {
       big.socket?.emit("command", {
         sessionId: t.sessionId,
         idempotencyKey: `k-${randomUUID()}`,
-        command: { type: "PostMessage", room: "joint", text: "x".repeat(20 * 1024) },
+        command: { type: "PostMessage", room: "joint", text: "x".repeat(300 * 1024) },
       });
       expect(await closed).toBe("transport close");
       expect(t.claimant.socket?.connected).toBe(true);

@@ -2,7 +2,7 @@
 // rooms with explicit audiences, the conveyed-offer ledger, reminders, and the operational endpoints.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server";
-import { backends, createStorage, type Storage, startOn } from "../support/server";
+import { backends, createStorage, Participant, type Storage, startOn } from "../support/server";
 import { ok, openTable, SHORT_RULES, type Table } from "./harness";
 
 for (const backend of backends()) {
@@ -46,6 +46,22 @@ for (const backend of backends()) {
       expect(await online(3)).not.toContainEqual(
         expect.objectContaining({ userId: t.claimantClient.user.id }),
       );
+    });
+
+    it("serves clients on HTTP long-polling (Socket.IO's default first transport) as well as WebSocket", async () => {
+      const t = await table();
+      const polling = Object.assign(new Participant(server.url, "Polling Claimant"), {
+        token: t.claimant.token,
+        user: t.claimant.user,
+      });
+      await polling.connect({ transports: ["polling"] });
+      await ok(polling.emit("session:open", { sessionId: t.sessionId }));
+      await ok(
+        polling.command(t.sessionId, { type: "PostMessage", room: "side:claimant", text: "over polling" }),
+      );
+      await polling.waitFor((e) => e.type === "MessagePosted");
+      polling.close();
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     });
 
     it("tells the parties where the mediator is, and lets a party knock", async () => {

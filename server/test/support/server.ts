@@ -165,10 +165,12 @@ export class Participant {
     return { status: res.status, body: parsed as Record<string, unknown>, text };
   }
 
-  async connect(extra: { origin?: string } = {}): Promise<Socket> {
+  async connect(
+    extra: { origin?: string; transports?: Array<"websocket" | "polling"> } = {},
+  ): Promise<Socket> {
     const socket = connect(this.baseUrl, {
       auth: { token: this.token },
-      transports: ["websocket"],
+      transports: extra.transports ?? ["websocket"],
       reconnection: false,
       forceNew: true,
       extraHeaders: extra.origin ? { origin: extra.origin } : undefined,
