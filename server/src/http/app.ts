@@ -80,14 +80,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   if (config.role === "worker") {
     app.use((_req, res) => {
-      res
-        .status(404)
-        .json({
-          error: {
-            code: "UNKNOWN_EVENT",
-            message: "This is a worker node: it serves only /healthz, /readyz and /metrics.",
-          },
-        });
+      res.status(404).json({
+        error: {
+          code: "UNKNOWN_EVENT",
+          message: "This is a worker node: it serves only /healthz, /readyz and /metrics.",
+        },
+      });
     });
     return app;
   }
@@ -176,12 +174,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       termsText: body.termsText ?? "",
     });
     const viewer: Viewer = { userId: user.id, role: body.creatorRole };
-    res
-      .status(201)
-      .json({
-        version: committed.version,
-        view: viewState(committed.state, viewer, now()),
-      } satisfies SessionResponse);
+    res.status(201).json({
+      version: committed.version,
+      view: viewState(committed.state, viewer, now()),
+    } satisfies SessionResponse);
   });
 
   const viewerFor = async (req: AuthedRequest): Promise<Viewer> => {
@@ -332,11 +328,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.use("/api", api);
   app.use("/api", (_req, res) => {
-    res
-      .status(404)
-      .json({
-        error: { code: "UNKNOWN_EVENT", message: "There is no such API route. See docs/protocol.md." },
-      });
+    res.status(404).json({
+      error: { code: "UNKNOWN_EVENT", message: "There is no such API route. See docs/protocol.md." },
+    });
   });
 
   // ---------------------------------------------------------------- the built client
