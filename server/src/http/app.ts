@@ -199,7 +199,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (viewer.role === "mediator") throw new AppError("WRONG_ROLE", "Mediators never see a side's number.");
     const state = await sessions.read(String(req.params.id));
     if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-    res.json({ version: state.version, own: viewState(state, viewer, now()).numbers.own ?? null });
+    const own = viewState(state, viewer, now()).numbers.own;
+    const history = own ? await sessions.numberHistory(state.sessionId, own.side) : [];
+    res.json({ version: state.version, own: own ? { ...own, history } : null });
   });
 
   // The same per-caller budget as a socket gets, so REST is no way around the socket limit.

@@ -11,10 +11,11 @@ export async function buildSessionAudit(
   _now: number,
 ) {
   const stored = await sessions.readStoredEvents(sessionId, 0);
+  const state = await sessions.read(sessionId);
   const plain = new Map((await sessions.eventsSince(sessionId, 0)).map((e) => [e.version, e.event]));
   return buildAuditExport(sessionId, viewer.role, stored, sealedFields, (s) => {
     const event = plain.get(s.version) as SessionEvent;
-    const view = projectEvent(event, viewer);
+    const view = projectEvent(event, viewer, state ?? undefined);
     return { content: view !== null && seesWholePublicPart(event, viewer), view: view ?? undefined };
   });
 }

@@ -15,6 +15,7 @@ import {
   SERVER_FILLED_IDS,
   type SessionEvent,
   type SessionState,
+  type Side,
   sealedFields,
   type Viewer,
   viewState,
@@ -276,6 +277,17 @@ export class SessionService {
       if (visible) events.push({ version, event: visible });
     }
     return { ok: true as const, version: state.version, events };
+  }
+
+  /** Every number a side has had, for that side's own members only (RULES: own number and its history). */
+  async numberHistory(sessionId: string, side: Side) {
+    const history: Array<{ amount: number | null; at: number; by: string; step: 2 | 3 }> = [];
+    for (const { event } of await this.eventsSince(sessionId, 0)) {
+      if (event.type === "BidSet" && event.side === side) {
+        history.push({ amount: event.amount, at: event.at, by: event.by, step: event.step });
+      }
+    }
+    return history;
   }
 
   async roleOf(sessionId: string, userId: string): Promise<Viewer | null> {

@@ -96,7 +96,12 @@ for (const backend of backends()) {
       await t.claimantClient.waitFor((e) => e.type === "NumberSet");
       const mine = await t.claimantClient.http("GET", `/api/sessions/${t.sessionId}/number`);
       expect(mine.status).toBe(200);
-      expect((mine.body as { own: { amount: number } }).own.amount).toBe(DEMAND);
+      const own = (mine.body as { own: { amount: number; history: Array<{ amount: number; step: number }> } })
+        .own;
+      expect(own.amount).toBe(DEMAND);
+      expect(own.history).toEqual([
+        expect.objectContaining({ amount: DEMAND, step: 2, by: t.claimant.user.id }),
+      ]);
       const theirs = await t.respondent.http("GET", `/api/sessions/${t.sessionId}/number`);
       expect(theirs.status).toBe(200);
       expect(theirs.text).not.toContain(String(DEMAND));
