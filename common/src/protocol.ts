@@ -268,9 +268,14 @@ export function invalidInputAck(error: z.ZodError): ErrorAck {
 
 // ---------------------------------------------------------------- server pushes
 
+const chainHashSchema = z.string().regex(/^[0-9a-f]{64}$/);
 export const sessionEventPushSchema = z.strictObject({
   sessionId: sessionIdSchema,
   version: versionSchema,
+  /** the audit chain hash after this event (see GET /api/sessions/:id/audit) */
+  chainHash: chainHashSchema,
+  /** on the deal notice: the chain hash of the session's last event, which ends it */
+  finalChainHash: chainHashSchema.optional(),
   event: broadcastEventSchema,
 });
 export const presencePushSchema = z.strictObject({

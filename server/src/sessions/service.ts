@@ -57,7 +57,7 @@ export interface Committed {
   sessionId: string;
   version: number;
   /** the new events, plaintext, with their versions (for publishing through visibility) */
-  events: Array<{ version: number; event: SessionEvent }>;
+  events: Array<{ version: number; chainHash: string; event: SessionEvent }>;
   state: SessionState;
   /** true when this was a retry of an already-applied command (same idempotency key) */
   duplicate: boolean;
@@ -413,7 +413,8 @@ export class SessionService {
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as SessionEvent;
       state = evolve(state, event);
-      versioned.push({ version: (stored[i] as StoredEvent).version, event });
+      const row = stored[i] as StoredEvent;
+      versioned.push({ version: row.version, chainHash: row.chainHash, event });
       if (event.type === "MemberJoined" || event.type === "SessionCreated") {
         const userId = event.type === "MemberJoined" ? event.userId : event.createdBy;
         const member = (state as SessionState).members[userId];

@@ -314,11 +314,21 @@ for (const backend of backends()) {
       await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: OFFER }));
       await dealSeenByAll(t);
       const { verifyAuditExport } = await import("../../src/store/audit");
+      const { sessionEventPushSchema } = await import("@backchannel/common");
+      const dealPush = t.mediator.pushes.find((p) => JSON.stringify(p).includes('"DealMade"'));
+      const finalChainHash = (dealPush?.payload as { finalChainHash?: string }).finalChainHash;
+      expect(finalChainHash).toMatch(/^[0-9a-f]{64}$/);
+      // Every push a client received is in the shape the shared schema describes (and carries no amount).
+      for (const p of t.all) {
+        for (const push of p.pushes.filter((x) => x.name === "session:event")) {
+          expect(sessionEventPushSchema.safeParse(push.payload).success).toBe(true);
+        }
+      }
       for (const p of [t.claimant, t.respondent, t.mediator]) {
         const r = await p.http("GET", `/api/sessions/${t.sessionId}/audit`);
         expect(r.status).toBe(200);
         const verdict = verifyAuditExport(r.body);
-        expect(verdict.ok).toBe(true);
+        expect(verdict).toMatchObject({ ok: true, finalChainHash });
         if (p !== t.claimant) expect(r.text).not.toContain(String(DEMAND));
         if (p !== t.respondent) expect(r.text).not.toContain(String(OFFER));
       }
