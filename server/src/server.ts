@@ -178,6 +178,8 @@ export async function startServer(
         sessions.stopScheduling();
         await scheduler.close();
         await sessions.drain();
+        // Let the acks of those last commands go out before the sockets close.
+        await new Promise((resolve) => setImmediate(resolve));
         gateway?.stop();
         io.disconnectSockets(true);
         await new Promise<void>((resolve) => io.close(() => resolve()));
