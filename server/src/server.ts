@@ -181,8 +181,13 @@ export async function startServer(
         // Let the acks of those last commands go out before the sockets close.
         await new Promise((resolve) => setImmediate(resolve));
         gateway?.stop();
-        io.disconnectSockets(true);
-        await new Promise<void>((resolve) => io.close(() => resolve()));
+        if (config.role === "worker") {
+          // Never attached to an HTTP server (io.close would reach for its engine): only the adapter to close.
+          await io.of("/").adapter.close();
+        } else {
+          io.disconnectSockets(true);
+          await new Promise<void>((resolve) => io.close(() => resolve()));
+        }
         httpServer.closeAllConnections?.();
         await httpClosed.catch(() => {});
         await sessions.drain();
