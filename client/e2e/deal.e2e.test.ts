@@ -1,0 +1,319 @@
+// End to end in a real browser: the built client against the real server. A claimant creates a mediation-day
+// session and invites a respondent and a mediator, who join through their links in their own browsers; both
+// sides skip the terms and enter overlapping numbers; all three see the same deal. Throughout, the mediator's
+// page never holds either number and the respondent's never holds the claimant's.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../server/src/config";
+import { type RunningServer, startServer } from "../../server/src/server";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const browserRequired = process.env.CI === "true" || process.env.REQUIRE_BROWSER === "1";
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  if (browserRequired) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: CI (or REQUIRE_BROWSER=1) requires the browser e2e`);
+  }
+  console.warn(`\n!!! SKIPPING browser e2e: Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)\n`);
+}
+
+const clientDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+// The two confidential numbers. Cents that a neutrally rounded deal amount (a multiple of $100 here) can never
+// show, so any appearance of these digits on a page is a leak, even after the deal.
+const DEMAND = { typed: "41,234.56", cents: "4123456", marks: ["41,234", "41234"] };
+const OFFER = { typed: "58,765.43", cents: "5876543", marks: ["58,765", "58765"] };
+
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+interface Participant {
+  name: string;
+  context: BrowserContext;
+  page: Page;
+  /** problems seen by the page: script errors, and any forbidden text that ever appeared */
+  pageErrors: string[];
+  leaks: string[];
+}
+
+/**
+ * Watches a page for forbidden strings: in its text and HTML after every DOM change (a MutationObserver
+ * installed before any script runs), and in every socket frame and API/socket response it receives.
+ */
+async function watchForLeaks(p: Participant, forbidden: Array<typeof DEMAND>): Promise<void> {
+  // Raw digits are checked in the page only: on the wire, 13-digit timestamps would match them by chance.
+  const domMarks = forbidden.flatMap((n) => [...n.marks, n.cents]);
+  const wireMarks = forbidden.flatMap((n) => [n.marks[0]!, n.cents]);
+  await p.context.addInitScript((marks: string[]) => {
+    const w = window as unknown as { __leaks: string[] };
+    w.__leaks = [];
+    const check = () => {
+      const html = document.documentElement?.outerHTML ?? "";
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as a person sees it
+      const text = document.body?.innerText ?? "";
+      for (const m of marks) {
+        if (html.includes(m) || text.includes(m))
+          w.__leaks.push(`${m} in the page at ${new Date().toISOString()}`);
+      }
+    };
+    new MutationObserver(check).observe(document, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true,
+    });
+  }, domMarks);
+  p.page.on("websocket", (ws) => {
+    ws.on("framereceived", (frame) => {
+      const data = typeof frame.payload === "string" ? frame.payload : frame.payload.toString("utf8");
+      for (const m of wireMarks) if (data.includes(m)) p.leaks.push(`${m} in a socket frame`);
+    });
+  });
+  p.page.on("response", async (res) => {
+    const url = res.url();
+    if (!url.includes("/api/") && !url.includes("/socket.io/")) return;
+    const body = await res.text().catch(() => "");
+    for (const m of wireMarks) if (body.includes(m)) p.leaks.push(`${m} in a response from ${url}`);
+  });
+}
+
+async function pageLeaks(p: Participant): Promise<string[]> {
+  const inPage = await p.page.evaluate(() => (window as unknown as { __leaks?: string[] }).__leaks ?? []);
+  return [...inPage, ...p.leaks];
+}
+
+async function pageHas(p: Participant, marks: string[]): Promise<string[]> {
+  const { text, html } = await p.page.evaluate(() => ({
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as a person sees it
+    text: document.body.innerText,
+    html: document.documentElement.outerHTML,
+  }));
+  return marks.filter((m) => text.includes(m) || html.includes(m));
+}
+
+describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-"));
+  const shots = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-screens-"));
+  const shotPaths: string[] = [];
+  let server: RunningServer | undefined;
+  let base = "";
+  const people: Participant[] = [];
+
+  async function open(name: string): Promise<Participant> {
+    const context = await chromium.launchPersistentContext(path.join(tmp, `profile-${name}`), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1280, height: 900 },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const p: Participant = { name, context, page, pageErrors: [], leaks: [] };
+    page.on("pageerror", (err) => p.pageErrors.push(err.message));
+    page.on("console", (msg) => {
+      // The browser logs every refused request; a 401 from /api/me before signing in is expected.
+      if (msg.type() === "error" && !msg.text().includes("status of 401")) p.pageErrors.push(msg.text());
+    });
+    people.push(p);
+    return p;
+  }
+
+  async function shoot(p: Participant, moment: string): Promise<void> {
+    const file = path.join(shots, `${String(shotPaths.length + 1).padStart(2, "0")}-${p.name}-${moment}.png`);
+    await p.page.screenshot({ path: file, fullPage: true, animations: "disabled" });
+    shotPaths.push(file);
+  }
+
+  async function signUpAndAccept(p: Participant, link: string, displayName: string): Promise<void> {
+    await p.page.goto(link);
+    await p.page.getByRole("heading", { name: /You're invited/ }).waitFor();
+    await p.page.getByRole("link", { name: "Create an account" }).click();
+    await fillSignUp(p, displayName);
+    await p.page.getByRole("button", { name: "Accept invitation" }).click();
+    await p.page.waitForURL(/\/sessions\//);
+  }
+
+  async function fillSignUp(p: Participant, displayName: string): Promise<void> {
+    await p.page.getByLabel("Your name").fill(displayName);
+    await p.page.getByLabel("Email").fill(`${p.name}-${randomBytes(3).toString("hex")}@example.test`);
+    await p.page.getByLabel("Password").fill("correct horse battery");
+    await p.page.getByRole("button", { name: "Create account" }).click();
+  }
+
+  beforeAll(async () => {
+    if (!haveChromium) return;
+    const dist = path.join(tmp, "dist");
+    // Vitest runs with NODE_ENV=test, which Vite and the React plugin would honour (a development build):
+    // the browser must get the production build, as users do.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = "production";
+    try {
+      await build({
+        root: clientDir,
+        configFile: path.join(clientDir, "vite.config.ts"),
+        logLevel: "warn",
+        mode: "production",
+        build: { outDir: dist, emptyOutDir: true, sourcemap: false },
+      });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
+    const port = await freePort();
+    const config = loadConfig({
+      NODE_ENV: "test",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: path.join(tmp, "data"),
+      LOG_LEVEL: "silent",
+      JWT_SECRET: randomBytes(32).toString("base64url"),
+      MASTER_KEY: randomBytes(32).toString("base64"),
+      ALLOWED_ORIGINS: `http://127.0.0.1:${port}`,
+      CLIENT_DIST: dist,
+    });
+    server = await startServer(config);
+    base = server.url;
+  });
+
+  afterAll(async () => {
+    for (const p of people) await p.context.close().catch(() => {});
+    await server?.close();
+    rmSync(tmp, { recursive: true, force: true });
+    if (shotPaths.length > 0)
+      console.log(`\nBrowser e2e screenshots:\n${shotPaths.map((s) => `  ${s}`).join("\n")}\n`);
+  });
+
+  it("claimant, respondent and mediator reach the same deal; no page shows a number it may not", {
+    timeout: 60_000,
+  }, async () => {
+    try {
+      await scenario();
+    } catch (err) {
+      // Evidence for whoever reads the failure: each page as it was, and what its console said.
+      for (const p of people) {
+        await shoot(p, "at-failure").catch(() => {});
+        if (p.pageErrors.length > 0) console.error(`${p.name} page errors:\n  ${p.pageErrors.join("\n  ")}`);
+      }
+      throw err;
+    }
+  });
+
+  async function scenario(): Promise<void> {
+    const [claimant, respondent, mediator] = await Promise.all([
+      open("claimant"),
+      open("respondent"),
+      open("mediator"),
+    ]);
+    await watchForLeaks(mediator, [DEMAND, OFFER]);
+    await watchForLeaks(respondent, [DEMAND]);
+
+    // The claimant's attorney signs up and creates a mediation-day session with a 5-second Step 2.
+    await claimant.page.goto(`${base}/signup`);
+    await fillSignUp(claimant, "Claire Claimant");
+    await claimant.page.getByRole("heading", { name: "New session" }).waitFor();
+    await claimant.page.getByLabel("Title").fill("Smith v. Acme Logistics");
+    await claimant.page.getByRole("button", { name: /Mediation day/ }).click();
+    await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: amount").fill("5");
+    await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: unit").selectOption("seconds");
+    await claimant.page.getByRole("button", { name: "Create session" }).click();
+    await claimant.page.waitForURL(/\/sessions\//);
+    await claimant.page.getByRole("heading", { name: "Smith v. Acme Logistics" }).waitFor();
+
+    // Invitation links for the respondent (bidding) and a mediator.
+    await claimant.page.getByLabel("Invite", { exact: true }).selectOption("respondent");
+    await claimant.page.getByRole("button", { name: "Create invitation link" }).click();
+    const respondentLink = await claimant.page
+      .getByLabel("Invitation link for the respondent side")
+      .inputValue();
+    await claimant.page.getByLabel("Invite", { exact: true }).selectOption("mediator");
+    await claimant.page.getByRole("button", { name: "Create invitation link" }).click();
+    const mediatorLink = await claimant.page.getByLabel("Invitation link for a mediator").inputValue();
+    expect(respondentLink).toMatch(new RegExp(`^${base}/invite/`));
+
+    await signUpAndAccept(respondent, respondentLink, "Ray Respondent");
+    await signUpAndAccept(mediator, mediatorLink, "Mia Mediator");
+    for (const p of [claimant, respondent, mediator]) {
+      await p.page.getByText("Step 1 — terms", { exact: true }).first().waitFor();
+    }
+    await mediator.page.getByText("Ray Respondent joined as the respondent side.").waitFor();
+    await shoot(claimant, "setup");
+    await shoot(mediator, "setup");
+
+    // Both sides leave the terms for later: Step 2 opens at once.
+    await claimant.page.getByRole("button", { name: "Skip: terms settled later" }).click();
+    await respondent.page.getByRole("button", { name: "Skip: terms settled later" }).click();
+    for (const p of [claimant, respondent, mediator]) {
+      await p.page
+        .getByText(/Step 2 — sealed numbers|Step 3 — live bidding/)
+        .first()
+        .waitFor();
+    }
+    await shoot(respondent, "step2-open");
+    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+
+    // The claimant's demand, then the respondent's offer: they overlap.
+    await claimant.page.getByLabel("Enter your side's demand").fill(DEMAND.typed);
+    await claimant.page.getByRole("button", { name: "Enter number" }).click();
+    await expect
+      .poll(() => claimant.page.getByTestId("own-number").textContent())
+      .toContain(`$${DEMAND.typed}`);
+    await respondent.page
+      .getByTestId("other-side-status")
+      .getByText("Claimant has entered a number")
+      .waitFor();
+    await mediator.page.getByText(/Claimant entered their number/).waitFor();
+    await shoot(claimant, "number-entered");
+    expect(await pageHas(respondent, DEMAND.marks)).toEqual([]);
+    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+
+    await respondent.page.getByLabel("Enter your side's offer").fill(OFFER.typed);
+    await respondent.page.getByRole("button", { name: "Enter number" }).click();
+    await mediator.page.getByText(/Respondent entered their number/).waitFor();
+    await shoot(mediator, "both-numbers-entered");
+    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+
+    // At the Step 2 deadline (or at once, if Step 3 had already opened) the overlap makes a deal.
+    const amounts: string[] = [];
+    for (const p of [claimant, respondent, mediator]) {
+      const deal = p.page.getByTestId("deal-amount");
+      await deal.waitFor({ timeout: 20_000 });
+      amounts.push((await deal.textContent()) ?? "");
+    }
+    for (const p of [claimant, respondent, mediator]) await shoot(p, "deal");
+    expect(new Set(amounts).size).toBe(1);
+    const dealCents = Math.round(Number(amounts[0]!.replace(/[$,]/g, "")) * 100);
+    expect(dealCents).toBeGreaterThanOrEqual(Number(DEMAND.cents));
+    expect(dealCents).toBeLessThanOrEqual(Number(OFFER.cents));
+    await expect.poll(() => mediator.page.getByText("Settled — a deal was made").count()).toBeGreaterThan(0);
+
+    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+    expect(await pageHas(respondent, DEMAND.marks)).toEqual([]);
+    expect(await pageLeaks(mediator)).toEqual([]);
+    expect(await pageLeaks(respondent)).toEqual([]);
+    for (const p of people) expect(p.pageErrors, `${p.name} page errors`).toEqual([]);
+  }
+});

@@ -1,0 +1,33 @@
+// The live activity feed, built only from the events this viewer received (so never a confidential number).
+import { buildFeed } from "../../session/feed";
+import type { PanelProps } from "./context";
+
+export function ActivityFeed(p: PanelProps) {
+  const { view } = p;
+  const items = buildFeed(p.log, {
+    members: view.members,
+    viewer: { userId: view.viewer.userId, side: view.viewer.side },
+    currency: view.rules.currency,
+    clock: p.clock,
+  });
+  return (
+    <section className="panel feed" aria-labelledby="feed-title">
+      <h2 id="feed-title">Activity</h2>
+      <ol className="feed-items" role="log" aria-live="polite" aria-relevant="additions">
+        {items.map((item) => (
+          <li key={item.version} className={`tone-${item.tone}`}>
+            <span className="when">{p.clock(item.at)}</span> {item.text}
+          </li>
+        ))}
+        {items.length === 0 && <li className="hint">Nothing has happened yet.</li>}
+      </ol>
+      {!p.logComplete && items.length > 0 && <p className="hint">Earlier activity is not shown.</p>}
+      <p className="hint">
+        <a href={`/api/sessions/${encodeURIComponent(view.id)}/audit`} download>
+          Download the audit record
+        </a>{" "}
+        (every step, hash-chained; it records that numbers changed, never the numbers).
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,126 @@
+// Invitation links for the creator and the mediators: one link per person, single use, passed on by hand.
+import type { Role } from "@backchannel/common";
+import { type FormEvent, useId, useState } from "react";
+import { api, toUserError, type UserError } from "../../api";
+import { ErrorLine } from "../../components/ErrorLine";
+import { Field } from "../../components/Field";
+import type { PanelProps } from "./context";
+
+interface IssuedLink {
+  link: string;
+  role: Role;
+  canBid: boolean;
+  expiresAt: number;
+}
+
+function inviteeWords(role: Role, canBid: boolean): string {
+  if (role === "mediator") return "a mediator";
+  return `the ${role} side${canBid ? "" : " (view only)"}`;
+}
+
+export function InvitationsPanel(p: PanelProps) {
+  const { view } = p;
+  const [role, setRole] = useState<Role>(view.viewer.side === "claimant" ? "respondent" : "claimant");
+  const [canBid, setCanBid] = useState(true);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UserError | null>(null);
+  const [issued, setIssued] = useState<IssuedLink[]>([]);
+  const ended = view.phase === "ended";
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.createInvitation(view.id, { role, canBid: role !== "mediator" && canBid });
+      setIssued((list) => [
+        { link: r.link, role, canBid: r.invitation.canBid, expiresAt: r.invitation.expiresAt },
+        ...list,
+      ]);
+    } catch (err) {
+      setError(toUserError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="panel invitations" aria-labelledby="invitations-title">
+      <h2 id="invitations-title">Invite people</h2>
+      {!ended && (
+        <form className="form" onSubmit={submit}>
+          <div className="row wrap">
+            <Field label="Invite">
+              {(id) => (
+                <select id={id} value={role} onChange={(e) => setRole(e.target.value as Role)}>
+                  <option value="claimant">Someone on the claimant side</option>
+                  <option value="respondent">Someone on the respondent side</option>
+                  <option value="mediator">A mediator</option>
+                </select>
+              )}
+            </Field>
+            {role !== "mediator" && (
+              <label className="choice">
+                <input type="checkbox" checked={canBid} onChange={(e) => setCanBid(e.target.checked)} />
+                <span>Can enter and change the side's number (untick for view only)</span>
+              </label>
+            )}
+          </div>
+          <button type="submit" disabled={busy}>
+            Create invitation link
+          </button>
+          <ErrorLine error={error} />
+        </form>
+      )}
+      {issued.map((i) => (
+        <IssuedLinkBox key={i.link} issued={i} clock={p.clock} />
+      ))}
+      {view.invitations.length > 0 && (
+        <ul className="invitation-list">
+          {view.invitations.map((inv) => (
+            <li key={inv.invitationId}>
+              Invitation for {inviteeWords(inv.role, inv.canBid)}:{" "}
+              {inv.usedBy
+                ? `accepted by ${p.nameOf(inv.usedBy)}`
+                : inv.revoked
+                  ? "cancelled"
+                  : inv.expiresAt <= p.now
+                    ? "expired"
+                    : `not used yet (expires ${p.clock(inv.expiresAt)})`}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function IssuedLinkBox({ issued, clock }: { issued: IssuedLink; clock: (at: number) => string }) {
+  const id = useId();
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(issued.link);
+      setCopied(true);
+    } catch {
+      // No clipboard permission: select the text so Ctrl+C works.
+      (document.getElementById(id) as HTMLInputElement | null)?.select();
+    }
+  };
+  const label = `Invitation link for ${inviteeWords(issued.role, issued.canBid)}`;
+  return (
+    <div className="issued-link">
+      <label htmlFor={id}>{label}</label>
+      <div className="row">
+        <input id={id} readOnly value={issued.link} onFocus={(e) => e.target.select()} />
+        <button type="button" onClick={copy}>
+          {copied ? "Copied" : "Copy link"}
+        </button>
+      </div>
+      <p className="hint">
+        Send this link to that person yourself. It works once and expires {clock(issued.expiresAt)}. It is
+        shown only now.
+      </p>
+    </div>
+  );
+}
