@@ -164,7 +164,10 @@ export async function redeemInvitation(
 }
 
 export type PeekResult =
-  | { ok: true; invitation: { sessionId: string; role: InvitationRole; canBid: boolean; expiresAt: number } }
+  | {
+      ok: true;
+      invitation: { sessionId: string; title: string; role: InvitationRole; canBid: boolean; expiresAt: number };
+    }
   | InvitationFailure;
 
 /** What an invitation offers, for the page shown before sign-in. Changes nothing. */
@@ -183,7 +186,10 @@ export async function peekInvitation(
   if (invitation.usedAt !== null) return failure("INVITE_USED");
   if (invitation.expiresAt <= now) return failure("INVITE_EXPIRED");
   const { sessionId, role, canBid, expiresAt } = invitation;
-  return { ok: true, invitation: { sessionId, role, canBid, expiresAt } };
+  // The invitee is about to join: the session's title is theirs to see ("You're invited to Smith v. Acme").
+  const session = await q.query<{ title: string }>("SELECT title FROM sessions WHERE id = $1", [sessionId]);
+  const title = session.rows[0]?.title ?? "";
+  return { ok: true, invitation: { sessionId, title, role, canBid, expiresAt } };
 }
 
 /** Every invitation of a session, oldest first, for the people running it. Tokens cannot be recovered. */
