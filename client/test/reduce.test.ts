@@ -73,7 +73,15 @@ function fullDay(): SessionEvent[] {
       note: "if they move",
       counters: "l1",
     },
-    { type: "LedgerItemUpdated", at: T0 + 68_000, itemId: "l1", by: USERS.mediator, state: "countered" },
+    {
+      type: "LedgerItemUpdated",
+      at: T0 + 68_000,
+      itemId: "l1",
+      by: USERS.mediator,
+      state: "countered",
+      from: "respondent",
+      shared: true,
+    },
     { type: "BidSet", at: T0 + 69_000, by: USERS.claimant, side: "claimant", step: 3, amount: 7_312_947 },
     {
       type: "ProposalRequested",

@@ -5,7 +5,6 @@ import { changesLeft } from "./engine/bidding";
 import type {
   Invitation,
   LedgerItem,
-  LedgerItemState,
   Message,
   Outcome,
   Phase,
@@ -123,12 +122,19 @@ export function eventAudience(
     case "MediatorLocationSet":
     case "JointRoomOpened":
     case "JointRoomClosed":
-    case "LedgerItemRecorded":
-    case "LedgerItemUpdated":
       // Everyone receives these; projectEvent still redacts the confidential parts of some.
       return { sides: [...SIDES], mediators: true, users: [] };
     case "ReminderDue":
       return { sides: [event.side], mediators: false, users: [] };
+    // The conveyed ledger is everyone's; a bracket still being drafted is its side's and the mediators' only.
+    case "LedgerItemRecorded":
+      return event.item.kind === "conveyed"
+        ? { sides: [...SIDES], mediators: true, users: [] }
+        : { sides: [event.item.from], mediators: true, users: [] };
+    case "LedgerItemUpdated":
+      return event.shared
+        ? { sides: [...SIDES], mediators: true, users: [] }
+        : { sides: [event.from], mediators: true, users: [] };
     case "MediatorRequested":
       return { sides: [event.side], mediators: true, users: [] };
     case "MessagePosted":
@@ -267,6 +273,10 @@ function copyPlain(event: PlainVisibleEvent): PlainVisibleEvent {
       return { ...event, rules: { ...event.rules } };
     case "LedgerItemRecorded":
       return { ...event, item: { ...event.item } };
+    case "LedgerItemUpdated":
+      return event.details
+        ? { ...event, details: { ...event.details, item: { ...event.details.item } } }
+        : { ...event };
     default:
       return { ...event };
   }
@@ -384,15 +394,7 @@ export interface SessionView {
   invitations: InvitationView[];
 }
 
-export interface LedgerItemView {
-  itemId: string;
-  recordedAt: number;
-  recordedBy: string;
-  item: LedgerItem["item"];
-  note: string | null;
-  counters: string | null;
-  state: LedgerItemState;
-}
+export type LedgerItemView = LedgerItem;
 
 /** The redacted snapshot of a session for one viewer. */
 export function viewState(state: SessionState, viewer: Viewer, now: number): SessionView {
@@ -458,7 +460,9 @@ export function viewState(state: SessionState, viewer: Viewer, now: number): Ses
     endedAt: state.endedAt,
     jointRoomOpen: state.jointRoomOpen,
     mediator: state.mediator ? { ...state.mediator } : null,
-    ledger: state.ledger.map((l) => ({ ...l, item: { ...l.item } })),
+    ledger: state.ledger
+      .filter((l) => l.shared || viewer.role === "mediator" || viewer.role === l.item.from)
+      .map((l) => ({ ...l, item: { ...l.item } })),
     messages: state.messages.filter((m) => inAudience(audienceOf(m.room), viewer)).map((m) => ({ ...m })),
     invitations: Object.values(state.invitations)
       .filter((inv) => seesInvitation(viewer, inv.role, [state.createdBy]))

@@ -278,7 +278,12 @@ describe("acks and pushes", () => {
 
   it("a room push refuses any event that still carries a confidential amount", () => {
     const push = (event: unknown) =>
-      sessionEventPushSchema.safeParse({ sessionId: SESSION_ID, version: 4, event });
+      sessionEventPushSchema.safeParse({
+        sessionId: SESSION_ID,
+        version: 4,
+        chainHash: "a".repeat(64),
+        event,
+      });
     const bare = { type: "NumberSet", side: "claimant", by: "u1", step: 2, at: 10 };
     expect(push(bare).success).toBe(true);
     expect(push({ ...bare, amount: 12_345_678 }).success).toBe(false);

@@ -434,6 +434,49 @@ describe("RULES.md visibility table", () => {
 });
 
 describe("other audiences", () => {
+  it("a bracket drafted with the mediator is its side's and the mediators'; conveyed, it is everyone's", () => {
+    const draft: EventOf<"LedgerItemRecorded"> = {
+      type: "LedgerItemRecorded",
+      at: T0,
+      itemId: "b1",
+      by: "u-med",
+      item: { kind: "bracket", from: "claimant", ourAmount: 9_000_000, theirAmount: 6_000_000 },
+      note: "only if they move first",
+      counters: null,
+    };
+    expect(projectEvent(draft, claimant)).toEqual(draft);
+    expect(projectEvent(draft, mediator)).toEqual(draft);
+    expect(projectEvent(draft, respondent)).toBeNull();
+    const conveyed: EventOf<"LedgerItemUpdated"> = {
+      type: "LedgerItemUpdated",
+      at: T0 + MIN,
+      itemId: "b1",
+      by: "u-med",
+      state: "conveyed",
+      from: "claimant",
+      shared: true,
+      details: {
+        itemId: "b1",
+        recordedAt: T0,
+        recordedBy: "u-med",
+        item: draft.item,
+        note: draft.note,
+        counters: null,
+      },
+    };
+    expect(projectEvent(conveyed, respondent)).toEqual(conveyed);
+    const withdrawnDraft = { ...conveyed, state: "withdrawn" as const, shared: false, details: undefined };
+    expect(projectEvent(withdrawnDraft, respondent)).toBeNull();
+    expect(projectEvent(withdrawnDraft, claimant)).not.toBeNull();
+    // Plain conveyed positions are everyone's from the start.
+    const position: EventOf<"LedgerItemRecorded"> = {
+      ...draft,
+      itemId: "c1",
+      item: { kind: "conveyed", from: "respondent", amount: 1_000_000 },
+    };
+    expect(projectEvent(position, claimant)).toEqual(position);
+  });
+
   it("a reminder goes to its side only", () => {
     const reminder: EventOf<"ReminderDue"> = {
       type: "ReminderDue",

@@ -225,14 +225,29 @@ export function applyEvent(view: SessionView, ev: VisibleEvent, version: number)
             note: ev.note,
             counters: ev.counters,
             state: initialLedgerState(ev.item.kind),
+            shared: ev.item.kind === "conveyed",
           },
         ],
       };
-    case "LedgerItemUpdated":
+    case "LedgerItemUpdated": {
+      // A bracket drafted on the other side arrives here first, when the mediator conveys it.
+      const known = v.ledger.some((l) => l.itemId === ev.itemId);
+      if (!known && ev.details) {
+        return {
+          ...v,
+          ledger: [
+            ...v.ledger,
+            { ...ev.details, item: { ...ev.details.item }, state: ev.state, shared: ev.shared },
+          ],
+        };
+      }
       return {
         ...v,
-        ledger: v.ledger.map((l) => (l.itemId === ev.itemId ? { ...l, state: ev.state } : l)),
+        ledger: v.ledger.map((l) =>
+          l.itemId === ev.itemId ? { ...l, state: ev.state, shared: ev.shared } : l,
+        ),
       };
+    }
     default:
       // A type this client does not know (a newer server): it still moved the version.
       return v;

@@ -135,7 +135,20 @@ function checkNewItem(
       `Only a conveyed item can be countered; this one is ${countered.state}.`,
     );
   }
-  return [{ type: "LedgerItemUpdated", at: ctx.now, itemId: c.counters, by: c.actor, state: "countered" }];
+  // A drafted bracket counters nothing yet: the other side learns of the counter when it is conveyed.
+  return c.type === "RecordBracket" ? [] : [counteredBy(countered, c.actor, ctx)];
+}
+
+function counteredBy(countered: LedgerItem, actor: string, ctx: Context): SessionEvent {
+  return {
+    type: "LedgerItemUpdated",
+    at: ctx.now,
+    itemId: countered.itemId,
+    by: actor,
+    state: "countered",
+    from: countered.item.from,
+    shared: countered.shared,
+  };
 }
 
 function invalidAmount(...amounts: unknown[]): Refused | null {
@@ -201,14 +214,27 @@ export function updateLedgerItem(s: SessionState, c: CommandOf<"UpdateLedgerItem
   if (!LEDGER_TRANSITIONS[entry.state].includes(c.state)) {
     return refuse("INVALID_TRANSITION", `An item that is ${entry.state} cannot become ${c.state}.`);
   }
+  // Conveying a drafted bracket shows it to the other side for the first time, with everything needed to show it.
+  const shared = entry.shared || c.state === "conveyed";
+  const { state: _state, shared: _shared, ...details } = entry;
   const updated: SessionEvent = {
     type: "LedgerItemUpdated",
     at: ctx.now,
     itemId: c.itemId,
     by: c.actor,
     state: c.state,
+    from: entry.item.from,
+    shared,
+    ...(shared && !entry.shared ? { details } : {}),
   };
   const { item } = entry;
+  if (updated.details && entry.counters) {
+    // Conveying a counter-bracket is when the item it answers becomes countered (if it still can be).
+    const countered = findItem(s, entry.counters);
+    if (countered && LEDGER_TRANSITIONS[countered.state].includes("countered")) {
+      return accept([updated, counteredBy(countered, c.actor, ctx)]);
+    }
+  }
   if (c.state !== "accepted" || item.kind !== "bracket") return accept([updated]);
   // "We will go to X if you go to Y", accepted: X and Y become positions conveyed by each side.
   const ids = bracketPositionIds(c.itemId);

@@ -241,13 +241,16 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
             note: e.note,
             counters: e.counters,
             state: initialLedgerState(e.item),
+            shared: e.item.kind === "conveyed",
           },
         ],
       };
     case "LedgerItemUpdated":
       return {
         ...s,
-        ledger: s.ledger.map((item) => (item.itemId === e.itemId ? { ...item, state: e.state } : item)),
+        ledger: s.ledger.map((item) =>
+          item.itemId === e.itemId ? { ...item, state: e.state, shared: e.shared } : item,
+        ),
       };
     default:
       // An event type this version does not know (a newer writer): it still counts towards the version.

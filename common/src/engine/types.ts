@@ -230,7 +230,18 @@ export type SessionEvent =
       note: string | null;
       counters: string | null;
     })
-  | (Base & { type: "LedgerItemUpdated"; itemId: string; by: string; state: LedgerItemState });
+  | (Base & {
+      type: "LedgerItemUpdated";
+      itemId: string;
+      by: string;
+      state: LedgerItemState;
+      /** the side the item comes from */
+      from: Side;
+      /** whether the other side sees the item after this update (a drafted bracket is its side's and the mediator's) */
+      shared: boolean;
+      /** on the update that first conveys a drafted item: what the other side needs to show it */
+      details?: Omit<LedgerItem, "state" | "shared">;
+    });
 
 export type EventType = SessionEvent["type"];
 export type EventOf<T extends EventType> = Extract<SessionEvent, { type: T }>;
@@ -294,6 +305,8 @@ export interface LedgerItem {
   note: string | null;
   counters: string | null;
   state: LedgerItemState;
+  /** conveyed to the other side at some point; until then only its own side and the mediators see it */
+  shared: boolean;
 }
 
 export interface Message {

@@ -223,13 +223,64 @@ describe("the ledger of conveyed offers and brackets", () => {
     expect(scenario.refused(update("b1", "accepted")).code).toBe("INVALID_TRANSITION");
   });
 
+  it("keeps a drafted bracket its side's until conveyed, then conveys it with everything needed to show it", () => {
+    const scenario = mediationDay();
+    scenario.ok(bracket("b1", "respondent", 70_000_00, 110_000_00));
+    expect(scenario.s.ledger.find((i) => i.itemId === "b1")).toMatchObject({
+      state: "proposed",
+      shared: false,
+    });
+    const [conveyed] = scenario.ok(update("b1", "conveyed"));
+    expect(conveyed).toMatchObject({
+      type: "LedgerItemUpdated",
+      state: "conveyed",
+      from: "respondent",
+      shared: true,
+      details: {
+        itemId: "b1",
+        item: { kind: "bracket", from: "respondent", ourAmount: 70_000_00, theirAmount: 110_000_00 },
+      },
+    });
+    // Later updates of a shared item need no details.
+    const [rejected] = scenario.ok(update("b1", "rejected"));
+    expect(rejected).not.toHaveProperty("details");
+    // A draft withdrawn before it was conveyed stays private.
+    scenario.ok(bracket("b2", "claimant", 90_000_00, 60_000_00));
+    const [withdrawn] = scenario.ok(update("b2", "withdrawn"));
+    expect(withdrawn).toMatchObject({ shared: false, from: "claimant" });
+  });
+
+  it("a counter-bracket counters its item only when it is conveyed, so a draft reveals nothing", () => {
+    const scenario = mediationDay();
+    scenario.ok(conveyed("c1", "respondent", 40_000_00));
+    const drafted = scenario.ok({
+      ...bracket("b1", "claimant", 90_000_00, 60_000_00),
+      counters: "c1",
+    } as Command);
+    expect(drafted.map((e) => e.type)).toEqual(["LedgerItemRecorded"]);
+    expect(scenario.s.ledger.find((i) => i.itemId === "c1")?.state).toBe("conveyed");
+    const events = scenario.ok(update("b1", "conveyed"));
+    expect(events).toEqual([
+      expect.objectContaining({ itemId: "b1", state: "conveyed", shared: true }),
+      expect.objectContaining({ itemId: "c1", state: "countered", shared: true, from: "respondent" }),
+    ]);
+  });
+
   it("turns an accepted bracket's two amounts into conveyed positions of each side", () => {
     const scenario = mediationDay();
     scenario.ok(bracket("b1", "respondent", 70_000_00, 110_000_00));
     scenario.ok(update("b1", "conveyed"));
     const events = scenario.ok(update("b1", "accepted"));
     expect(events).toEqual([
-      { type: "LedgerItemUpdated", at: scenario.now, itemId: "b1", by: MEDIATOR, state: "accepted" },
+      {
+        type: "LedgerItemUpdated",
+        at: scenario.now,
+        itemId: "b1",
+        by: MEDIATOR,
+        state: "accepted",
+        from: "respondent",
+        shared: true,
+      },
       {
         type: "LedgerItemRecorded",
         at: scenario.now,

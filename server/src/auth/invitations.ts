@@ -166,7 +166,13 @@ export async function redeemInvitation(
 export type PeekResult =
   | {
       ok: true;
-      invitation: { sessionId: string; title: string; role: InvitationRole; canBid: boolean; expiresAt: number };
+      invitation: {
+        sessionId: string;
+        title: string;
+        role: InvitationRole;
+        canBid: boolean;
+        expiresAt: number;
+      };
     }
   | InvitationFailure;
 

@@ -203,7 +203,13 @@ describeBackends("invitations", ({ db }) => {
       const peek = await peekInvitation(db(), issued.token, T0);
       expect(peek).toEqual({
         ok: true,
-        invitation: { sessionId, title: "Smith v. Jones", role: "respondent", canBid: true, expiresAt: issued.expiresAt },
+        invitation: {
+          sessionId,
+          title: "Smith v. Jones",
+          role: "respondent",
+          canBid: true,
+          expiresAt: issued.expiresAt,
+        },
       });
       expect((await redeemInvitation(db(), { token: issued.token, userId: bob, now: T0 })).ok).toBe(true);
     });

@@ -160,15 +160,25 @@ for (const backend of backends()) {
           counters: itemId,
         }),
       );
-      const bracket = await t.respondent.waitFor(
+      // Drafted with the mediator, the claimant's bracket is not the respondent's to see yet.
+      const bracket = await t.claimantClient.waitFor(
         (e) =>
           e.type === "LedgerItemRecorded" &&
           (e as unknown as { item: { kind: string } }).item.kind === "bracket",
       );
       const bracketId = (bracket.payload as { event: { itemId: string } }).event.itemId;
+      const draftView = await t.respondent.http("GET", `/api/sessions/${t.sessionId}`);
+      expect(draftView.text).not.toContain(bracketId);
+      expect(JSON.stringify(t.respondent.pushes)).not.toContain(bracketId);
       await ok(
         t.mediator.command(t.sessionId, { type: "UpdateLedgerItem", itemId: bracketId, state: "conveyed" }),
       );
+      const conveyed = await t.respondent.waitFor(
+        (e) => e.type === "LedgerItemUpdated" && e.itemId === bracketId,
+      );
+      const details = (conveyed.payload as { event: { details: { item: { ourAmount: number } } } }).event
+        .details;
+      expect(details.item.ourAmount).toBe(5_000_000);
       await ok(
         t.mediator.command(t.sessionId, { type: "UpdateLedgerItem", itemId: bracketId, state: "accepted" }),
       );
