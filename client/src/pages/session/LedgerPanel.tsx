@@ -195,7 +195,11 @@ function RecordForms(p: PanelProps) {
           </Field>
         )}
       </div>
-      <p className="hint">Both sides will see this entry, labelled as a conveyed position.</p>
+      <p className="hint">
+        {kind === "conveyed"
+          ? "Both sides will see this entry, labelled as a conveyed position."
+          : `Who will see this: you and the ${from} side, as a draft. The other side sees it only when you mark it conveyed.`}
+      </p>
       <button type="submit" disabled={!ready || cmd.busy}>
         Record in the ledger
       </button>
