@@ -1,4 +1,5 @@
 import type { Role, SessionEvent, SessionView } from "@backchannel/common";
+import { audienceOf } from "@backchannel/common";
 import { describe, expect, it } from "vitest";
 import {
   applyEvent,
@@ -36,6 +37,7 @@ function fullDay(): SessionEvent[] {
       at: T0 + 64_000,
       messageId: "m1",
       room: "joint",
+      audience: audienceOf("joint"),
       by: USERS.mediator,
       text: "Welcome",
     },
@@ -44,6 +46,7 @@ function fullDay(): SessionEvent[] {
       at: T0 + 65_000,
       messageId: "m2",
       room: "caucus:claimant",
+      audience: audienceOf("caucus:claimant"),
       by: USERS.claimant,
       text: "We can move",
     },
@@ -52,6 +55,7 @@ function fullDay(): SessionEvent[] {
       at: T0 + 66_000,
       messageId: "m3",
       room: "side:respondent",
+      audience: audienceOf("side:respondent"),
       by: USERS.respondent,
       text: "Hold firm",
     },

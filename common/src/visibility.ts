@@ -2,6 +2,7 @@
 // RULES.md "Visibility (who sees what)" is the table this file encodes; the gateway sends only its output.
 
 import { changesLeft } from "./engine/bidding";
+import { type Audience, audienceOf } from "./engine/rooms";
 import type {
   Invitation,
   LedgerItem,
@@ -30,33 +31,6 @@ export function viewerSide(viewer: Viewer): Side | null {
 }
 
 // ---------------------------------------------------------------- audiences
-
-export interface Audience {
-  sides: Side[];
-  mediators: boolean;
-}
-
-/** Who reads a room: joint = everyone; caucus:X = side X and the mediators; side:X = side X alone. */
-export function audienceOf(room: RoomId): Audience {
-  switch (room) {
-    case "joint":
-      return { sides: [...SIDES], mediators: true };
-    case "caucus:claimant":
-      return { sides: ["claimant"], mediators: true };
-    case "caucus:respondent":
-      return { sides: ["respondent"], mediators: true };
-    case "side:claimant":
-      return { sides: ["claimant"], mediators: false };
-    case "side:respondent":
-      return { sides: ["respondent"], mediators: false };
-    default: {
-      // An unknown room has no audience: fail closed.
-      const unknown: never = room;
-      void unknown;
-      return { sides: [], mediators: false };
-    }
-  }
-}
 
 function inAudience(audience: Audience, viewer: Viewer): boolean {
   const side = viewerSide(viewer);
@@ -138,7 +112,7 @@ export function eventAudience(
     case "MediatorRequested":
       return { sides: [event.side], mediators: true, users: [] };
     case "MessagePosted":
-      return { ...audienceOf(event.room), users: [] };
+      return { sides: [...event.audience.sides], mediators: event.audience.mediators, users: [] };
     case "InvitationIssued":
     case "InvitationRevoked": {
       const role =

@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Command, EventOf, Role, RoomId, SessionEvent, SessionState, Side } from "../src/engine";
-import { decide, evolve, SIDES } from "../src/engine";
+import { audienceOf, decide, evolve, SIDES } from "../src/engine";
 import { seededRandom } from "../src/random";
 import { DEFAULT_RULES } from "../src/rules";
 import type { Viewer } from "../src/visibility";
@@ -672,14 +672,16 @@ const rawEventArb: fc.Arbitrary<SessionEvent> = fc.oneof(
     side: fc.option(sideArb, { nil: null }),
     by: fc.option(userArb, { nil: null }),
   }),
-  fc.record({
-    type: fc.constant("MessagePosted" as const),
-    at: atArb,
-    messageId: shortIdArb,
-    room: fc.constantFrom(...ROOMS),
-    by: userArb,
-    text: fc.constant("hello"),
-  }),
+  fc
+    .record({
+      type: fc.constant("MessagePosted" as const),
+      at: atArb,
+      messageId: shortIdArb,
+      room: fc.constantFrom(...ROOMS),
+      by: userArb,
+      text: fc.constant("hello"),
+    })
+    .map((m) => ({ ...m, audience: audienceOf(m.room) })),
   fc.record({ type: fc.constant("MediatorRequested" as const), at: atArb, side: sideArb, by: userArb }),
   fc.record({
     type: fc.constant("LedgerItemRecorded" as const),

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { audienceOf } from "../src/engine";
 import { replay } from "../src/engine/state";
 import type { EventOf, RoomId, SessionEvent, SessionState } from "../src/engine/types";
 import { DEFAULT_RULES } from "../src/rules";
 import type { Viewer, VisibleEvent } from "../src/visibility";
 import {
-  audienceOf,
   canPostIn,
   carriesConfidentialAmount,
   eventAudience,
@@ -165,7 +165,15 @@ const resolved: EventOf<"ProposalResolved"> = {
 };
 
 function message(room: RoomId, by: string, text: string, n: number): EventOf<"MessagePosted"> {
-  return { type: "MessagePosted", at: T0 + 16 * MIN + n, messageId: `m-${n}`, room, by, text };
+  return {
+    type: "MessagePosted",
+    at: T0 + 16 * MIN + n,
+    messageId: `m-${n}`,
+    room,
+    by,
+    text,
+    audience: audienceOf(room),
+  };
 }
 const messages = [
   message("joint", "u-med", "Welcome, everyone", 1),

@@ -5,6 +5,7 @@ export { dueEvents } from "./clock";
 export { nextDeadline, openDeadlines, readyForStep2 } from "./deadlines";
 export { decide } from "./decide";
 export { bracketPositionIds, LEDGER_TRANSITIONS, MAX_MESSAGE_LENGTH, MAX_NOTE_LENGTH } from "./mediation";
+export { type Audience, audienceOf } from "./rooms";
 export { MAX_NAME_LENGTH, MAX_TERMS_LENGTH, MAX_TITLE_LENGTH } from "./setup";
 export { evolve, fold, replay } from "./state";
 export * from "./types";

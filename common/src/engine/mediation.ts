@@ -4,6 +4,7 @@
 import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
 import { accept, asMediator, asMember, asSideMember, refuse, textFits } from "./guards";
+import { audienceOf } from "./rooms";
 import type { Context, Decision, LedgerItem, LedgerItemState, SessionEvent, SessionState } from "./types";
 import { otherSide } from "./types";
 
@@ -102,7 +103,15 @@ export function postMessage(s: SessionState, c: CommandOf<"PostMessage">, ctx: C
     return refuse("CONFLICT", "This message has already been posted.");
   }
   return accept([
-    { type: "MessagePosted", at: ctx.now, messageId: c.messageId, room: c.room, by: c.actor, text: c.text },
+    {
+      type: "MessagePosted",
+      at: ctx.now,
+      messageId: c.messageId,
+      room: c.room,
+      by: c.actor,
+      text: c.text,
+      audience: audienceOf(c.room),
+    },
   ]);
 }
 

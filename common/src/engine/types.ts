@@ -219,7 +219,15 @@ export type SessionEvent =
   | (Base & { type: "MediatorRequested"; side: Side; by: string })
   | (Base & { type: "JointRoomOpened"; by: string })
   | (Base & { type: "JointRoomClosed"; by: string })
-  | (Base & { type: "MessagePosted"; messageId: string; room: RoomId; by: string; text: string })
+  | (Base & {
+      type: "MessagePosted";
+      messageId: string;
+      room: RoomId;
+      by: string;
+      text: string;
+      /** who the message is for, fixed when it was posted (derived from the room) */
+      audience: { sides: Side[]; mediators: boolean };
+    })
   | (Base & {
       type: "LedgerItemRecorded";
       itemId: string;

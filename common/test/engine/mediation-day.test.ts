@@ -139,6 +139,8 @@ describe("rooms and messages", () => {
         room: "caucus:claimant",
         by: CLAIMANT,
         text: "Our view",
+        // Stamped with who it is for: the claimant side and the mediators, never the respondent.
+        audience: { sides: ["claimant"], mediators: true },
       },
     ]);
     scenario.ok(post(MEDIATOR, "caucus:claimant"));
