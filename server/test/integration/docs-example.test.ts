@@ -3,9 +3,8 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../src/server";
-import { backends, createStorage, type Storage, startOn } from "../support/server";
+import { describe, expect, it } from "vitest";
+import { backendLabel, backends, useServer } from "../support/server";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const SCRIPT = path.join("docs", "examples", "full-scenario.mjs");
@@ -43,21 +42,11 @@ function runExample(url: string): Promise<Run> {
 }
 
 for (const backend of backends()) {
-  describe(`docs example on ${backend === "embedded" ? "PGlite + in-process scheduler" : "PostgreSQL + Redis + BullMQ"}`, () => {
-    let storage: Storage;
-    let server: RunningServer;
-
-    beforeAll(async () => {
-      storage = await createStorage(backend);
-      server = await startOn(storage);
-    });
-    afterAll(async () => {
-      await server?.close();
-      await storage?.dispose();
-    });
+  describe(`docs example on ${backendLabel(backend)}`, () => {
+    const suite = useServer(backend);
 
     it("docs/examples/full-scenario.mjs signs up three people and reaches a deal seen by all three", async () => {
-      const run = await runExample(server.url);
+      const run = await runExample(suite.server.url);
       expect(run.stderr, run.stderr).toBe("");
       expect(run.code, run.stdout + run.stderr).toBe(0);
       const deal = /^DEAL (\d+) cents .* seen by all three$/m.exec(run.stdout);

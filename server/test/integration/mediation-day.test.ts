@@ -1,32 +1,19 @@
 // The traditional mediation day around the confidential numbers: presence, where the mediator is, knocks,
 // rooms with explicit audiences, the conveyed-offer ledger, reminders, and the operational endpoints.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../src/server";
-import { backends, createStorage, Participant, type Storage, startOn } from "../support/server";
-import { ok, openTable, SHORT_RULES, type Table } from "./harness";
+import { describe, expect, it } from "vitest";
+import { backends, Participant, useServer } from "../support/server";
+import { ok, openTable, SHORT_RULES } from "./harness";
 
 for (const backend of backends()) {
   describe(`mediation day on ${backend}`, () => {
-    let storage: Storage;
-    let server: RunningServer;
-    const tables: Table[] = [];
-
-    beforeAll(async () => {
-      storage = await createStorage(backend);
-      server = await startOn(storage);
-    });
-    afterAll(async () => {
-      for (const t of tables) for (const p of t.all) p.close();
-      await server?.close();
-      await storage?.dispose();
-    });
+    const suite = useServer(backend);
 
     const table = async (rules?: Record<string, unknown>) => {
       const t = await openTable(
-        server,
+        suite.server,
         rules ?? { ...SHORT_RULES, step2DurationMs: 60_000, maxSessionMs: 120_000 },
       );
-      tables.push(t);
+      suite.participants.push(...t.all);
       return t;
     };
 
@@ -50,7 +37,7 @@ for (const backend of backends()) {
 
     it("serves clients on HTTP long-polling (Socket.IO's default first transport) as well as WebSocket", async () => {
       const t = await table();
-      const polling = Object.assign(new Participant(server.url, "Polling Claimant"), {
+      const polling = Object.assign(new Participant(suite.server.url, "Polling Claimant"), {
         token: t.claimant.token,
         user: t.claimant.user,
       });
@@ -61,7 +48,7 @@ for (const backend of backends()) {
       );
       await polling.waitFor((e) => e.type === "MessagePosted");
       polling.close();
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${suite.server.url}/healthz`)).status).toBe(200);
     });
 
     it("tells the parties where the mediator is, and lets a party knock", async () => {
@@ -217,12 +204,12 @@ for (const backend of backends()) {
     it("serves /healthz, /readyz and Prometheus /metrics without any number in them", async () => {
       const t = await table();
       await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 73_914_205 }));
-      const health = await fetch(`${server.url}/healthz`);
+      const health = await fetch(`${suite.server.url}/healthz`);
       expect(health.status).toBe(200);
-      const ready = await fetch(`${server.url}/readyz`);
+      const ready = await fetch(`${suite.server.url}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ ok: true });
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const metrics = await (await fetch(`${suite.server.url}/metrics`)).text();
       expect(metrics).toContain("backchannel_commands_total");
       expect(metrics).toMatch(
         /backchannel_commands_total\{[^}]*type="SetNumber"[^}]*outcome="ok"[^}]*\} [1-9]/,

@@ -9,27 +9,17 @@ import {
   sessionListSchema,
   sessionResponseSchema,
 } from "@backchannel/common";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../src/server";
-import { backends, createStorage, Participant, type Storage, startOn } from "../support/server";
+import { describe, expect, it } from "vitest";
+import { backends, Participant, useServer } from "../support/server";
 
 for (const backend of backends()) {
   describe(`REST contract on ${backend}`, () => {
-    let storage: Storage;
-    let server: RunningServer;
-    beforeAll(async () => {
-      storage = await createStorage(backend);
-      server = await startOn(storage);
-    });
-    afterAll(async () => {
-      await server?.close();
-      await storage?.dispose();
-    });
+    const suite = useServer(backend);
 
     it("answers every route in the shape of its shared schema", async () => {
       const parse = (schema: { parse(x: unknown): unknown }, body: unknown) =>
         expect(() => schema.parse(body)).not.toThrow();
-      const claimant = new Participant(server.url, "Claimant");
+      const claimant = new Participant(suite.server.url, "Claimant");
       const email = `c-${Date.now()}@example.test`;
       const signup = await claimant.http("POST", "/api/auth/signup", {
         email,
@@ -41,7 +31,7 @@ for (const backend of backends()) {
       parse(authResponseSchema, signin.body);
       claimant.token = (signin.body as { token: string }).token;
       claimant.user = (signin.body as { user: typeof claimant.user }).user;
-      const respondent = await new Participant(server.url, "Respondent").signUp();
+      const respondent = await new Participant(suite.server.url, "Respondent").signUp();
 
       const created = await claimant.http("POST", "/api/sessions", {
         title: "Contract",
@@ -71,7 +61,7 @@ for (const backend of backends()) {
       expect(
         (await claimant.http("DELETE", `/api/sessions/${sessionId}/invitations/${spareId}`)).status,
       ).toBe(200);
-      const late = await new Participant(server.url, "Late Mediator").signUp();
+      const late = await new Participant(suite.server.url, "Late Mediator").signUp();
       const refused = await late.http("POST", "/api/invitations/accept", {
         token: (spare.body as { token: string }).token,
       });

@@ -1,8 +1,7 @@
 // End to end over real HTTP and Socket.IO: every path of RULES.md with sub-second steps, on the embedded
 // defaults and (when DATABASE_URL + REDIS_URL are set) on PostgreSQL + Redis + BullMQ.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../src/server";
-import { backends, createStorage, type Participant, type Storage, startOn } from "../support/server";
+import { describe, expect, it } from "vitest";
+import { backendLabel, backends, type Participant, useServer } from "../support/server";
 import { allPushText, ok, openTable, SHORT_RULES, type Table } from "./harness";
 
 // Distinctive amounts that cannot collide with timestamps, versions or ids.
@@ -26,24 +25,12 @@ function expectNoNumberIn(p: Participant, ...numbers: number[]) {
 }
 
 for (const backend of backends()) {
-  describe(`scenarios on ${backend === "embedded" ? "PGlite + in-process scheduler" : "PostgreSQL + Redis + BullMQ"}`, () => {
-    let storage: Storage;
-    let server: RunningServer;
-    const tables: Table[] = [];
-
-    beforeAll(async () => {
-      storage = await createStorage(backend);
-      server = await startOn(storage);
-    });
-    afterAll(async () => {
-      for (const t of tables) for (const p of t.all) p.close();
-      await server?.close();
-      await storage?.dispose();
-    });
+  describe(`scenarios on ${backendLabel(backend)}`, () => {
+    const suite = useServer(backend);
 
     const table = async (rules?: Record<string, unknown>) => {
-      const t = await openTable(server, rules);
-      tables.push(t);
+      const t = await openTable(suite.server, rules);
+      suite.participants.push(...t.all);
       return t;
     };
 

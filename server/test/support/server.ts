@@ -7,6 +7,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { io as connect, type Socket } from "socket.io-client";
+import { afterAll, beforeAll } from "vitest";
 import { loadConfig } from "../../src/config";
 import { type Logger, silentLogger } from "../../src/log";
 import { type RunningServer, startServer } from "../../src/server";
@@ -217,4 +218,34 @@ export class Participant {
   close() {
     this.socket?.disconnect();
   }
+}
+
+export interface SuiteServer {
+  storage: Storage;
+  server: RunningServer;
+  /** participants closed before the server stops */
+  participants: Participant[];
+}
+
+/** One server per suite on `backend`, started before its tests and stopped (with its storage) after them. */
+export function useServer(
+  backend: "embedded" | "services",
+  extraEnv: Record<string, string> = {},
+  opts: { log?: Logger; now?: () => number } = {},
+): SuiteServer {
+  const suite = { participants: [] } as unknown as SuiteServer;
+  beforeAll(async () => {
+    suite.storage = await createStorage(backend);
+    suite.server = await startOn(suite.storage, extraEnv, opts);
+  });
+  afterAll(async () => {
+    for (const p of suite.participants) p.close();
+    await suite.server?.close();
+    await suite.storage?.dispose();
+  });
+  return suite;
+}
+
+export function backendLabel(backend: "embedded" | "services"): string {
+  return backend === "embedded" ? "PGlite + in-process scheduler" : "PostgreSQL + Redis + BullMQ";
 }
