@@ -39,7 +39,7 @@ export function Header(
         </div>
         <p className={`connection ${p.connection}`} role="status">
           {p.connection === "online"
-            ? "Live"
+            ? "Connected"
             : p.connection === "connecting"
               ? "Connecting…"
               : "Reconnecting…"}
