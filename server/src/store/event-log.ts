@@ -1,6 +1,6 @@
 // The per-session event log: append-only, hash-chained, with confidential fields sealed before
 // anything touches SQL. Rows hold ciphertext only; the chain covers ciphertext, never a number.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { canonicalJson } from "./canonical-json";
 import { decryptValue, encryptValue } from "./crypto";
 import type { Queryable } from "./db";
@@ -78,8 +78,16 @@ export function sealPayload(
       $sealed: encryptValue(dataKey, out[field], sealedFieldAad(ev.sessionId, ev.version, field)),
     };
   }
+  // Every event gets one sealed random value, so its digest can never be guessed by hashing candidate contents
+  // (a proposal answer has two possible values; a hidden entry's digest must not reveal which).
+  out[SALT_FIELD] = {
+    $sealed: encryptValue(dataKey, randomBytes(16).toString("base64"), sealedFieldAad(ev.sessionId, ev.version, SALT_FIELD)),
+  };
   return out;
 }
+
+/** The sealed random value in every stored event's payload; never part of the event itself. */
+export const SALT_FIELD = "$salt";
 
 /**
  * Opens the sealed fields of a stored event. With the key destroyed (dataKey null) they become
@@ -91,6 +99,7 @@ export function unsealPayload(
   sealed: SealedFields,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...stored.payload };
+  delete out[SALT_FIELD];
   for (const field of sealed(stored.type)) {
     if (!Object.hasOwn(out, field)) continue;
     const value = out[field];

@@ -177,6 +177,39 @@ for (const backend of backends()) {
         expect(JSON.stringify(answers)).not.toContain('"accept"');
       }
       await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: LOW_OFFER + 100 }));
+      // Nor can the audit export tell them: a hidden entry's digest cannot be matched by hashing every candidate
+      // content (two answers x each member); every stored event carries a sealed random salt.
+      const { eventDigest } = await import("../../src/store/event-log");
+      const members = t.all.map((p) => p.user.id);
+      for (const p of [t.respondent, t.mediator]) {
+        const exported = (await p.http("GET", `/api/sessions/${t.sessionId}/audit`)).body as {
+          events: Array<{
+            version: number;
+            digest: string;
+            content?: unknown;
+            view?: { type: string; at: number; side: string };
+          }>;
+        };
+        const hidden = exported.events.filter(
+          (e) => e.view?.type === "ProposalAnswered" && e.view.side === "claimant",
+        );
+        expect(hidden).toHaveLength(1);
+        for (const entry of hidden) {
+          expect(entry.content).toBeUndefined();
+          for (const by of members)
+            for (const accept of [true, false]) {
+              const guess = eventDigest({
+                sessionId: t.sessionId,
+                version: entry.version,
+                type: "ProposalAnswered",
+                at: entry.view?.at as number,
+                actor: by,
+                payload: { proposalId, side: "claimant", by, accept },
+              });
+              expect(guess.digest).not.toBe(entry.digest);
+            }
+        }
+      }
     });
 
     it("smart proposal: too far apart -> answered so, bidding resumes", async () => {
