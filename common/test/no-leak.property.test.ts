@@ -383,13 +383,19 @@ function setUp(driver: Driver, input: ScenarioInput): void {
     startAt: T0 + MIN,
     termsText: "Release of all claims; confidentiality; payment within thirty days.",
   });
+  // Once a side has joined, only its own bidding members may invite to it.
+  const inviterFor = (role: Role): string => {
+    if (role === "mediator") return input.creator;
+    const insider = Object.values(driver.s.members).find((m) => m.role === role && m.canBid);
+    return insider?.userId ?? input.creator;
+  };
   for (const user of ALL_USERS) {
     if (user === input.creator) continue;
     const invitationId = driver.id("inv");
     const role = ROLE_OF[user]!;
     driver.must({
       type: "IssueInvitation",
-      actor: input.creator,
+      actor: inviterFor(role),
       invitationId,
       role,
       canBid: user !== USERS.claimantClient,
@@ -399,15 +405,16 @@ function setUp(driver: Driver, input: ScenarioInput): void {
   }
   if (input.revokeOne) {
     const invitationId = driver.id("inv");
+    const inviter = inviterFor("respondent");
     driver.must({
       type: "IssueInvitation",
-      actor: input.creator,
+      actor: inviter,
       invitationId,
       role: "respondent",
       canBid: true,
       expiresAt: T0 + TIME_SPAN,
     });
-    driver.must({ type: "RevokeInvitation", actor: input.creator, invitationId });
+    driver.must({ type: "RevokeInvitation", actor: inviter, invitationId });
   }
   for (const actor of [USERS.claimant, USERS.respondent]) {
     driver.must(

@@ -3,7 +3,7 @@
 import { resolveRules } from "../rules";
 import type { CommandOf, Refused } from "./guards";
 import { accept, asMember, refuse, textFits } from "./guards";
-import type { Context, Decision, SessionState } from "./types";
+import type { Context, Decision, Role, SessionState, Side } from "./types";
 
 export const MAX_TITLE_LENGTH = 200;
 export const MAX_NAME_LENGTH = 200;
@@ -106,17 +106,42 @@ export function cancel(s: SessionState, c: CommandOf<"Cancel">, ctx: Context): D
   return accept([{ type: "SessionEnded", at: ctx.now, outcome: "cancelled", side: null, by: c.actor }]);
 }
 
-function asInviter(s: SessionState, actor: string): Refused | null {
+function sideHasMembers(s: SessionState, side: Side): boolean {
+  return Object.values(s.members).some((m) => m.role === side);
+}
+
+/**
+ * Who may invite to a role. Mediators: the creator or a mediator. A side: before it has joined, the creator or
+ * a mediator (to bring in its first member); once it has, only its own members with bidding rights, so nobody
+ * outside a side can place someone in it to read its number.
+ */
+function asInviter(s: SessionState, actor: string, role: Role): Refused | null {
   const found = asMember(s, actor);
   if (!found.ok) return found;
-  if (s.createdBy !== actor && found.member.role !== "mediator") {
+  const member = found.member;
+  if (role !== "mediator" && sideHasMembers(s, role)) {
+    if (member.role !== role) {
+      return refuse(
+        "WRONG_SIDE",
+        `The ${role} side has joined: only its own members can invite more people to it.`,
+      );
+    }
+    if (!member.canBid) {
+      return refuse(
+        "NO_BIDDING_RIGHTS",
+        "Your invitation is view only, so you cannot invite people. Ask a member of your side with bidding rights.",
+      );
+    }
+    return null;
+  }
+  if (s.createdBy !== actor && member.role !== "mediator") {
     return refuse("NOT_CREATOR", "Only the session's creator or a mediator can invite people.");
   }
   return null;
 }
 
 export function issueInvitation(s: SessionState, c: CommandOf<"IssueInvitation">, ctx: Context): Decision {
-  const denied = asInviter(s, c.actor);
+  const denied = asInviter(s, c.actor, c.role);
   if (denied) return denied;
   if (s.invitations[c.invitationId]) return refuse("CONFLICT", "An invitation with this id already exists.");
   if (!(c.expiresAt > ctx.now)) return refuse("INVALID_DEADLINE", "An invitation must expire in the future.");
@@ -135,10 +160,11 @@ export function issueInvitation(s: SessionState, c: CommandOf<"IssueInvitation">
 }
 
 export function revokeInvitation(s: SessionState, c: CommandOf<"RevokeInvitation">, ctx: Context): Decision {
-  const denied = asInviter(s, c.actor);
-  if (denied) return denied;
   const invitation = s.invitations[c.invitationId];
   if (!invitation) return refuse("INVITE_INVALID", "There is no such invitation.");
+  // Whoever issued an invitation may take it back, as may anyone who could issue it now.
+  const denied = invitation.issuedBy === c.actor ? null : asInviter(s, c.actor, invitation.role);
+  if (denied) return denied;
   if (invitation.revoked) return refuse("INVITE_INVALID", "This invitation was already revoked.");
   if (invitation.usedBy !== null) {
     return refuse("INVITE_USED", "This invitation has already been used, so it can no longer be revoked.");
@@ -165,6 +191,18 @@ export function joinSession(s: SessionState, c: CommandOf<"JoinSession">, ctx: C
     return refuse(
       "INVITE_EXPIRED",
       "This invitation has expired. Ask the person who invited you for a new one.",
+    );
+  }
+  const issuer = s.members[invitation.issuedBy];
+  if (
+    invitation.role !== "mediator" &&
+    sideHasMembers(s, invitation.role) &&
+    issuer?.role !== invitation.role
+  ) {
+    // It was issued to bring in the side's first member, and the side has joined since.
+    return refuse(
+      "INVITE_INVALID",
+      `The ${invitation.role} side has joined since this invitation was made. Ask a member of that side for an invitation.`,
     );
   }
   if (!textFits(c.actorName, 1, MAX_NAME_LENGTH)) return refuse("INVALID_INPUT", NAME_MESSAGE);

@@ -96,6 +96,7 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
           ...s.invitations,
           [e.invitationId]: {
             invitationId: e.invitationId,
+            issuedBy: e.by,
             role: e.role,
             canBid: e.canBid,
             expiresAt: e.expiresAt,

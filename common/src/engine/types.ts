@@ -276,6 +276,8 @@ export interface Member {
 
 export interface Invitation {
   invitationId: string;
+  /** who issued it: an invitation to a side that has members is valid only from one of them */
+  issuedBy: string;
   role: Role;
   canBid: boolean;
   expiresAt: number;

@@ -151,7 +151,8 @@ export class Scenario {
     }
     if (options.extras ?? true) {
       this.invite("inv-client", "claimant", false).join(CLAIMANT_CLIENT, "inv-client");
-      this.invite("inv-adjuster", "respondent", true).join(ADJUSTER, "inv-adjuster");
+      // Once the respondent side has joined, only its own members may invite more people to it.
+      this.invite("inv-adjuster", "respondent", true, RESPONDENT).join(ADJUSTER, "inv-adjuster");
     }
     return this;
   }

@@ -139,16 +139,18 @@ describe("changing the setup (creator only, setup only)", () => {
 });
 
 describe("invitations and joining", () => {
-  it("lets the creator or a mediator invite; others are refused", () => {
-    const scenario = new Scenario().create().cast();
+  it("lets the creator or a mediator invite mediators and each side's first member; others are refused", () => {
+    const scenario = new Scenario().create();
+    scenario.invite("m1", "mediator").join(MEDIATOR, "m1");
     scenario.invite("by-mediator", "respondent", true, MEDIATOR);
     const invite = {
       type: "IssueInvitation",
       invitationId: "x",
-      role: "claimant",
-      canBid: true,
+      role: "mediator",
+      canBid: false,
       expiresAt: T0 + DAY,
     } as const;
+    scenario.join(RESPONDENT, "by-mediator");
     expect(scenario.refused({ ...invite, actor: RESPONDENT }).code).toBe("NOT_CREATOR");
     expect(scenario.refused({ ...invite, actor: OUTSIDER }).code).toBe("NOT_A_MEMBER");
     expect(scenario.refused({ ...invite, actor: CLAIMANT, invitationId: "by-mediator" }).code).toBe(
@@ -157,6 +159,41 @@ describe("invitations and joining", () => {
     expect(scenario.refused({ ...invite, actor: CLAIMANT, expiresAt: scenario.now }).code).toBe(
       "INVALID_DEADLINE",
     );
+  });
+
+  it("once a side has joined, only its own bidding members may invite to it, so nobody can plant a reader", () => {
+    const scenario = new Scenario().create().cast();
+    const toRespondent = {
+      type: "IssueInvitation",
+      invitationId: "puppet",
+      role: "respondent",
+      canBid: false,
+      expiresAt: T0 + DAY,
+    } as const;
+    // The claimant creator and the mediator cannot put someone into the respondent side.
+    expect(scenario.refused({ ...toRespondent, actor: CLAIMANT }).code).toBe("WRONG_SIDE");
+    expect(scenario.refused({ ...toRespondent, actor: MEDIATOR }).code).toBe("WRONG_SIDE");
+    expect(scenario.refused({ ...toRespondent, role: "claimant", actor: MEDIATOR }).code).toBe("WRONG_SIDE");
+    // A view-only member cannot either; a bidding member of the side can.
+    expect(scenario.refused({ ...toRespondent, role: "claimant", actor: CLAIMANT_CLIENT }).code).toBe(
+      "NO_BIDDING_RIGHTS",
+    );
+    scenario.ok({ ...toRespondent, actor: ADJUSTER });
+    expect(types(scenario.join("co-counsel", "puppet"))).toEqual(["MemberJoined"]);
+  });
+
+  it("voids a spare first-member invitation once that side has joined", () => {
+    const scenario = new Scenario().create();
+    scenario.invite("first", "respondent");
+    scenario.invite("spare", "respondent");
+    scenario.join(RESPONDENT, "first");
+    const refused = scenario.refused({
+      type: "JoinSession",
+      actor: "puppet",
+      actorName: "P",
+      invitationId: "spare",
+    });
+    expect(refused.code).toBe("INVITE_INVALID");
   });
 
   it("grants bidding rights by default or view only; a mediator never gets bidding rights", () => {
@@ -198,7 +235,7 @@ describe("invitations and joining", () => {
 
   it("lets people join during Step 2 and Step 3", () => {
     const scenario = Scenario.inStep3(100_000_00, 50_000_00);
-    scenario.invite("late", "claimant", true, MEDIATOR);
+    scenario.invite("late", "claimant", true, CLAIMANT);
     expect(types(scenario.join("late-partner", "late"))).toEqual(["MemberJoined"]);
     scenario.ok(setNumber("late-partner", 90_000_00));
   });

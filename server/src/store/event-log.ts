@@ -81,7 +81,11 @@ export function sealPayload(
   // Every event gets one sealed random value, so its digest can never be guessed by hashing candidate contents
   // (a proposal answer has two possible values; a hidden entry's digest must not reveal which).
   out[SALT_FIELD] = {
-    $sealed: encryptValue(dataKey, randomBytes(16).toString("base64"), sealedFieldAad(ev.sessionId, ev.version, SALT_FIELD)),
+    $sealed: encryptValue(
+      dataKey,
+      randomBytes(16).toString("base64"),
+      sealedFieldAad(ev.sessionId, ev.version, SALT_FIELD),
+    ),
   };
   return out;
 }

@@ -864,7 +864,7 @@ for (const backend of backends()) {
     // ------------------------------------------------------------------ invitations
 
     it("a reused invitation -> 410 INVITE_USED; the first joiner keeps the place", async () => {
-      const token = await invite(t.claimant, t.sessionId, "respondent");
+      const token = await invite(t.respondent, t.sessionId, "respondent");
       const first = await person("Second Adjuster");
       await accept(first, token);
       const before = await stored(t.claimant, t.sessionId);

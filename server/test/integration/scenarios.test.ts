@@ -1,8 +1,8 @@
 // End to end over real HTTP and Socket.IO: every path of RULES.md with sub-second steps, on the embedded
 // defaults and (when DATABASE_URL + REDIS_URL are set) on PostgreSQL + Redis + BullMQ.
 import { describe, expect, it } from "vitest";
-import { backendLabel, backends, type Participant, useServer } from "../support/server";
-import { allPushText, ok, openTable, SHORT_RULES, type Table } from "./harness";
+import { backendLabel, backends, Participant, useServer } from "../support/server";
+import { accept, allPushText, invite, ok, openTable, SHORT_RULES, type Table } from "./harness";
 
 // Distinctive amounts that cannot collide with timestamps, versions or ids.
 const DEMAND = 73_914_205;
@@ -107,6 +107,26 @@ for (const backend of backends()) {
       }
       const ownSync = await t.claimantClient.emit("sync", { sessionId: t.sessionId, sinceVersion: 0 });
       expect(JSON.stringify(ownSync)).toContain(String(DEMAND));
+    });
+
+    it("lets nobody outside a side plant a reader in it (the creator and the mediator included)", async () => {
+      const t = await table();
+      await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: OFFER }));
+      for (const outsider of [t.claimant, t.mediator]) {
+        const r = await outsider.http("POST", `/api/sessions/${t.sessionId}/invitations`, {
+          role: "respondent",
+          canBid: false,
+        });
+        expect(r.status).toBe(403);
+        expect((r.body as { error: { code: string } }).error.code).toBe("WRONG_SIDE");
+        expect(r.text).not.toContain(String(OFFER));
+      }
+      // The respondent's own side can bring in a colleague, who then sees the side's number.
+      const colleague = await new Participant(suite.server.url, "Respondent Colleague").signUp();
+      suite.participants.push(colleague);
+      await accept(colleague, await invite(t.respondent, t.sessionId, "respondent", false));
+      const theirs = await colleague.http("GET", `/api/sessions/${t.sessionId}/number`);
+      expect((theirs.body as { own: { amount: number } }).own.amount).toBe(OFFER);
     });
 
     const toStep3 = async (t: Table, demand: number, offer: number) => {
