@@ -8,7 +8,7 @@ import { ActivityFeed } from "./session/ActivityFeed";
 import { panelProps } from "./session/context";
 import { DealBanner } from "./session/DealBanner";
 import { Header } from "./session/Header";
-import { InvitationsPanel } from "./session/InvitationsPanel";
+import { InvitationsPanel, invitableRoles } from "./session/InvitationsPanel";
 import { LedgerPanel } from "./session/LedgerPanel";
 import { MediatorConsole } from "./session/MediatorConsole";
 import { NumberPanel } from "./session/NumberPanel";
@@ -46,7 +46,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const p = panelProps(data, now);
   const { view } = data;
   const isMediator = view.viewer.role === "mediator";
-  const mayInvite = isMediator || view.viewer.isCreator;
+  const mayInvite = invitableRoles(view).length > 0;
 
   return (
     <main className={`page session ${isMediator ? "as-mediator" : "as-side"}`}>

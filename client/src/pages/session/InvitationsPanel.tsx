@@ -18,9 +18,31 @@ function inviteeWords(role: Role, canBid: boolean): string {
   return `the ${role} side${canBid ? "" : " (view only)"}`;
 }
 
+const ROLE_OPTIONS: Array<{ role: Role; label: string }> = [
+  { role: "claimant", label: "Someone on the claimant side" },
+  { role: "respondent", label: "Someone on the respondent side" },
+  { role: "mediator", label: "A mediator" },
+];
+
+/**
+ * The roles this viewer may invite, as the engine decides them: a mediator or a side's first member (creator or a
+ * mediator), and more people for a side that has joined only from that side's own bidding members.
+ */
+export function invitableRoles(view: PanelProps["view"]): Role[] {
+  const organiser = view.viewer.isCreator || view.viewer.role === "mediator";
+  const sideJoined = (side: Role) => view.members.some((m) => m.role === side);
+  return ROLE_OPTIONS.map((o) => o.role).filter((role) => {
+    if (role === "mediator") return organiser;
+    if (sideJoined(role)) return view.viewer.side === role && view.viewer.canBid;
+    return organiser;
+  });
+}
+
 export function InvitationsPanel(p: PanelProps) {
   const { view } = p;
-  const [role, setRole] = useState<Role>(view.viewer.side === "claimant" ? "respondent" : "claimant");
+  const allowed = invitableRoles(view);
+  const [chosen, setRole] = useState<Role | null>(null);
+  const role: Role = chosen && allowed.includes(chosen) ? chosen : (allowed[0] ?? "mediator");
   const [canBid, setCanBid] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UserError | null>(null);
@@ -47,15 +69,17 @@ export function InvitationsPanel(p: PanelProps) {
   return (
     <section className="panel invitations" aria-labelledby="invitations-title">
       <h2 id="invitations-title">Invite people</h2>
-      {!ended && (
+      {!ended && allowed.length > 0 && (
         <form className="form" onSubmit={submit}>
           <div className="row wrap">
             <Field label="Invite">
               {(id) => (
                 <select id={id} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-                  <option value="claimant">Someone on the claimant side</option>
-                  <option value="respondent">Someone on the respondent side</option>
-                  <option value="mediator">A mediator</option>
+                  {ROLE_OPTIONS.filter((o) => allowed.includes(o.role)).map((o) => (
+                    <option key={o.role} value={o.role}>
+                      {o.label}
+                    </option>
+                  ))}
                 </select>
               )}
             </Field>
