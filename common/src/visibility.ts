@@ -89,7 +89,6 @@ export function eventAudience(
     case "ProposalTooFarApart":
     case "SmartProposalMade":
     case "MediatorProposalPut":
-    case "ProposalAnswered":
     case "ProposalResolved":
     case "DealMade":
     case "SessionEnded":
@@ -99,6 +98,9 @@ export function eventAudience(
       // Everyone receives these; projectEvent still redacts the confidential parts of some.
       return { sides: [...SIDES], mediators: true, users: [] };
     case "ReminderDue":
+      return { sides: [event.side], mediators: false, users: [] };
+    // Double-blind: not even whether a side answered leaves it (at a deadline, it would show who did not accept).
+    case "ProposalAnswered":
       return { sides: [event.side], mediators: false, users: [] };
     // The conveyed ledger is everyone's; a bracket still being drafted is its side's and the mediators' only.
     case "LedgerItemRecorded":
@@ -159,7 +161,7 @@ export interface SmartProposalView {
   amount?: Cents | null;
 }
 
-/** An answer: the own side sees who answered and how; everyone else only that this side answered. */
+/** An answer, seen only by the answering side (who answered and how); nobody else learns of it. */
 export interface ProposalAnsweredView {
   type: "ProposalAnswered";
   proposalId: string;
@@ -316,8 +318,8 @@ export interface ProposalView {
   answerBy: number;
   /** mediator proposals: everyone; smart proposals: sides only (absent for the mediator) */
   amount?: Cents | null;
-  /** whether each side has answered, for everyone; never how */
-  answered: Record<Side, boolean>;
+  /** whether the viewer's own side has answered (sides only): nobody learns whether the other side did */
+  answered: Partial<Record<Side, boolean>>;
   /** the viewer's own side's answer, if it answered; sides only */
   ownAnswer?: boolean;
 }
@@ -456,7 +458,7 @@ function proposalView(state: SessionState, side: Side | null): ProposalView | nu
     proposalId: p.proposalId,
     kind: p.kind,
     answerBy: p.answerBy,
-    answered: { claimant: p.answers.claimant !== undefined, respondent: p.answers.respondent !== undefined },
+    answered: side === null ? {} : { [side]: p.answers[side] !== undefined },
   };
   if (p.kind === "mediator" || side !== null) view.amount = p.amount;
   if (side !== null && p.answers[side] !== undefined) view.ownAnswer = p.answers[side];

@@ -333,23 +333,12 @@ describe("RULES.md visibility table", () => {
   });
 
   it("who rejected a proposal: never, for anyone, the mediator included", () => {
-    // The answering side sees its own answer; nobody else learns how a side answered, nor who answered.
+    // The answering side sees its own answer; nobody else learns how a side answered, nor even that it did
+    // (at a deadline, "the claimant answered" would tell everyone the respondent did not accept).
     expect(projectEvent(claimantRejects, claimant)).toMatchObject({ accept: false, by: "u-c1" });
     expect(projectEvent(claimantRejects, claimantViewOnly)).toMatchObject({ accept: false });
-    for (const viewer of [respondent, mediator]) {
-      expect(projectEvent(claimantRejects, viewer)).toEqual({
-        type: "ProposalAnswered",
-        proposalId: "prop-1",
-        side: "claimant",
-        at: claimantRejects.at,
-      });
-    }
-    expect(projectEvent(respondentAccepts, claimant)).toEqual({
-      type: "ProposalAnswered",
-      proposalId: "prop-1",
-      side: "respondent",
-      at: respondentAccepts.at,
-    });
+    for (const viewer of [respondent, mediator]) expect(projectEvent(claimantRejects, viewer)).toBeNull();
+    expect(projectEvent(respondentAccepts, claimant)).toBeNull();
     // The resolution says only accepted or not, to everyone.
     for (const viewer of everyone) {
       expect(keysOf(projectEvent(resolved, viewer))).toEqual([
@@ -360,13 +349,15 @@ describe("RULES.md visibility table", () => {
         "type",
       ]);
     }
-    // Snapshots: every viewer learns that the claimant answered; only the claimant side learns how.
+    // Snapshots: only the claimant side learns that, and how, it answered.
     const state = replay(midSessionLog);
+    expect(viewState(state, respondent, NOW).proposal?.answered).toEqual({ respondent: false });
+    expect(viewState(state, mediator, NOW).proposal?.answered).toEqual({});
     for (const viewer of [respondent, mediator]) {
       const proposal = viewState(state, viewer, NOW).proposal;
-      expect(proposal?.answered).toEqual({ claimant: true, respondent: false });
       expect(proposal && "ownAnswer" in proposal).toBe(false);
     }
+    expect(viewState(state, claimant, NOW).proposal?.answered).toEqual({ claimant: true });
     expect(viewState(state, claimant, NOW).proposal?.ownAnswer).toBe(false);
     // After the resolution nothing of any answer remains in any snapshot.
     const after = replay([...midSessionLog, respondentAccepts, resolved]);
@@ -684,7 +675,7 @@ describe("viewState per role", () => {
       proposalId: "prop-1",
       kind: "smart",
       answerBy: smart.answerBy,
-      answered: { claimant: true, respondent: false },
+      answered: {},
     });
     expect(view.invitations).toHaveLength(3);
   });

@@ -58,7 +58,8 @@ export function toPublicError(err: unknown): {
   }
   return {
     code: "INTERNAL",
-    message: "Something went wrong on our side. Nothing was changed; please try again.",
+    message:
+      "Something went wrong on our side, and it may not have been saved. Retry the same request (with the same idempotency key): it is applied at most once.",
     status: 500,
   };
 }

@@ -120,10 +120,11 @@ export function describeEvent(
         `${ev.by === ctx.viewer.userId ? "You" : "The mediator"} proposed ${money(ev.amount)}. Each side answers privately by ${ctx.clock(ev.answerBy)}.`,
       );
     case "ProposalAnswered":
+      // Only the answering side ever receives this event.
       if (ev.accept !== undefined && ev.side === ctx.viewer.side) {
         return info(`Your side ${ev.accept ? "accepted" : "rejected"} the proposal (${by(ev.by)}).`);
       }
-      return info(`${sideName(ev.side)} answered the proposal.`);
+      return null;
     case "ProposalResolved":
       return ev.accepted
         ? { text: "The proposal was accepted by both sides.", tone: "deal" }

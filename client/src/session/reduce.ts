@@ -141,7 +141,7 @@ export function applyEvent(view: SessionView, ev: VisibleEvent, version: number)
         proposalId: ev.proposalId,
         kind: "smart",
         answerBy: ev.answerBy,
-        answered: { claimant: false, respondent: false },
+        answered: ownAnsweredFlag(v),
       };
       // Pushes never carry the amount; a sync answer does, for sides only.
       if (ev.amount !== undefined) proposal.amount = ev.amount;
@@ -160,7 +160,7 @@ export function applyEvent(view: SessionView, ev: VisibleEvent, version: number)
           kind: "mediator",
           answerBy: ev.answerBy,
           amount: ev.amount,
-          answered: { claimant: false, respondent: false },
+          answered: ownAnsweredFlag(v),
         },
         deadlines: { ...v.deadlines, proposalAnswerBy: ev.answerBy },
       };
@@ -252,6 +252,11 @@ export function applyEvent(view: SessionView, ev: VisibleEvent, version: number)
       // A type this client does not know (a newer server): it still moved the version.
       return v;
   }
+}
+
+/** As the server's snapshot: a side knows whether it answered; nobody learns whether the other side did. */
+function ownAnsweredFlag(v: SessionView): Partial<Record<Side, boolean>> {
+  return v.viewer.side === null ? {} : { [v.viewer.side]: false };
 }
 
 /** A session that ended without a deal destroys its numbers: the client forgets the ones it held too. */

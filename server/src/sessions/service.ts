@@ -291,6 +291,7 @@ export class SessionService {
   }
 
   async roleOf(sessionId: string, userId: string): Promise<Viewer | null> {
+    if (!isUuid(sessionId)) return null;
     const r = await this.deps.db.query<{ role: Role }>(
       "SELECT role FROM session_members WHERE session_id=$1 AND user_id=$2",
       [sessionId, userId],
@@ -384,7 +385,9 @@ export class SessionService {
     let state: SessionState | null = null;
     for (const s of stored) state = evolve(state, toEvent(s, dataKey));
     const loaded = state as SessionState;
-    this.cache.put(sessionId, loaded);
+    // Only a state read under the session's lock is cached: an unlocked read may race a commit that destroys the
+    // key, and must not put a plaintext copy back after that commit dropped it.
+    if (meta) this.cache.put(sessionId, loaded);
     return { state: loaded, chainHash: chainHash as string, dataKey };
   }
 

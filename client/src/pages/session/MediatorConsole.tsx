@@ -213,9 +213,8 @@ function MediatorProposal(p: PanelProps) {
             Answers due by {p.clock(proposal.answerBy)} ({formatCountdown(proposal.answerBy - p.now)} left).
           </p>
           <p>
-            Claimant: {proposal.answered.claimant ? "has answered" : "has not answered"}. Respondent:{" "}
-            {proposal.answered.respondent ? "has answered" : "has not answered"}. You will learn only whether
-            it was accepted, never who said no.
+            Each side answers privately. You will learn only whether it was accepted, never who answered or
+            who said no.
           </p>
         </>
       ) : view.phase !== "step3" ? (

@@ -3,7 +3,7 @@
 import { ErrorLine } from "../../components/ErrorLine";
 import { formatCountdown } from "../../lib/time";
 import { useCommand } from "../../lib/useCommand";
-import { otherSideOf, sideName } from "../../lib/words";
+import { otherSideOf } from "../../lib/words";
 import { lastProposalOutcome } from "../../session/feed";
 import type { PanelProps } from "./context";
 
@@ -80,8 +80,8 @@ export function ProposalPanel(p: PanelProps) {
             <p className="hint">View-only members cannot answer for the side.</p>
           )}
           <p className="hint">
-            {sideName(otherSideOf(side))}{" "}
-            {proposal.answered[otherSideOf(side)] ? "has answered" : "has not answered yet"}.
+            You will not learn whether the {otherSideOf(side)} side has answered, and they will not learn
+            whether you have: only the result.
           </p>
         </div>
       ) : request ? (
