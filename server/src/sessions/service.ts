@@ -1,6 +1,6 @@
 // The application service: per command, lock the session row, rebuild state, decide, append, commit,
 // then (only after the commit) publish and ensure deadlines. One path for REST, sockets and the clock.
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import {
   type ClientCommand,
   type Command,
@@ -23,6 +23,7 @@ import {
 import type { Logger } from "pino";
 import { AppError } from "../errors";
 import type { Metrics } from "../metrics";
+import { canonicalJson } from "../store/canonical-json";
 import { newDataKey, unwrapKey, wrapKey } from "../store/crypto";
 import type { Db, Queryable } from "../store/db";
 import {
@@ -138,17 +139,27 @@ export class SessionService {
   ): Promise<Committed> {
     const started = process.hrtime.bigint();
     let type = typeof input === "function" ? "Unknown" : input.type;
+    let receiptHash: string | null = null;
     try {
       const committed = await this.track(
         this.deps.db.tx(async (q) => {
           const loaded = await this.lockAndLoad(q, sessionId);
           if (!loaded)
             throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+          receiptHash =
+            idempotencyKey && typeof input !== "function" ? commandHash(loaded.dataKey, input) : null;
           if (idempotencyKey) {
-            const prior = await q.query<{ version: number }>(
-              "SELECT version FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
+            const prior = await q.query<{ version: number; command_hash: string | null }>(
+              "SELECT version, command_hash FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
               [sessionId, actor.id, idempotencyKey],
             );
+            const receipt = prior.rows[0];
+            if (receipt && receiptHash && receipt.command_hash && receipt.command_hash !== receiptHash) {
+              throw new AppError(
+                "CONFLICT",
+                "This idempotency key was already used for a different request. Use a new key for a new action.",
+              );
+            }
             if (prior.rows[0]) {
               return {
                 sessionId,
@@ -168,7 +179,16 @@ export class SessionService {
           const full = toEngineCommand(command, actor, loaded.state);
           const decision = decide(loaded.state, full, { now: this.now(), random: this.deps.random });
           if (!decision.ok) throw new AppError(decision.code, decision.message, decision.retryAt);
-          return this.commit(q, sessionId, loaded.state, loaded, decision.events, actor.id, idempotencyKey);
+          return this.commit(
+            q,
+            sessionId,
+            loaded.state,
+            loaded,
+            decision.events,
+            actor.id,
+            idempotencyKey,
+            receiptHash,
+          );
         }),
       );
       this.deps.metrics?.commandsTotal.inc({ type, outcome: "ok" });
@@ -399,6 +419,7 @@ export class SessionService {
     events: SessionEvent[],
     actorId: string | null,
     idempotencyKey: string | null,
+    receiptHash: string | null = null,
   ): Promise<Committed> {
     if (!loaded.dataKey) throw new AppError("SESSION_ENDED", "This session has ended.");
     const expected = before?.version ?? 0;
@@ -451,8 +472,8 @@ export class SessionService {
     }
     if (idempotencyKey && actorId) {
       await q.query(
-        "INSERT INTO command_receipts (session_id, user_id, idempotency_key, version) VALUES ($1,$2,$3,$4)",
-        [sessionId, actorId, idempotencyKey, after.version],
+        "INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash) VALUES ($1,$2,$3,$4,$5)",
+        [sessionId, actorId, idempotencyKey, after.version, receiptHash],
       );
     }
     return { sessionId, version: after.version, events: versioned, state: after, duplicate: false };
@@ -499,6 +520,15 @@ function toEngineCommand(command: ServiceCommand, actor: Actor, state: SessionSt
     full.rules = resolved.rules;
   }
   return full as unknown as Command;
+}
+
+/**
+ * What a receipt remembers of its command: an HMAC under the session's own key, never a plain hash (a command may
+ * hold a number, and amounts are few enough to guess by hashing every candidate).
+ */
+function commandHash(dataKey: Buffer | null, command: ServiceCommand): string | null {
+  if (!dataKey) return null;
+  return createHmac("sha256", dataKey).update(canonicalJson(command)).digest("hex");
 }
 
 function payloadOf(e: SessionEvent): Record<string, unknown> {

@@ -97,6 +97,15 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 2,
+    name: "command receipts remember what they acknowledged",
+    statements: [
+      // A hash of the command (never the command itself: it may hold a number), so a key reused for a
+      // different command is refused instead of answered with the first one's result.
+      "ALTER TABLE command_receipts ADD COLUMN command_hash text",
+    ],
+  },
 ];
 
 /**

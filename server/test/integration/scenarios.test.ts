@@ -325,6 +325,13 @@ for (const backend of backends()) {
         t.claimant.command(t.sessionId, { type: "SetNumber", amount: DEMAND }, "same-key-123"),
       );
       expect(b.version).toBe(a.version);
+      // The same key for a different action is refused, not answered with the first action's result.
+      const reused = await t.claimant.command(
+        t.sessionId,
+        { type: "SetNumber", amount: DEMAND + 500 },
+        "same-key-123",
+      );
+      expect(reused).toMatchObject({ ok: false, code: "CONFLICT" });
       const events = await t.claimant.http("GET", `/api/sessions/${t.sessionId}/events?since=0`);
       const sets = (
         events.body as { events: Array<{ event: { type: string; side: string } }> }

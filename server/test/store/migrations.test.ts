@@ -62,6 +62,7 @@ const EXPECTED_SCHEMA: Record<string, Record<string, string>> = {
     idempotency_key: "text",
     version: "integer",
     created_at: "timestamp with time zone",
+    command_hash: "text",
   },
   schema_migrations: { id: "integer", name: "text", applied_at: "timestamp with time zone" },
 };
