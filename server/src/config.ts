@@ -35,6 +35,8 @@ export interface Config {
   socketMaxBuffer: number;
   loginRateLimit: RateLimit;
   socketRateLimit: RateLimit;
+  /** how often a worker re-arms deadlines that are overdue in the database (a trigger lost after its retries) */
+  deadlineSweepMs: number;
 }
 
 export interface ConfigProblem {
@@ -175,6 +177,7 @@ const schema = z.object({
   SOCKET_MAX_BUFFER: wholeNumber(1024, 10 * 1024 * 1024).default(262144),
   LOGIN_RATE_LIMIT: rateLimit().default({ points: 10, durationSeconds: 15 * 60 }),
   SOCKET_RATE_LIMIT: rateLimit().default({ points: 30, durationSeconds: 10 }),
+  DEADLINE_SWEEP_MS: wholeNumber(100, 3_600_000).default(30_000),
 });
 
 export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof typeof schema.shape)[];
@@ -231,5 +234,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     socketMaxBuffer: v.SOCKET_MAX_BUFFER,
     loginRateLimit: v.LOGIN_RATE_LIMIT,
     socketRateLimit: v.SOCKET_RATE_LIMIT,
+    deadlineSweepMs: v.DEADLINE_SWEEP_MS,
   };
 }

@@ -26,12 +26,13 @@ import { SessionService } from "./sessions/service";
 import { loadOrCreateMasterKey } from "./store/crypto";
 import { openDb } from "./store/db";
 import { migrate } from "./store/migrations";
-import { createScheduler } from "./timers";
+import { createScheduler, type Scheduler } from "./timers";
 
 export interface RunningServer {
   url: string;
   port: number;
   sessions: SessionService;
+  scheduler: Scheduler;
   io: IoServer;
   /** Graceful: stop accepting, finish in-flight commands, close worker, queue and database. */
   close(): Promise<void>;
@@ -150,6 +151,7 @@ export async function startServer(
     config.role === "worker"
       ? undefined
       : attachGateway({ io, config, tokens, sessions, metrics, log, now: opts.now });
+  let sweep: NodeJS.Timeout | undefined;
   if (config.role !== "web") {
     await scheduler.start(async (job, info) => {
       metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
@@ -157,6 +159,18 @@ export async function startServer(
     });
     const n = await sessions.reconcileDeadlines();
     log.info({ deadlines: n }, "deadlines reconciled");
+    // The database holds every deadline: a row still there well after its time lost its trigger (a job that
+    // failed all its retries, a flushed Redis). Re-arm those; a duplicate trigger only finds nothing due.
+    const now = opts.now ?? Date.now;
+    sweep = setInterval(() => {
+      sessions
+        .reconcileDeadlines({ dueBefore: now() - Math.min(config.deadlineSweepMs, 5_000) })
+        .then((count) => {
+          if (count > 0) log.warn({ deadlines: count }, "re-armed overdue deadlines");
+        })
+        .catch((err: unknown) => log.error({ err: String(err) }, "deadline sweep failed"));
+    }, config.deadlineSweepMs);
+    sweep.unref();
   }
 
   await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
@@ -169,10 +183,12 @@ export async function startServer(
     url,
     port,
     sessions,
+    scheduler,
     io,
     close() {
       closing ??= (async () => {
         // Stop accepting connections, let in-flight commands commit (and ack), then close sockets.
+        clearInterval(sweep);
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await sessions.drain();
         sessions.stopScheduling();

@@ -36,6 +36,7 @@ describe("loadConfig", () => {
       socketMaxBuffer: 262144,
       loginRateLimit: { points: 10, durationSeconds: 900 },
       socketRateLimit: { points: 30, durationSeconds: 10 },
+      deadlineSweepMs: 30_000,
     });
   });
 
@@ -64,6 +65,7 @@ describe("loadConfig", () => {
       SOCKET_MAX_BUFFER: "32768",
       LOGIN_RATE_LIMIT: "5/1h",
       SOCKET_RATE_LIMIT: "100 / 60",
+      DEADLINE_SWEEP_MS: "5000",
     });
     expect(cfg).toEqual({
       env: "production",
@@ -87,6 +89,7 @@ describe("loadConfig", () => {
       socketMaxBuffer: 32768,
       loginRateLimit: { points: 5, durationSeconds: 3600 },
       socketRateLimit: { points: 100, durationSeconds: 60 },
+      deadlineSweepMs: 5000,
     });
   });
 

@@ -344,9 +344,12 @@ export class SessionService {
   }
 
   /** At start-up: every deadline stored in the database is (re)scheduled; overdue ones fire at once. */
-  async reconcileDeadlines(): Promise<number> {
+  async reconcileDeadlines(opts: { dueBefore?: number } = {}): Promise<number> {
     const r = await this.deps.db.query<{ session_id: string; key: string; due_at: string | number }>(
-      "SELECT session_id, key, due_at FROM deadlines ORDER BY due_at",
+      opts.dueBefore === undefined
+        ? "SELECT session_id, key, due_at FROM deadlines ORDER BY due_at"
+        : "SELECT session_id, key, due_at FROM deadlines WHERE due_at <= $1 ORDER BY due_at",
+      opts.dueBefore === undefined ? [] : [opts.dueBefore],
     );
     const jobs = r.rows.map((x) => ({ sessionId: x.session_id, key: x.key, dueAt: Number(x.due_at) }));
     if (jobs.length > 0) await this.deps.scheduler.ensure(jobs);
