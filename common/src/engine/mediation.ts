@@ -5,7 +5,15 @@ import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
 import { accept, asMediator, asMember, asSideMember, refuse, textFits } from "./guards";
 import { audienceOf } from "./rooms";
-import type { Context, Decision, LedgerItem, LedgerItemState, SessionEvent, SessionState } from "./types";
+import type {
+  Context,
+  Decision,
+  EventOf,
+  LedgerItem,
+  LedgerItemState,
+  SessionEvent,
+  SessionState,
+} from "./types";
 import { otherSide } from "./types";
 
 export const MAX_MESSAGE_LENGTH = 4000;
@@ -169,30 +177,25 @@ function invalidAmount(...amounts: unknown[]): Refused | null {
 }
 
 export function recordConveyed(s: SessionState, c: CommandOf<"RecordConveyed">, ctx: Context): Decision {
-  const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
-  if (!found.ok) return found;
-  const badAmount = invalidAmount(c.amount);
-  if (badAmount) return badAmount;
-  const counter = checkNewItem(s, c, ctx);
-  if (!Array.isArray(counter)) return counter;
-  return accept([
-    {
-      type: "LedgerItemRecorded",
-      at: ctx.now,
-      itemId: c.itemId,
-      by: c.actor,
-      item: { kind: "conveyed", from: c.from, amount: c.amount },
-      note: c.note,
-      counters: c.counters,
-    },
-    ...counter,
-  ]);
+  return recordItem(s, c, ctx, { kind: "conveyed", from: c.from, amount: c.amount }, [c.amount]);
 }
 
 export function recordBracket(s: SessionState, c: CommandOf<"RecordBracket">, ctx: Context): Decision {
+  const item = { kind: "bracket" as const, from: c.from, ourAmount: c.ourAmount, theirAmount: c.theirAmount };
+  return recordItem(s, c, ctx, item, [c.ourAmount, c.theirAmount]);
+}
+
+/** One path for both ledger records: mediator only, valid amounts, a new id, and what it counters. */
+function recordItem(
+  s: SessionState,
+  c: CommandOf<"RecordConveyed"> | CommandOf<"RecordBracket">,
+  ctx: Context,
+  item: EventOf<"LedgerItemRecorded">["item"],
+  amounts: unknown[],
+): Decision {
   const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
   if (!found.ok) return found;
-  const badAmount = invalidAmount(c.ourAmount, c.theirAmount);
+  const badAmount = invalidAmount(...amounts);
   if (badAmount) return badAmount;
   const counter = checkNewItem(s, c, ctx);
   if (!Array.isArray(counter)) return counter;
@@ -202,7 +205,7 @@ export function recordBracket(s: SessionState, c: CommandOf<"RecordBracket">, ct
       at: ctx.now,
       itemId: c.itemId,
       by: c.actor,
-      item: { kind: "bracket", from: c.from, ourAmount: c.ourAmount, theirAmount: c.theirAmount },
+      item,
       note: c.note,
       counters: c.counters,
     },

@@ -12,7 +12,7 @@
 
 import fc from "fast-check";
 import type { Decision } from "../../src/engine";
-import { decide, evolve } from "../../src/engine";
+import { decide, evolve, LEDGER_ITEM_STATES, MEDIATOR_LOCATIONS, ROOM_IDS } from "../../src/engine";
 import type {
   Command,
   LedgerItemState,
@@ -73,23 +73,10 @@ const TERMS_TEXTS = [
   "Release, confidentiality and no admission of liability.",
 ];
 const MESSAGE_TEXTS = ["Can we talk about timing?", "We need a moment.", "Ready when you are.", " "];
-const ROOMS: RoomId[] = ["joint", "caucus:claimant", "caucus:respondent", "side:claimant", "side:respondent"];
-const LOCATIONS: MediatorLocation[] = [
-  "joint",
-  "with_claimant",
-  "with_respondent",
-  "private",
-  "break",
-  "away",
-];
-const LEDGER_STATES: LedgerItemState[] = [
-  "proposed",
-  "conveyed",
-  "accepted",
-  "rejected",
-  "countered",
-  "withdrawn",
-];
+// The engine's own lists, so the generator covers every room, location and ledger state there is.
+const ROOMS: readonly RoomId[] = ROOM_IDS;
+const LOCATIONS: readonly MediatorLocation[] = MEDIATOR_LOCATIONS;
+const LEDGER_STATES: readonly LedgerItemState[] = LEDGER_ITEM_STATES;
 
 // ---------------------------------------------------------------- amounts
 

@@ -27,10 +27,8 @@ if (!redisUrl) {
       });
     });
   } else {
-    console.warn("SKIPPING BullMQ scheduler suite: REDIS_URL not set");
-    describe.skip("BullMQ scheduler (REDIS_URL not set)", () => {
-      it("needs REDIS_URL", () => {});
-    });
+    // Not registered at all (nothing is counted as passing); the warning says what did not run.
+    console.warn("\n!!! SKIPPING BullMQ scheduler suite: REDIS_URL not set\n");
   }
 } else {
   registerBullMqSuites(redisUrl);
