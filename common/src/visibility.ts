@@ -3,9 +3,11 @@
 
 import { changesLeft } from "./engine/bidding";
 import { type Audience, audienceOf } from "./engine/rooms";
+import { evolve } from "./engine/state";
 import type {
   Invitation,
   LedgerItem,
+  Member,
   Message,
   Outcome,
   Phase,
@@ -43,34 +45,37 @@ export function canPostIn(room: RoomId, viewer: Viewer): boolean {
 }
 
 /**
- * Who may see an invitation: the session's creator, whoever issued or revoked it, the mediators, and the
- * members of the side it invites. The other side learns of a new member only when they join.
+ * Which roles see an invitation: the mediators, the side it invites, and the sides of whoever issued it and of the
+ * session's creator. Visibility is by role, never by person, so every member of a role shares one stream of events
+ * (and one sequence of positions). The other side learns of a new member only when they join.
  */
-function seesInvitation(
-  viewer: Viewer,
+function invitationRoles(
   invitedRole: Role | undefined,
-  privileged: readonly string[],
-): boolean {
-  if (viewer.role === "mediator") return true;
-  if (privileged.includes(viewer.userId)) return true;
-  return invitedRole !== undefined && invitedRole === viewer.role;
+  issuedBy: string | undefined,
+  context: ProjectionContext | undefined,
+): Role[] {
+  const roles = new Set<Role>(["mediator"]);
+  if (invitedRole !== undefined) roles.add(invitedRole);
+  for (const userId of [issuedBy, context?.createdBy]) {
+    const role = userId === undefined ? undefined : context?.members[userId]?.role;
+    if (role !== undefined) roles.add(role);
+  }
+  return [...roles];
 }
 
 /** What projectEvent needs from the session beyond the event itself; SessionState satisfies it. */
 export interface ProjectionContext {
   createdBy: string;
-  invitations: Readonly<Record<string, Pick<Invitation, "role">>>;
+  members: Readonly<Record<string, Pick<Member, "role">>>;
+  invitations: Readonly<Record<string, Pick<Invitation, "role" | "issuedBy">>>;
 }
 
 /**
- * Who receives an event at all, as rooms (sides, mediators) plus individual users. The gateway can use it to
- * pick rooms; projectEvent uses it to decide null, so the two cannot disagree.
- * InvitationRevoked names no role: without a context only the mediators and the revoker receive it.
+ * Who receives an event at all, as roles (the sides and the mediators). The publisher picks rooms with it and the
+ * log numbers each role's stream with it; projectEvent uses it to decide null, so none of them can disagree.
+ * Pass the session (state after the event) as `context`: it places invitations by their issuer and invited role.
  */
-export function eventAudience(
-  event: SessionEvent,
-  context?: ProjectionContext,
-): Audience & { users: string[] } {
+export function eventAudience(event: SessionEvent, context?: ProjectionContext): Audience {
   switch (event.type) {
     case "SessionCreated":
     case "SetupUpdated":
@@ -96,40 +101,47 @@ export function eventAudience(
     case "JointRoomOpened":
     case "JointRoomClosed":
       // Everyone receives these; projectEvent still redacts the confidential parts of some.
-      return { sides: [...SIDES], mediators: true, users: [] };
+      return { sides: [...SIDES], mediators: true };
     case "ReminderDue":
-      return { sides: [event.side], mediators: false, users: [] };
+      return { sides: [event.side], mediators: false };
     // Double-blind: not even whether a side answered leaves it (at a deadline, it would show who did not accept).
     case "ProposalAnswered":
-      return { sides: [event.side], mediators: false, users: [] };
+      return { sides: [event.side], mediators: false };
     // The conveyed ledger is everyone's; a bracket still being drafted is its side's and the mediators' only.
     case "LedgerItemRecorded":
       return event.item.kind === "conveyed"
-        ? { sides: [...SIDES], mediators: true, users: [] }
-        : { sides: [event.item.from], mediators: true, users: [] };
+        ? { sides: [...SIDES], mediators: true }
+        : { sides: [event.item.from], mediators: true };
     case "LedgerItemUpdated":
-      return event.shared
-        ? { sides: [...SIDES], mediators: true, users: [] }
-        : { sides: [event.from], mediators: true, users: [] };
+      return event.shared ? { sides: [...SIDES], mediators: true } : { sides: [event.from], mediators: true };
     case "MediatorRequested":
-      return { sides: [event.side], mediators: true, users: [] };
+      return { sides: [event.side], mediators: true };
     case "MessagePosted":
-      return { sides: [...event.audience.sides], mediators: event.audience.mediators, users: [] };
+      return { sides: [...event.audience.sides], mediators: event.audience.mediators };
     case "InvitationIssued":
     case "InvitationRevoked": {
-      const role =
-        event.type === "InvitationIssued" ? event.role : context?.invitations[event.invitationId]?.role;
-      const users = [event.by];
-      if (context && context.createdBy !== event.by) users.push(context.createdBy);
-      return { sides: role === undefined || role === "mediator" ? [] : [role], mediators: true, users };
+      const invitation =
+        event.type === "InvitationRevoked" ? context?.invitations[event.invitationId] : undefined;
+      const role = event.type === "InvitationIssued" ? event.role : invitation?.role;
+      const roles = invitationRoles(role, event.by, context);
+      if (invitation) for (const r of invitationRoles(role, invitation.issuedBy, context)) roles.push(r);
+      return { sides: SIDES.filter((s) => roles.includes(s)), mediators: true };
     }
     default: {
       // A type this version does not know (a newer writer): nobody sees it. A new type fails to compile here.
       const unknown: never = event;
       void unknown;
-      return { sides: [], mediators: false, users: [] };
+      return { sides: [], mediators: false };
     }
   }
+}
+
+/** The streams an event belongs to: one per role that sees it, in a fixed order. */
+export function eventStreams(event: SessionEvent, context?: ProjectionContext): Role[] {
+  const audience = eventAudience(event, context);
+  const roles: Role[] = SIDES.filter((s) => audience.sides.includes(s));
+  if (audience.mediators) roles.push("mediator");
+  return roles;
 }
 
 // ---------------------------------------------------------------- visible events
@@ -187,16 +199,15 @@ export type BroadcastEvent =
   | (Omit<SmartProposalView, "amount"> & { amount?: never });
 
 /**
- * What `viewer` may see of `event`, or null when nothing. Pass the session (state) as `context` where it is at
- * hand: it places InvitationRevoked and lets the session's creator see invitations it did not issue.
+ * What `viewer` may see of `event`, or null when nothing. It depends only on the viewer's role, so every member of
+ * a role sees the same stream. Pass the session (state after the event) as `context`: it places invitations.
  */
 export function projectEvent(
   event: SessionEvent,
   viewer: Viewer,
   context?: ProjectionContext,
 ): VisibleEvent | null {
-  const audience = eventAudience(event, context);
-  if (!inAudience(audience, viewer) && !audience.users.includes(viewer.userId)) return null;
+  if (!inAudience(eventAudience(event, context), viewer)) return null;
   const side = viewerSide(viewer);
   switch (event.type) {
     case "BidSet": {
@@ -283,6 +294,37 @@ export function carriesConfidentialAmount(ev: object): boolean {
   return (type === "NumberSet" || type === "SmartProposalMade" || type === "BidSet") && "amount" in ev;
 }
 
+// ---------------------------------------------------------------- streams
+
+/** How many events of a session each role has seen: the positions of its three streams. */
+export type StreamPositions = Record<Role, number>;
+
+export const NO_POSITIONS: Readonly<StreamPositions> = Object.freeze({
+  claimant: 0,
+  respondent: 0,
+  mediator: 0,
+});
+
+/**
+ * One role's stream of a session: every event that role may see, numbered 1, 2, 3, ... whatever was hidden from it.
+ * This is the reference the server's stored positions are checked against; the server numbers as it appends.
+ */
+export function projectStream(
+  events: readonly SessionEvent[],
+  viewer: Viewer,
+): { positions: StreamPositions; stream: Array<{ version: number; event: VisibleEvent }> } {
+  const positions: StreamPositions = { ...NO_POSITIONS };
+  const stream: Array<{ version: number; event: VisibleEvent }> = [];
+  let state: SessionState | null = null;
+  for (const event of events) {
+    state = evolve(state, event);
+    for (const role of eventStreams(event, state)) positions[role] += 1;
+    const visible = projectEvent(event, viewer, state);
+    if (visible) stream.push({ version: positions[viewer.role], event: visible });
+  }
+  return { positions, stream };
+}
+
 // ---------------------------------------------------------------- snapshot
 
 export interface MemberView {
@@ -336,6 +378,7 @@ export interface InvitationView {
 export interface SessionView {
   id: string;
   title: string;
+  /** the viewer's stream position: the count of this session's events its role has seen (never the global version) */
   version: number;
   phase: Phase;
   outcome: Outcome | null;
@@ -372,8 +415,11 @@ export interface SessionView {
 
 export type LedgerItemView = LedgerItem;
 
-/** The redacted snapshot of a session for one viewer. */
-export function viewState(state: SessionState, viewer: Viewer, now: number): SessionView {
+/**
+ * The redacted snapshot of a session for one viewer. `position` is the viewer's stream position (how many events of
+ * the session its role has seen): the global version never leaves the server, since its gaps would show hidden events.
+ */
+export function viewState(state: SessionState, viewer: Viewer, now: number, position: number): SessionView {
   const side = viewerSide(viewer);
   const member = state.members[viewer.userId];
   const isCreator = state.createdBy === viewer.userId;
@@ -398,7 +444,7 @@ export function viewState(state: SessionState, viewer: Viewer, now: number): Ses
   return {
     id: state.sessionId,
     title: state.title,
-    version: state.version,
+    version: position,
     phase: state.phase,
     outcome: state.outcome,
     createdBy: state.createdBy,
@@ -441,7 +487,7 @@ export function viewState(state: SessionState, viewer: Viewer, now: number): Ses
       .map((l) => ({ ...l, item: { ...l.item } })),
     messages: state.messages.filter((m) => inAudience(audienceOf(m.room), viewer)).map((m) => ({ ...m })),
     invitations: Object.values(state.invitations)
-      .filter((inv) => seesInvitation(viewer, inv.role, [state.createdBy]))
+      .filter((inv) => invitationRoles(inv.role, inv.issuedBy, state).includes(viewer.role))
       .map((inv) => ({ ...inv })),
   };
 }

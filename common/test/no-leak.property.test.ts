@@ -146,7 +146,7 @@ class LeakWatch {
       }
       this.report(
         `snapshot for ${viewer.userId} after ${event.type}`,
-        JSON.stringify(this.redactor.view(state, viewer, now)),
+        JSON.stringify(this.redactor.view(state, viewer, now, 0)),
         rule,
       );
     }
@@ -856,8 +856,8 @@ describe("the checker can fail", () => {
   // A snapshot that shows the mediator the smart proposal amount.
   const leakySmart: Redactor = {
     ...REAL,
-    view: (state, viewer, now) => {
-      const view = viewState(state, viewer, now);
+    view: (state, viewer, now, position) => {
+      const view = viewState(state, viewer, now, position);
       if (view.proposal && state.proposal) view.proposal.amount = state.proposal.amount;
       return view;
     },

@@ -8,8 +8,10 @@ import {
   canPostIn,
   carriesConfidentialAmount,
   eventAudience,
+  eventStreams,
   forBroadcast,
   projectEvent,
+  projectStream,
   viewState,
 } from "../src/visibility";
 
@@ -241,20 +243,20 @@ describe("RULES.md visibility table", () => {
     expect(keysOf(projectEvent(bidOffer, claimant))).toEqual(["at", "by", "side", "step", "type"]);
 
     const state = replay(midSessionLog);
-    expect(viewState(state, claimant, NOW).numbers.own).toMatchObject({
+    expect(viewState(state, claimant, NOW, 0).numbers.own).toMatchObject({
       side: "claimant",
       amount: DEMAND,
       setBy: "u-c1",
     });
-    expect(viewState(state, claimantViewOnly, NOW).numbers.own?.amount).toBe(DEMAND);
-    expect(viewState(state, respondent, NOW).numbers.own).toMatchObject({
+    expect(viewState(state, claimantViewOnly, NOW, 0).numbers.own?.amount).toBe(DEMAND);
+    expect(viewState(state, respondent, NOW, 0).numbers.own).toMatchObject({
       side: "respondent",
       amount: OFFER,
     });
-    expect("own" in viewState(state, mediator, NOW).numbers).toBe(false);
-    expect(JSON.stringify(viewState(state, respondent, NOW))).not.toContain(String(DEMAND));
-    expect(JSON.stringify(viewState(state, claimant, NOW))).not.toContain(String(OFFER));
-    const med = JSON.stringify(viewState(state, mediator, NOW));
+    expect("own" in viewState(state, mediator, NOW, 0).numbers).toBe(false);
+    expect(JSON.stringify(viewState(state, respondent, NOW, 0))).not.toContain(String(DEMAND));
+    expect(JSON.stringify(viewState(state, claimant, NOW, 0))).not.toContain(String(OFFER));
+    const med = JSON.stringify(viewState(state, mediator, NOW, 0));
     expect(med).not.toContain(String(DEMAND));
     expect(med).not.toContain(String(OFFER));
   });
@@ -266,21 +268,21 @@ describe("RULES.md visibility table", () => {
         side: "claimant",
         at: bidDemand.at,
       });
-      const numbers = viewState(replay(midSessionLog), viewer, NOW).numbers;
+      const numbers = viewState(replay(midSessionLog), viewer, NOW, 0).numbers;
       expect(numbers.claimant).toEqual({ entered: true, lastChangedAt: bidDemand.at });
       expect(numbers.respondent).toEqual({ entered: true, lastChangedAt: bidOffer.at });
     }
     const before = replay(setupLog);
-    expect(viewState(before, mediator, NOW).numbers.claimant).toEqual({
+    expect(viewState(before, mediator, NOW, 0).numbers.claimant).toEqual({
       entered: false,
       lastChangedAt: null,
     });
-    expect(viewState(before, claimant, NOW).numbers.own).toMatchObject({ amount: null, setAt: null });
+    expect(viewState(before, claimant, NOW, 0).numbers.own).toMatchObject({ amount: null, setAt: null });
   });
 
   it("step changes, deadlines, 'no deal yet': everyone, unchanged", () => {
     const state = replay(midSessionLog);
-    const deadlines = viewState(state, mediator, NOW).deadlines;
+    const deadlines = viewState(state, mediator, NOW, 0).deadlines;
     expect(deadlines).toEqual({
       step2ClosesAt: T0 + 11 * MIN,
       step3ClosesAt: T0 + 71 * MIN,
@@ -292,8 +294,8 @@ describe("RULES.md visibility table", () => {
       expect(projectEvent(step2Closed, viewer)).toEqual(step2Closed);
       expect(projectEvent(step3Opened, viewer)).toEqual(step3Opened);
       expect(projectEvent(requested, viewer)).toEqual(requested);
-      expect(viewState(state, viewer, NOW).deadlines).toEqual(deadlines);
-      expect(viewState(state, viewer, NOW).phase).toBe("step3");
+      expect(viewState(state, viewer, NOW, 0).deadlines).toEqual(deadlines);
+      expect(viewState(state, viewer, NOW, 0).phase).toBe("step3");
     }
   });
 
@@ -308,9 +310,9 @@ describe("RULES.md visibility table", () => {
     const seen = projectEvent(smart, mediator);
     expect(keysOf(seen)).toEqual(["answerBy", "at", "consentedBy", "proposalId", "requestId", "type"]);
     const state = replay(midSessionLog);
-    expect(viewState(state, respondent, NOW).proposal?.amount).toBe(SMART);
-    expect(viewState(state, claimant, NOW).proposal?.amount).toBe(SMART);
-    const medView = viewState(state, mediator, NOW);
+    expect(viewState(state, respondent, NOW, 0).proposal?.amount).toBe(SMART);
+    expect(viewState(state, claimant, NOW, 0).proposal?.amount).toBe(SMART);
+    const medView = viewState(state, mediator, NOW, 0);
     expect(medView.proposal).not.toBeNull();
     expect(medView.proposal && "amount" in medView.proposal).toBe(false);
     expect(JSON.stringify(medView)).not.toContain(String(SMART));
@@ -328,7 +330,7 @@ describe("RULES.md visibility table", () => {
     const state = replay([...setupLog, bidDemand, bidOffer, step2Closed, step3Opened, put]);
     for (const viewer of everyone) {
       expect(projectEvent(put, viewer)).toEqual(put);
-      expect(viewState(state, viewer, NOW).proposal?.amount).toBe(6_000_000);
+      expect(viewState(state, viewer, NOW, 0).proposal?.amount).toBe(6_000_000);
     }
   });
 
@@ -351,17 +353,17 @@ describe("RULES.md visibility table", () => {
     }
     // Snapshots: only the claimant side learns that, and how, it answered.
     const state = replay(midSessionLog);
-    expect(viewState(state, respondent, NOW).proposal?.answered).toEqual({ respondent: false });
-    expect(viewState(state, mediator, NOW).proposal?.answered).toEqual({});
+    expect(viewState(state, respondent, NOW, 0).proposal?.answered).toEqual({ respondent: false });
+    expect(viewState(state, mediator, NOW, 0).proposal?.answered).toEqual({});
     for (const viewer of [respondent, mediator]) {
-      const proposal = viewState(state, viewer, NOW).proposal;
+      const proposal = viewState(state, viewer, NOW, 0).proposal;
       expect(proposal && "ownAnswer" in proposal).toBe(false);
     }
-    expect(viewState(state, claimant, NOW).proposal?.answered).toEqual({ claimant: true });
-    expect(viewState(state, claimant, NOW).proposal?.ownAnswer).toBe(false);
+    expect(viewState(state, claimant, NOW, 0).proposal?.answered).toEqual({ claimant: true });
+    expect(viewState(state, claimant, NOW, 0).proposal?.ownAnswer).toBe(false);
     // After the resolution nothing of any answer remains in any snapshot.
     const after = replay([...midSessionLog, respondentAccepts, resolved]);
-    for (const viewer of everyone) expect(viewState(after, viewer, NOW).proposal).toBeNull();
+    for (const viewer of everyone) expect(viewState(after, viewer, NOW, 0).proposal).toBeNull();
   });
 
   it("deal amount and the terms it fills: everyone", () => {
@@ -385,14 +387,14 @@ describe("RULES.md visibility table", () => {
     for (const viewer of everyone) {
       expect(projectEvent(deal, viewer)).toEqual(deal);
       expect(projectEvent(ended, viewer)).toEqual(ended);
-      const view = viewState(state, viewer, NOW);
+      const view = viewState(state, viewer, NOW, 0);
       expect(view.deal).toMatchObject({ amount: 60_000_000, termsVersion: 1 });
       expect(view.terms.text).toBe(created.termsText);
       expect(view.outcome).toBe("deal");
     }
     // The deal does not open the numbers: still own side only.
-    expect(JSON.stringify(viewState(state, mediator, NOW))).not.toContain(String(DEMAND));
-    expect(JSON.stringify(viewState(state, claimant, NOW))).not.toContain(String(OFFER));
+    expect(JSON.stringify(viewState(state, mediator, NOW, 0))).not.toContain(String(DEMAND));
+    expect(JSON.stringify(viewState(state, claimant, NOW, 0))).not.toContain(String(OFFER));
   });
 
   it("caucus messages: in its own caucus and the mediator; never the other side", () => {
@@ -403,7 +405,7 @@ describe("RULES.md visibility table", () => {
     expect(projectEvent(caucus, respondent)).toBeNull();
     expect(projectEvent(messages[2]!, claimant)).toBeNull();
     const state = replay(midSessionLog);
-    const texts = (v: Viewer) => viewState(state, v, NOW).messages.map((m) => m.text);
+    const texts = (v: Viewer) => viewState(state, v, NOW, 0).messages.map((m) => m.text);
     expect(texts(claimant)).toContain("claimant caucus note");
     expect(texts(respondent)).not.toContain("claimant caucus note");
     expect(texts(mediator)).toEqual(["Welcome, everyone", "claimant caucus note", "respondent caucus note"]);
@@ -415,12 +417,12 @@ describe("RULES.md visibility table", () => {
     expect(projectEvent(sideOnly, respondent)).toBeNull();
     expect(projectEvent(sideOnly, mediator)).toBeNull();
     const state = replay(midSessionLog);
-    expect(viewState(state, claimant, NOW).messages.map((m) => m.text)).toEqual([
+    expect(viewState(state, claimant, NOW, 0).messages.map((m) => m.text)).toEqual([
       "Welcome, everyone",
       "claimant caucus note",
       "claimant side-only note",
     ]);
-    expect(viewState(state, respondent, NOW).messages.map((m) => m.text)).toEqual([
+    expect(viewState(state, respondent, NOW, 0).messages.map((m) => m.text)).toEqual([
       "Welcome, everyone",
       "respondent caucus note",
       "respondent side-only note",
@@ -501,16 +503,29 @@ describe("other audiences", () => {
     expect(projectEvent(knock, claimant)).toBeNull();
   });
 
-  it("invitations: the creator, the issuer, the mediators and the invited side", () => {
+  it("invitations: by role: the mediators, the invited side, and the sides of the issuer and the creator", () => {
     const state = replay(setupLog);
     const toRespondent = setupLog[3] as EventOf<"InvitationIssued">;
-    expect(projectEvent(toRespondent, mediator)).toEqual(toRespondent);
-    expect(projectEvent(toRespondent, respondent)).toEqual(toRespondent);
-    expect(projectEvent(toRespondent, claimant)).toBeNull();
-    // A claimant creator sees the invitation it issued to the respondent side.
-    const claimantCreator: Viewer = { userId: "u-boss", role: "claimant" };
-    expect(projectEvent({ ...toRespondent, by: "u-boss" }, claimantCreator)).not.toBeNull();
-    expect(projectEvent(toRespondent, claimantCreator, { ...state, createdBy: "u-boss" })).not.toBeNull();
+    expect(projectEvent(toRespondent, mediator, state)).toEqual(toRespondent);
+    expect(projectEvent(toRespondent, respondent, state)).toEqual(toRespondent);
+    expect(projectEvent(toRespondent, claimant, state)).toBeNull();
+    // A claimant creator's invitation to the respondent side is seen by the whole claimant side: visibility is per
+    // role, never per person, so all members of a role share one stream and one sequence of positions.
+    const withBoss: SessionState = {
+      ...state,
+      createdBy: "u-boss",
+      members: {
+        ...state.members,
+        "u-boss": { userId: "u-boss", name: "Boss", role: "claimant", canBid: true, joinedAt: T0 },
+      },
+    };
+    const byBoss = { ...toRespondent, by: "u-boss" };
+    expect(projectEvent(byBoss, { userId: "u-boss", role: "claimant" }, withBoss)).toEqual(byBoss);
+    expect(projectEvent(byBoss, claimant, withBoss)).toEqual(byBoss);
+    expect(projectEvent(toRespondent, claimant, withBoss)).toEqual(toRespondent);
+    expect(eventStreams(byBoss, withBoss)).toEqual(["claimant", "respondent", "mediator"]);
+    // Without the session, the issuer's side is unknown: it goes no wider than the invited side and the mediators.
+    expect(projectEvent(byBoss, claimant)).toBeNull();
 
     const revoked: EventOf<"InvitationRevoked"> = {
       type: "InvitationRevoked",
@@ -519,17 +534,13 @@ describe("other audiences", () => {
       invitationId: "inv-r1",
     };
     expect(projectEvent(revoked, mediator)).toEqual(revoked);
-    // Without the session the revocation's side is unknown, so it goes no wider than the mediators and revoker.
+    // Without the session the revocation's side is unknown, so it goes no wider than the mediators.
     expect(projectEvent(revoked, respondent)).toBeNull();
     expect(projectEvent(revoked, respondent, state)).toEqual(revoked);
     expect(projectEvent(revoked, claimant, state)).toBeNull();
-    expect(eventAudience(revoked, state)).toEqual({
-      sides: ["respondent"],
-      mediators: true,
-      users: ["u-med"],
-    });
+    expect(eventAudience(revoked, state)).toEqual({ sides: ["respondent"], mediators: true });
 
-    const ids = (v: Viewer) => viewState(state, v, NOW).invitations.map((i) => i.invitationId);
+    const ids = (v: Viewer) => viewState(state, v, NOW, 0).invitations.map((i) => i.invitationId);
     expect(ids(mediator)).toEqual(["inv-c1", "inv-c2", "inv-r1"]);
     expect(ids(claimant)).toEqual(["inv-c1", "inv-c2"]);
     expect(ids(respondent)).toEqual(["inv-r1"]);
@@ -538,7 +549,7 @@ describe("other audiences", () => {
   it("ledger, location, joins and terms: everyone", () => {
     const state = replay(midSessionLog);
     for (const viewer of everyone) {
-      const view = viewState(state, viewer, NOW);
+      const view = viewState(state, viewer, NOW, 0);
       expect(view.ledger).toHaveLength(1);
       expect(view.ledger[0]?.item).toEqual({ kind: "conveyed", from: "respondent", amount: 1_000_000 });
       expect(view.mediator?.location).toBe("with_claimant");
@@ -577,7 +588,7 @@ describe("other audiences", () => {
     seen.rules.maxChangesPerDay = 99;
     expect(created.rules.maxChangesPerDay).toBe(DEFAULT_RULES.maxChangesPerDay);
     const state = replay(midSessionLog);
-    const view = viewState(state, claimant, NOW);
+    const view = viewState(state, claimant, NOW, 0);
     view.messages[0]!.text = "changed";
     view.rules.maxChangesPerDay = 99;
     expect(state.messages[0]?.text).toBe("Welcome, everyone");
@@ -627,11 +638,13 @@ describe("viewState per role", () => {
   const state: SessionState = replay(midSessionLog);
 
   it("claimant: own number, proposal amount, own answer, own rooms; the viewer block", () => {
-    const view = viewState(state, claimant, NOW);
+    const position = projectStream(midSessionLog, claimant).positions.claimant;
+    const view = viewState(state, claimant, NOW, position);
+    expect(position).toBeLessThan(midSessionLog.length);
     expect(view).toMatchObject({
       id: "s-1",
       title: "Smith v. Jones",
-      version: midSessionLog.length,
+      version: position,
       phase: "step3",
       outcome: null,
       viewer: { userId: "u-c1", role: "claimant", side: "claimant", canBid: true, isCreator: false },
@@ -647,11 +660,11 @@ describe("viewState per role", () => {
     });
     expect(view.rulesText.length).toBeGreaterThan(3);
     expect(view.proposal).toMatchObject({ amount: SMART, ownAnswer: false });
-    expect(viewState(state, claimantViewOnly, NOW).viewer.canBid).toBe(false);
+    expect(viewState(state, claimantViewOnly, NOW, 0).viewer.canBid).toBe(false);
   });
 
   it("respondent: its own number only, the proposal amount, no claimant answer", () => {
-    const view = viewState(state, respondent, NOW);
+    const view = viewState(state, respondent, NOW, 0);
     expect(view.numbers.own?.amount).toBe(OFFER);
     expect(view.proposal?.amount).toBe(SMART);
     expect(view.proposal && "ownAnswer" in view.proposal).toBe(false);
@@ -659,7 +672,7 @@ describe("viewState per role", () => {
   });
 
   it("mediator: no number, no smart proposal amount, caucuses but no side rooms, every invitation", () => {
-    const view = viewState(state, mediator, NOW);
+    const view = viewState(state, mediator, NOW, 0);
     expect(view.viewer).toEqual({
       userId: "u-med",
       role: "mediator",
@@ -697,13 +710,16 @@ describe("viewState per role", () => {
       amount: DEMAND - (at % 1000),
     });
     const one = replay([...log, change(NOW)]);
-    expect(viewState(one, claimant, NOW).numbers.own).toMatchObject({ changesLeft: 1, nextChangeAt: null });
+    expect(viewState(one, claimant, NOW, 0).numbers.own).toMatchObject({
+      changesLeft: 1,
+      nextChangeAt: null,
+    });
     const two = replay([...log, change(NOW), change(NOW + 1000)]);
-    expect(viewState(two, claimant, NOW + 2000).numbers.own).toMatchObject({
+    expect(viewState(two, claimant, NOW + 2000, 0).numbers.own).toMatchObject({
       changesLeft: 0,
       nextChangeAt: NOW + 24 * 60 * MIN,
     });
-    expect(viewState(two, claimant, NOW + 24 * 60 * MIN).numbers.own?.changesLeft).toBe(1);
-    expect(viewState(two, respondent, NOW + 2000).numbers.own?.changesLeft).toBe(2);
+    expect(viewState(two, claimant, NOW + 24 * 60 * MIN, 0).numbers.own?.changesLeft).toBe(1);
+    expect(viewState(two, respondent, NOW + 2000, 0).numbers.own?.changesLeft).toBe(2);
   });
 });
