@@ -216,8 +216,30 @@ export const sessionViewSchema = z.custom<SessionView>(
 
 const versionSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+const hex64Schema = z.string().regex(/^[0-9a-f]{64}$/);
+/**
+ * A stream head as the server signs it: after `position` events of `stream` (a role), the stream's hash chain reads
+ * `head`. A party keeps the heads it receives; `npm run audit:verify` checks an audit export against them.
+ */
+export const signedHeadSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  stream: roleSchema,
+  position: versionSchema,
+  head: hex64Schema,
+  /** base64url Ed25519 signature over the canonical JSON of {format:"backchannel-head/1", sessionId, stream, position, head} */
+  signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
+  /** the signing key's id: the first 16 hex digits of the SHA-256 of its public key (DER); see GET /api/audit/key */
+  keyId: z.string().regex(/^[0-9a-f]{16}$/),
+});
+export type SignedHeadWire = z.output<typeof signedHeadSchema>;
+
 export const sessionOpenAckSchema = z.discriminatedUnion("ok", [
-  z.strictObject({ ok: z.literal(true), view: sessionViewSchema, version: versionSchema }),
+  z.strictObject({
+    ok: z.literal(true),
+    view: sessionViewSchema,
+    version: versionSchema,
+    head: signedHeadSchema,
+  }),
   errorAckSchema,
 ]);
 export const sessionLeaveAckSchema = z.discriminatedUnion("ok", [
@@ -235,8 +257,18 @@ export const commandAckSchema = z.discriminatedUnion("ok", [
 ]);
 export const versionedEventSchema = z.strictObject({ version: versionSchema, event: visibleEventSchema });
 export const syncAckSchema = z.union([
-  z.strictObject({ ok: z.literal(true), version: versionSchema, events: z.array(versionedEventSchema) }),
-  z.strictObject({ ok: z.literal(true), version: versionSchema, snapshot: sessionViewSchema }),
+  z.strictObject({
+    ok: z.literal(true),
+    version: versionSchema,
+    events: z.array(versionedEventSchema),
+    head: signedHeadSchema,
+  }),
+  z.strictObject({
+    ok: z.literal(true),
+    version: versionSchema,
+    snapshot: sessionViewSchema,
+    head: signedHeadSchema,
+  }),
   errorAckSchema,
 ]);
 
@@ -268,14 +300,14 @@ export function invalidInputAck(error: z.ZodError): ErrorAck {
 
 // ---------------------------------------------------------------- server pushes
 
-const chainHashSchema = z.string().regex(/^[0-9a-f]{64}$/);
 export const sessionEventPushSchema = z.strictObject({
   sessionId: sessionIdSchema,
+  /** the position of this event in the receiving role's stream: 1, 2, 3, ... with no gap for what it cannot see */
   version: versionSchema,
-  /** the audit chain hash after this event (see GET /api/sessions/:id/audit) */
-  chainHash: chainHashSchema,
-  /** on the deal notice: the chain hash of the session's last event, which ends it */
-  finalChainHash: chainHashSchema.optional(),
+  /** the stream's signed head after this event (see GET /api/sessions/:id/audit) */
+  head: signedHeadSchema,
+  /** on the deal notice: the stream's signed head after the session's last event, which ends it */
+  finalHead: signedHeadSchema.optional(),
   event: broadcastEventSchema,
 });
 export const presencePushSchema = z.strictObject({

@@ -5,6 +5,7 @@ import {
   type ClientCommand,
   type Command,
   decide,
+  eventStreams,
   evolve,
   openDeadlines,
   type Phase,
@@ -27,16 +28,25 @@ import { canonicalJson } from "../store/canonical-json";
 import { newDataKey, unwrapKey, wrapKey } from "../store/crypto";
 import type { Db, Queryable } from "../store/db";
 import {
+  advanceStreams,
   appendEvents,
   ConcurrencyError,
   destroySessionKey,
   GENESIS_HASH,
+  initialStreamHeads,
+  insertStreamEntries,
   lockSession,
+  parseStreamHeads,
   readEvents,
+  readStream,
   type StoredEvent,
+  type StreamEntry,
+  type StreamHeads,
   unsealPayload,
 } from "../store/event-log";
+import type { HeadSigner, SignedHead } from "../store/signing";
 import type { Scheduler } from "../timers/scheduler";
+import type { CacheEvictions } from "./evictions";
 import { StateCache } from "./state-cache";
 
 /** Beyond this many missed events a sync answers with a fresh snapshot instead of the events. */
@@ -56,12 +66,24 @@ export interface Actor {
 
 export interface Committed {
   sessionId: string;
+  /** the session's global version: internal, never sent to a party (its gaps would show hidden events) */
   version: number;
-  /** the new events, plaintext, with their versions (for publishing through visibility) */
-  events: Array<{ version: number; chainHash: string; event: SessionEvent }>;
+  /** the session chain's hash after the command */
+  chainHash: string;
+  /** the new events, plaintext, each with its place in the streams of the roles that see it */
+  events: Array<{ version: number; chainHash: string; event: SessionEvent; streams: StreamEntry[] }>;
   state: SessionState;
+  /** every stream's position and head after the command */
+  heads: StreamHeads;
+  /**
+   * The acting member's stream position after the command: what its ack says. For a retry, the position the
+   * first attempt produced. Null for the clock.
+   */
+  actorPosition: number | null;
   /** true when this was a retry of an already-applied command (same idempotency key) */
   duplicate: boolean;
+  /** the session's data key after the command: null once it was destroyed (no deal) */
+  dataKeyAfter: Buffer | null;
 }
 
 export interface Publisher {
@@ -71,6 +93,10 @@ export interface Publisher {
 export interface SessionServiceDeps {
   db: Db;
   masterKey: Buffer;
+  /** signs the stream heads parties receive */
+  signer: HeadSigner;
+  /** with several nodes: tells every node to drop a session's cached state when its key is destroyed */
+  evictions?: CacheEvictions;
   scheduler: Scheduler;
   publisher: Publisher;
   metrics?: Metrics;
@@ -82,6 +108,7 @@ export interface SessionServiceDeps {
 interface Loaded {
   state: SessionState;
   chainHash: string;
+  heads: StreamHeads;
   dataKey: Buffer | null;
 }
 
@@ -94,6 +121,12 @@ export class SessionService {
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.now = deps.now ?? Date.now;
+    deps.evictions?.onEvict((sessionId) => this.cache.delete(sessionId));
+  }
+
+  /** Whether this node holds a session's state in memory (tests check that shredding reached every node). */
+  holdsState(sessionId: string): boolean {
+    return this.cache.has(sessionId);
   }
 
   /** Creates a session; the creator becomes its first member. */
@@ -116,11 +149,21 @@ export class SessionService {
     const committed = await this.track(
       this.deps.db.tx(async (q) => {
         await q.query(
-          "INSERT INTO sessions (id, title, created_by, version, chain_hash, phase, wrapped_key) VALUES ($1,$2,$3,0,$4,'setup',$5)",
-          [sessionId, input.title, actor.id, GENESIS_HASH, wrapKey(this.deps.masterKey, dataKey)],
+          "INSERT INTO sessions (id, title, created_by, version, chain_hash, phase, wrapped_key, streams) VALUES ($1,$2,$3,0,$4,'setup',$5,$6::jsonb)",
+          [
+            sessionId,
+            input.title,
+            actor.id,
+            GENESIS_HASH,
+            wrapKey(this.deps.masterKey, dataKey),
+            JSON.stringify(initialStreamHeads()),
+          ],
         );
-        const loaded: Loaded = { state: null as unknown as SessionState, chainHash: GENESIS_HASH, dataKey };
-        return this.commit(q, sessionId, null, loaded, decision.events, actor.id, null);
+        return this.commit(q, sessionId, null, GENESIS_HASH, initialStreamHeads(), dataKey, decision.events, {
+          actorId: actor.id,
+          idempotencyKey: null,
+          receiptHash: null,
+        });
       }),
     );
     this.afterCommit(committed);
@@ -139,66 +182,88 @@ export class SessionService {
   ): Promise<Committed> {
     const started = process.hrtime.bigint();
     let type = typeof input === "function" ? "Unknown" : input.type;
-    let receiptHash: string | null = null;
+    let outcome = "INTERNAL";
     try {
-      const committed = await this.track(
-        this.deps.db.tx(async (q) => {
+      const { due, result } = await this.track(
+        this.deps.db.tx(async (q): Promise<{ due: Committed | null; result: Committed | AppError }> => {
           const loaded = await this.lockAndLoad(q, sessionId);
-          if (!loaded)
-            throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-          receiptHash =
+          if (!loaded) throw notFound();
+          const receiptHash =
             idempotencyKey && typeof input !== "function" ? commandHash(loaded.dataKey, input) : null;
           if (idempotencyKey) {
-            const prior = await q.query<{ version: number; command_hash: string | null }>(
-              "SELECT version, command_hash FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
-              [sessionId, actor.id, idempotencyKey],
+            const duplicate = await this.priorReceipt(
+              q,
+              sessionId,
+              actor,
+              idempotencyKey,
+              receiptHash,
+              loaded,
             );
-            const receipt = prior.rows[0];
-            if (receipt && receiptHash && receipt.command_hash && receipt.command_hash !== receiptHash) {
-              throw new AppError(
-                "CONFLICT",
-                "This idempotency key was already used for a different request. Use a new key for a new action.",
-              );
-            }
-            if (prior.rows[0]) {
-              return {
-                sessionId,
-                version: prior.rows[0].version,
-                events: [],
-                state: loaded.state,
-                duplicate: true,
-              };
-            }
+            if (duplicate) return { due: null, result: duplicate };
           }
-          // Work that must share the command's transaction (redeeming an invitation token, storing one).
-          const command = typeof input === "function" ? await input(q) : input;
-          type = command.type;
-          if (command.type !== "JoinSession" && !loaded.state.members[actor.id]) {
-            throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+          // Deadlines that fell due before this command are applied first, in their own right: committed and
+          // announced to everyone even when the command is then refused, so its sender never learns of a deal
+          // (or any other outcome) through its refusal before the others hear of it.
+          const now = this.now();
+          const tick = decide(loaded.state, { type: "Tick" }, { now, random: this.deps.random });
+          const due =
+            tick.ok && tick.events.length > 0
+              ? await this.commit(
+                  q,
+                  sessionId,
+                  loaded.state,
+                  loaded.chainHash,
+                  loaded.heads,
+                  loaded.dataKey,
+                  tick.events,
+                  {
+                    actorId: null,
+                    idempotencyKey: null,
+                    receiptHash: null,
+                  },
+                )
+              : null;
+          const base = due
+            ? { state: due.state, chainHash: due.chainHash, heads: due.heads, dataKey: due.dataKeyAfter }
+            : loaded;
+          if (due) await q.query("SAVEPOINT command");
+          try {
+            // Work that must share the command's transaction (redeeming an invitation token, storing one).
+            const command = typeof input === "function" ? await input(q) : input;
+            type = command.type;
+            if (command.type !== "JoinSession" && !base.state.members[actor.id]) throw notFound();
+            const full = toEngineCommand(command, actor, base.state);
+            const decision = decide(base.state, full, { now, random: this.deps.random });
+            if (!decision.ok) throw new AppError(decision.code, decision.message, decision.retryAt);
+            const result = await this.commit(
+              q,
+              sessionId,
+              base.state,
+              base.chainHash,
+              base.heads,
+              base.dataKey,
+              decision.events,
+              { actorId: actor.id, idempotencyKey, receiptHash },
+            );
+            return { due, result };
+          } catch (err) {
+            // With due events committed, a refused command is undone alone; the deadlines stand.
+            if (!due || !(err instanceof AppError)) throw err;
+            await q.query("ROLLBACK TO SAVEPOINT command");
+            return { due, result: err };
           }
-          const full = toEngineCommand(command, actor, loaded.state);
-          const decision = decide(loaded.state, full, { now: this.now(), random: this.deps.random });
-          if (!decision.ok) throw new AppError(decision.code, decision.message, decision.retryAt);
-          return this.commit(
-            q,
-            sessionId,
-            loaded.state,
-            loaded,
-            decision.events,
-            actor.id,
-            idempotencyKey,
-            receiptHash,
-          );
         }),
       );
-      this.deps.metrics?.commandsTotal.inc({ type, outcome: "ok" });
+      if (due) this.afterCommit(due);
+      if (result instanceof AppError) throw result;
+      outcome = "ok";
       // Ids, types and versions only: a command's payload is never logged.
       this.deps.log.debug(
-        { sessionId, type, version: committed.version, duplicate: committed.duplicate },
+        { sessionId, type, version: result.version, duplicate: result.duplicate },
         "command applied",
       );
-      this.afterCommit(committed);
-      return committed;
+      this.afterCommit(result);
+      return result;
     } catch (caught) {
       // The row lock makes this unreachable in practice; if two writers ever meet, nothing was stored.
       const err =
@@ -208,14 +273,49 @@ export class SessionService {
               "The session changed at the same moment. Nothing was saved; please try again.",
             )
           : caught;
-      const outcome = err instanceof AppError ? err.code : "INTERNAL";
-      this.deps.metrics?.commandsTotal.inc({ type, outcome });
+      outcome = err instanceof AppError ? err.code : "INTERNAL";
       this.deps.log.debug({ sessionId, type, outcome }, "command refused");
       throw err;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.deps.metrics?.commandDuration.observe({ type }, seconds);
+      this.deps.metrics?.observeCommand(type, outcome, seconds);
     }
+  }
+
+  /** A retry of a command already applied (same user, same key): its result again, or CONFLICT for another command. */
+  private async priorReceipt(
+    q: Queryable,
+    sessionId: string,
+    actor: Actor,
+    idempotencyKey: string,
+    receiptHash: string | null,
+    loaded: Loaded,
+  ): Promise<Committed | null> {
+    const prior = await q.query<{ position: number | null; command_hash: string | null }>(
+      "SELECT position, command_hash FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
+      [sessionId, actor.id, idempotencyKey],
+    );
+    const receipt = prior.rows[0];
+    if (!receipt) return null;
+    if (receiptHash && receipt.command_hash && receipt.command_hash !== receiptHash) {
+      throw new AppError(
+        "CONFLICT",
+        "This idempotency key was already used for a different request. Use a new key for a new action.",
+      );
+    }
+    const role = loaded.state.members[actor.id]?.role;
+    return {
+      sessionId,
+      version: loaded.state.version,
+      chainHash: loaded.chainHash,
+      events: [],
+      state: loaded.state,
+      heads: loaded.heads,
+      dataKeyAfter: loaded.dataKey,
+      // A receipt from before streams existed knows no position: answer with the current one.
+      actorPosition: receipt.position ?? (role ? loaded.heads[role].position : null),
+      duplicate: true,
+    };
   }
 
   /** The clock: applies the engine's idempotent tick. Safe to call any number of times. */
@@ -234,7 +334,16 @@ export class SessionService {
           idle = loaded.state;
           return null;
         }
-        return this.commit(q, sessionId, loaded.state, loaded, decision.events, null, null);
+        return this.commit(
+          q,
+          sessionId,
+          loaded.state,
+          loaded.chainHash,
+          loaded.heads,
+          loaded.dataKey,
+          decision.events,
+          { actorId: null, idempotencyKey: null, receiptHash: null },
+        );
       }),
     );
     if (committed) {
@@ -251,19 +360,60 @@ export class SessionService {
 
   /** Current state (with plaintext numbers: callers must pass it through visibility before it leaves). */
   async read(sessionId: string): Promise<SessionState | null> {
+    return (await this.readWithHeads(sessionId))?.state ?? null;
+  }
+
+  /** Current state and every stream's position and head. */
+  private async readWithHeads(
+    sessionId: string,
+  ): Promise<{ state: SessionState; heads: StreamHeads } | null> {
+    if (!isUuid(sessionId)) return null;
+    const row = await this.deps.db.query<{ version: number; streams: unknown }>(
+      "SELECT version, streams FROM sessions WHERE id=$1",
+      [sessionId],
+    );
+    const found = row.rows[0];
+    if (!found) return null;
+    let heads = parseStreamHeads(found.streams);
+    // A session stored before streams existed is numbered once, under its lock.
+    if (!heads) heads = (await this.deps.db.tx((q) => this.lockAndLoad(q, sessionId)))?.heads ?? null;
+    if (!heads) return null;
     const cached = this.cache.peek(sessionId);
-    const row = await this.deps.db.query<{ version: number }>("SELECT version FROM sessions WHERE id=$1", [
-      sessionId,
-    ]);
-    const version = row.rows[0]?.version;
-    if (version === undefined) return null;
-    if (cached && cached.version === version) return cached;
-    const loaded = await this.loadFrom(this.deps.db, sessionId, null);
-    return loaded?.state ?? null;
+    if (cached && cached.version === found.version) return { state: cached, heads };
+    // A stale entry holds plaintext the session may no longer allow (a key destroyed elsewhere): drop it.
+    if (cached) this.cache.delete(sessionId);
+    const loaded = await this.loadUnlocked(sessionId);
+    return loaded ? { state: loaded.state, heads } : null;
+  }
+
+  /** A member's snapshot: the view, its stream position, and the signed head at that position. */
+  async viewFor(sessionId: string, viewer: Viewer) {
+    const found = await this.readWithHeads(sessionId);
+    if (!found) throw notFound();
+    return this.present(sessionId, found.state, found.heads, viewer);
+  }
+
+  /** The view and signed head of a state the caller already holds (a command's result). */
+  present(sessionId: string, state: SessionState, heads: StreamHeads, viewer: Viewer) {
+    const { position, head } = heads[viewer.role];
+    return {
+      version: position,
+      view: viewState(state, viewer, this.now(), position),
+      head: this.signHead(sessionId, viewer.role, position, head),
+    };
+  }
+
+  signHead(sessionId: string, stream: Role, position: number, head: string): SignedHead {
+    return this.deps.signer.sign({ sessionId, stream, position, head });
   }
 
   async readStoredEvents(sessionId: string, sinceVersion = 0): Promise<StoredEvent[]> {
     return readEvents(this.deps.db, sessionId, sinceVersion);
+  }
+
+  /** One role's stream, stored form (audit export). */
+  async readStoredStream(sessionId: string, role: Role) {
+    return readStream(this.deps.db, sessionId, role, 0);
   }
 
   /** Plaintext events after `sinceVersion` (shredded amounts read back as null). */
@@ -271,32 +421,55 @@ export class SessionService {
     sessionId: string,
     sinceVersion: number,
   ): Promise<Array<{ version: number; event: SessionEvent }>> {
+    const dataKey = await this.currentDataKey(sessionId);
+    const stored = await readEvents(this.deps.db, sessionId, sinceVersion);
+    return stored.map((s) => ({ version: s.version, event: toEvent(s, dataKey) }));
+  }
+
+  private async currentDataKey(sessionId: string): Promise<Buffer | null> {
     const meta = await this.deps.db.query<{ wrapped_key: string | null }>(
       "SELECT wrapped_key FROM sessions WHERE id=$1",
       [sessionId],
     );
     const wrapped = meta.rows[0]?.wrapped_key ?? null;
-    const dataKey = wrapped ? unwrapKey(this.deps.masterKey, wrapped) : null;
-    const stored = await readEvents(this.deps.db, sessionId, sinceVersion);
-    return stored.map((s) => ({ version: s.version, event: toEvent(s, dataKey) }));
+    return wrapped ? unwrapKey(this.deps.masterKey, wrapped) : null;
   }
 
   /**
-   * What a member missed since `sinceVersion`, as that member may see it (a direct reply: its own side's
-   * numbers may be in it). Too far behind, or ahead of the log, answers with a fresh snapshot instead.
+   * What a member missed since position `sinceVersion` of its role's stream, as that member may see it (a direct
+   * reply: its own side's numbers may be in it). Too far behind, or ahead of the stream, answers with a fresh
+   * snapshot instead. Every answer carries the signed head of the position it brings the member to.
    */
   async syncFor(sessionId: string, viewer: Viewer, sinceVersion: number) {
-    const state = await this.read(sessionId);
-    if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-    if (sinceVersion > state.version || state.version - sinceVersion > SYNC_EVENT_LIMIT) {
-      return { ok: true as const, version: state.version, snapshot: viewState(state, viewer, this.now()) };
+    const found = await this.readWithHeads(sessionId);
+    if (!found) throw notFound();
+    const { state, heads } = found;
+    const current = heads[viewer.role];
+    if (sinceVersion > current.position || current.position - sinceVersion > SYNC_EVENT_LIMIT) {
+      const { version, view, head } = this.present(sessionId, state, heads, viewer);
+      return { ok: true as const, version, snapshot: view, head };
     }
+    const dataKey = await this.currentDataKey(sessionId);
+    const stored = await readStream(this.deps.db, sessionId, viewer.role, sinceVersion, SYNC_EVENT_LIMIT);
     const events = [];
-    for (const { version, event } of await this.eventsSince(sessionId, sinceVersion)) {
-      const visible = projectEvent(event, viewer, state);
-      if (visible) events.push({ version, event: visible });
+    let last = { position: sinceVersion, head: "" };
+    for (const s of stored) {
+      const visible = projectEvent(toEvent(s, dataKey), viewer, state);
+      // Stored positions and visibility agree by construction; if they ever did not, sending nothing is safe.
+      if (!visible) continue;
+      events.push({ version: s.entry.position, event: visible });
+      last = { position: s.entry.position, head: s.entry.head };
     }
-    return { ok: true as const, version: state.version, events };
+    if (events.length === 0) {
+      const { version, head } = this.present(sessionId, state, heads, viewer);
+      return { ok: true as const, version, events, head };
+    }
+    return {
+      ok: true as const,
+      version: last.position,
+      events,
+      head: this.signHead(sessionId, viewer.role, last.position, last.head),
+    };
   }
 
   /** Every number a side has had, for that side's own members only (RULES: own number and its history). */
@@ -321,16 +494,18 @@ export class SessionService {
   }
 
   async listForUser(userId: string) {
+    // A member's version of a session is its role's stream position, never the session's global version.
     const r = await this.deps.db.query<{
       id: string;
       title: string;
       phase: Phase;
       role: Role;
-      version: number;
+      version: number | null;
       can_bid: boolean;
     }>(
-      `SELECT s.id, s.title, s.phase, m.role, s.version, m.can_bid FROM session_members m
-       JOIN sessions s ON s.id = m.session_id WHERE m.user_id=$1 ORDER BY s.created_at DESC`,
+      `SELECT s.id, s.title, s.phase, m.role, (s.streams -> m.role ->> 'position')::int AS version, m.can_bid
+         FROM session_members m
+         JOIN sessions s ON s.id = m.session_id WHERE m.user_id=$1 ORDER BY s.created_at DESC`,
       [userId],
     );
     return r.rows.map((x) => ({
@@ -339,7 +514,7 @@ export class SessionService {
       phase: x.phase,
       role: x.role,
       canBid: x.can_bid,
-      version: x.version,
+      version: x.version ?? 0,
     }));
   }
 
@@ -381,67 +556,99 @@ export class SessionService {
     if (!meta) return null;
     const dataKey = meta.wrappedKey ? unwrapKey(this.deps.masterKey, meta.wrappedKey) : null;
     const cached = this.cache.peek(sessionId);
-    if (cached && cached.version === meta.version)
-      return { state: cached, chainHash: meta.chainHash, dataKey };
-    return this.loadFrom(q, sessionId, { chainHash: meta.chainHash, dataKey });
+    if (cached && cached.version === meta.version && meta.streams)
+      return { state: cached, chainHash: meta.chainHash, heads: meta.streams, dataKey };
+    const state = await this.replayLocked(q, sessionId, dataKey);
+    if (!state) return null;
+    const heads = meta.streams ?? (await this.numberStreams(q, sessionId, dataKey));
+    return { state, chainHash: meta.chainHash, heads, dataKey };
   }
 
-  private async loadFrom(
+  /** Rebuilds a session's state from its log. Only a state read under the session's lock is cached. */
+  private async replayLocked(
     q: Queryable,
     sessionId: string,
-    meta: { chainHash: string; dataKey: Buffer | null } | null,
-  ): Promise<Loaded | null> {
-    let chainHash = meta?.chainHash;
-    let dataKey = meta?.dataKey ?? null;
-    if (!meta) {
-      const r = await q.query<{ chain_hash: string; wrapped_key: string | null }>(
-        "SELECT chain_hash, wrapped_key FROM sessions WHERE id=$1",
-        [sessionId],
-      );
-      const row = r.rows[0];
-      if (!row) return null;
-      chainHash = row.chain_hash;
-      dataKey = row.wrapped_key ? unwrapKey(this.deps.masterKey, row.wrapped_key) : null;
-    }
+    dataKey: Buffer | null,
+  ): Promise<SessionState | null> {
     const stored = await readEvents(q, sessionId, 0);
     if (stored.length === 0) return null;
     let state: SessionState | null = null;
     for (const s of stored) state = evolve(state, toEvent(s, dataKey));
-    const loaded = state as SessionState;
-    // Only a state read under the session's lock is cached: an unlocked read may race a commit that destroys the
-    // key, and must not put a plaintext copy back after that commit dropped it.
-    if (meta) this.cache.put(sessionId, loaded);
-    return { state: loaded, chainHash: chainHash as string, dataKey };
+    // An unlocked read may race a commit that destroys the key, and must not put a plaintext copy back after it.
+    this.cache.put(sessionId, state as SessionState);
+    return state;
+  }
+
+  /** A session stored before streams existed: number its whole log into the three streams, once (under its lock). */
+  private async numberStreams(q: Queryable, sessionId: string, dataKey: Buffer | null): Promise<StreamHeads> {
+    const heads = initialStreamHeads();
+    const entries: Array<StreamEntry & { version: number }> = [];
+    let state: SessionState | null = null;
+    for (const s of await readEvents(q, sessionId, 0)) {
+      const event = toEvent(s, dataKey);
+      state = evolve(state, event);
+      for (const entry of advanceStreams(heads, s, eventStreams(event, state)))
+        entries.push({ ...entry, version: s.version });
+    }
+    await insertStreamEntries(q, sessionId, entries);
+    await q.query("UPDATE sessions SET streams=$2::jsonb WHERE id=$1", [sessionId, JSON.stringify(heads)]);
+    this.deps.log.info({ sessionId }, "numbered the session's streams");
+    return heads;
+  }
+
+  /** Rebuilds a state without the lock; never cached (see replayLocked). */
+  private async loadUnlocked(sessionId: string): Promise<{ state: SessionState } | null> {
+    const stored = await readEvents(this.deps.db, sessionId, 0);
+    if (stored.length === 0) return null;
+    const dataKey = await this.currentDataKey(sessionId);
+    let state: SessionState | null = null;
+    for (const s of stored) state = evolve(state, toEvent(s, dataKey));
+    return { state: state as SessionState };
   }
 
   private async commit(
     q: Queryable,
     sessionId: string,
     before: SessionState | null,
-    loaded: Loaded,
+    prevChainHash: string,
+    headsBefore: StreamHeads,
+    dataKey: Buffer | null,
     events: SessionEvent[],
-    actorId: string | null,
-    idempotencyKey: string | null,
-    receiptHash: string | null = null,
+    receipt: { actorId: string | null; idempotencyKey: string | null; receiptHash: string | null },
   ): Promise<Committed> {
-    if (!loaded.dataKey) throw new AppError("SESSION_ENDED", "This session has ended.");
+    if (!dataKey) throw new AppError("SESSION_ENDED", "This session has ended.");
     const expected = before?.version ?? 0;
+    // Each event goes to the streams of the roles that see it, judged on the session as it stands after the event.
+    let state = before;
+    const toAppend = events.map((e) => {
+      state = evolve(state, e);
+      return {
+        type: e.type,
+        at: e.at,
+        actor: receipt.actorId,
+        payload: payloadOf(e),
+        streams: eventStreams(e, state as SessionState),
+      };
+    });
     const stored = await appendEvents(
       q,
       sessionId,
       expected,
-      loaded.chainHash,
-      events.map((e) => ({ type: e.type, at: e.at, actor: actorId, payload: payloadOf(e) })),
-      loaded.dataKey,
+      prevChainHash,
+      toAppend,
+      dataKey,
       sealedFields,
+      headsBefore,
     );
-    let state = before;
+    const heads: StreamHeads = structuredClone(headsBefore);
     const versioned: Committed["events"] = [];
+    state = before;
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as SessionEvent;
       state = evolve(state, event);
-      const row = stored[i] as StoredEvent;
-      versioned.push({ version: row.version, chainHash: row.chainHash, event });
+      const row = stored[i] as (typeof stored)[number];
+      for (const entry of row.streams) heads[entry.stream] = { position: entry.position, head: entry.head };
+      versioned.push({ version: row.version, chainHash: row.chainHash, event, streams: row.streams });
       if (event.type === "MemberJoined" || event.type === "SessionCreated") {
         const userId = event.type === "MemberJoined" ? event.userId : event.createdBy;
         const member = (state as SessionState).members[userId];
@@ -469,26 +676,45 @@ export class SessionService {
       after.phase,
       after.title,
     ]);
-    if (after.phase === "ended" && after.outcome !== "deal") {
-      // No deal: erase the key, and the numbers with it.
-      await destroySessionKey(q, sessionId);
-    }
-    if (idempotencyKey && actorId) {
+    const keyDestroyed = after.phase === "ended" && after.outcome !== "deal";
+    // No deal: erase the key, and the numbers with it.
+    if (keyDestroyed) await destroySessionKey(q, sessionId);
+    const actorRole = receipt.actorId ? after.members[receipt.actorId]?.role : undefined;
+    const actorPosition = actorRole ? heads[actorRole].position : null;
+    if (receipt.idempotencyKey && receipt.actorId) {
       await q.query(
-        "INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash) VALUES ($1,$2,$3,$4,$5)",
-        [sessionId, actorId, idempotencyKey, after.version, receiptHash],
+        "INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position) VALUES ($1,$2,$3,$4,$5,$6)",
+        [
+          sessionId,
+          receipt.actorId,
+          receipt.idempotencyKey,
+          after.version,
+          receipt.receiptHash,
+          actorPosition,
+        ],
       );
     }
-    return { sessionId, version: after.version, events: versioned, state: after, duplicate: false };
+    return {
+      sessionId,
+      version: after.version,
+      chainHash: stored.at(-1)?.chainHash ?? prevChainHash,
+      events: versioned,
+      state: after,
+      heads,
+      actorPosition,
+      duplicate: false,
+      dataKeyAfter: keyDestroyed ? null : dataKey,
+    };
   }
 
   private afterCommit(committed: Committed): void {
     if (committed.duplicate || committed.events.length === 0) return;
     // Cached only once committed, so a rolled-back transaction never leaves a phantom version behind.
     // A session that ended without a deal had its key destroyed: drop the plaintext copy too.
-    if (committed.state.phase === "ended" && committed.state.outcome !== "deal")
+    if (committed.dataKeyAfter === null) {
       this.cache.delete(committed.sessionId);
-    else this.cache.put(committed.sessionId, committed.state);
+      this.deps.evictions?.announce(committed.sessionId);
+    } else this.cache.put(committed.sessionId, committed.state);
     try {
       this.deps.publisher.publish(committed);
     } catch (err) {
@@ -542,6 +768,10 @@ function payloadOf(e: SessionEvent): Record<string, unknown> {
 function toEvent(s: StoredEvent, dataKey: Buffer | null): SessionEvent {
   const payload = unsealPayload(s, dataKey, sealedFields);
   return { ...payload, type: s.type, at: s.at } as SessionEvent;
+}
+
+function notFound(): AppError {
+  return new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
 }
 
 function errName(err: unknown): string {

@@ -17,6 +17,10 @@ export class StateCache {
     return s;
   }
 
+  has(sessionId: string): boolean {
+    return this.map.has(sessionId);
+  }
+
   delete(sessionId: string): void {
     this.map.delete(sessionId);
   }

@@ -1,47 +1,52 @@
-// Audit export: a session's hash chain as a self-contained JSON file that anyone can verify
-// offline, showing each viewer only the public parts of the events they may see.
+// Audit export: one role's stream of a session as a self-contained JSON file that anyone can verify offline.
+// It holds only the events that role may see, numbered by the stream's own positions (no placeholder, no count of
+// what was hidden), each with the public part of the event, the hash of its ciphertexts and its anchor in the
+// session's own chain. The last head is signed by the server; heads a party saved from pushes pin the rest.
 import { canonicalJson } from "./canonical-json";
 import {
   chainHash,
-  digestFromParts,
-  type EventContent,
-  eventDigest,
   GENESIS_HASH,
   isSealedValue,
-  publicContent,
-  type SealedFields,
   type StoredEvent,
-  sha256Hex,
+  type StreamContent,
+  type StreamEntry,
+  type StreamName,
+  sealedHashOf,
+  streamContent,
+  streamDigest,
 } from "./event-log";
+import { type SignedHead, verifyHead } from "./signing";
 
-export const AUDIT_FORMAT = "backchannel-audit/1";
-
-/** An event's public part (sealed fields absent), as an audit export shows it. */
-export type AuditContent = EventContent;
+export const AUDIT_FORMAT = "backchannel-audit/2";
 
 export interface AuditEntry {
-  version: number;
-  type?: string;
-  at?: number;
+  position: number;
+  /** the event's public part, as the stream's digest covers it */
+  content: StreamContent;
+  /** sha256 of the event's ciphertexts ("" when it has none) */
+  sealedHash: string;
+  /** the session chain's hash after this event (opaque to a party; links the stream to the operator's log) */
+  anchor: string;
   digest: string;
-  chainHash: string;
-  publicHash?: string;
-  sealedHash?: string;
-  content?: AuditContent;
-  view?: unknown;
+  head: string;
 }
 
 export interface AuditExport {
   format: typeof AUDIT_FORMAT;
   sessionId: string;
+  stream: StreamName;
   exportedAt: string;
-  viewer: { role: string };
   events: AuditEntry[];
-  finalChainHash: string;
+  /** the signed head after the last entry (position 0 and the genesis hash for an empty stream) */
+  head: SignedHead;
+  /** the public key the head was signed with; compare it with GET /api/audit/key or a copy you trust */
+  publicKey: { keyId: string; pem: string };
+  /** rows that did not read back as they were written: reported here, and the chain breaks at them */
+  damaged?: Array<{ position: number; problem: string }>;
 }
 
 export type AuditVerdict =
-  | { ok: true; events: number; finalChainHash: string }
+  | { ok: true; events: number; head: string; signed: boolean; savedHeadsChecked: number }
   | { ok: false; brokenAt: number; reason: string };
 
 /** The file is not an audit export at all (as opposed to an export whose chain is broken). */
@@ -50,57 +55,66 @@ export class AuditFormatError extends Error {
 }
 
 /**
- * Builds the export for one viewer. For an event whose public part the viewer may not see, only
- * version, digest and chain hash are included (plus the caller's `view`): type, time and the
- * part hashes stay out, since a hash of a small public payload (e.g. which side rejected) could be
- * confirmed by guessing.
+ * Builds one stream's export from its stored rows, without decrypting anything: a row whose content no longer
+ * matches the digest stored with it is exported as stored and listed under `damaged`, so the verifier reports it.
  */
-export function buildAuditExport(
-  sessionId: string,
-  viewerRole: string,
-  events: StoredEvent[],
-  sealed: SealedFields,
-  decide: (e: StoredEvent) => { content: boolean; view?: unknown },
-): AuditExport {
-  const entries = events.map((e): AuditEntry => {
-    if (e.sessionId !== sessionId) throw new Error(`event ${e.version} belongs to another session`);
-    for (const field of sealed(e.type)) {
+export function buildAuditExport(opts: {
+  sessionId: string;
+  stream: StreamName;
+  rows: ReadonlyArray<StoredEvent & { entry: StreamEntry }>;
+  sealed: (type: string) => readonly string[];
+  sign: (head: Omit<SignedHead, "signature" | "keyId">) => SignedHead;
+  publicKey: { keyId: string; pem: string };
+  now?: Date;
+}): AuditExport {
+  const damaged: Array<{ position: number; problem: string }> = [];
+  const events = opts.rows.map((row): AuditEntry => {
+    if (row.sessionId !== opts.sessionId) throw new Error(`event ${row.version} belongs to another session`);
+    for (const field of opts.sealed(row.type)) {
       // A confidential field stored unsealed would otherwise land in the export in plaintext.
-      if (Object.hasOwn(e.payload, field) && !isSealedValue(e.payload[field])) {
-        throw new Error(`event ${e.version} (${e.type}): confidential field "${field}" is not sealed`);
+      if (Object.hasOwn(row.payload, field) && !isSealedValue(row.payload[field])) {
+        throw new Error(`event ${row.version} (${row.type}): confidential field "${field}" is not sealed`);
       }
     }
-    const decision = decide(e);
-    const entry: AuditEntry = { version: e.version, digest: e.digest, chainHash: e.chainHash };
-    if (decision.content) {
-      const { publicHash, sealedHash } = eventDigest(e);
-      entry.type = e.type;
-      entry.at = e.at;
-      entry.publicHash = publicHash;
-      entry.sealedHash = sealedHash;
-      entry.content = publicContent(e);
+    const { position, digest, head } = row.entry;
+    const content = streamContent(row, opts.stream, position);
+    const sealedHash = sealedHashOf(row.payload);
+    if (streamDigest(content, sealedHash, row.chainHash) !== digest) {
+      damaged.push({ position, problem: "the stored event no longer matches the digest written with it" });
     }
-    if (decision.view !== undefined) entry.view = decision.view;
-    return entry;
+    return { position, content, sealedHash, anchor: row.chainHash, digest, head };
   });
-  return {
+  const last = events.at(-1);
+  const file: AuditExport = {
     format: AUDIT_FORMAT,
-    sessionId,
-    exportedAt: new Date().toISOString(),
-    viewer: { role: viewerRole },
-    events: entries,
-    finalChainHash: events.at(-1)?.chainHash ?? GENESIS_HASH,
+    sessionId: opts.sessionId,
+    stream: opts.stream,
+    exportedAt: (opts.now ?? new Date()).toISOString(),
+    events,
+    head: opts.sign({
+      sessionId: opts.sessionId,
+      stream: opts.stream,
+      position: last?.position ?? 0,
+      head: last?.head ?? GENESIS_HASH,
+    }),
+    publicKey: opts.publicKey,
   };
+  if (damaged.length > 0) file.damaged = damaged;
+  return file;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * Recomputes the chain from GENESIS through every digest; where content is present, recomputes
- * its public hash and checks the digest; finally checks finalChainHash. Throws AuditFormatError
- * when the file is not an audit export.
+ * Recomputes the stream's chain from the genesis hash through every entry (content, ciphertext hash and anchor give
+ * the digest; the digest gives the head), then checks the signed final head, and every head the party saved
+ * (`savedHeads`, from pushes) against the entry at its position. `publicKeyPem` is the key to trust; without it the
+ * file's own key is used, which proves only that the file is self-consistent.
  */
-export function verifyAuditExport(file: unknown): AuditVerdict {
+export function verifyAuditExport(
+  file: unknown,
+  opts: { savedHeads?: unknown[]; publicKeyPem?: string } = {},
+): AuditVerdict {
   if (typeof file !== "object" || file === null || Array.isArray(file)) {
     throw new AuditFormatError("not an audit export: expected a JSON object");
   }
@@ -109,65 +123,112 @@ export function verifyAuditExport(file: unknown): AuditVerdict {
     throw new AuditFormatError(`not an audit export: format must be "${AUDIT_FORMAT}"`);
   }
   if (typeof f.sessionId !== "string") throw new AuditFormatError("audit export has no sessionId");
+  if (typeof f.stream !== "string") throw new AuditFormatError("audit export has no stream");
   if (!Array.isArray(f.events)) throw new AuditFormatError("audit export has no events array");
-  if (typeof f.finalChainHash !== "string") throw new AuditFormatError("audit export has no finalChainHash");
+  if (typeof f.head !== "object" || f.head === null) throw new AuditFormatError("audit export has no head");
+  const sessionId = f.sessionId;
+  const stream = f.stream;
 
-  let prev = GENESIS_HASH;
+  const heads: string[] = [GENESIS_HASH];
   for (const [i, raw] of f.events.entries()) {
-    const expected = i + 1;
-    const broken = (reason: string): AuditVerdict => ({ ok: false, brokenAt: expected, reason });
+    const position = i + 1;
+    const broken = (reason: string): AuditVerdict => ({ ok: false, brokenAt: position, reason });
     if (typeof raw !== "object" || raw === null || Array.isArray(raw))
       return broken("entry is not an object");
     const e = raw as Record<string, unknown>;
-    if (e.version !== expected) {
+    if (e.position !== position) {
       return broken(
-        `expected version ${expected}, found ${JSON.stringify(e.version)} (missing or reordered event)`,
+        `expected position ${position}, found ${JSON.stringify(e.position)} (missing or reordered)`,
       );
     }
-    if (typeof e.digest !== "string" || !HEX64.test(e.digest))
-      return broken("digest is not a sha256 hex string");
-    if (typeof e.chainHash !== "string" || !HEX64.test(e.chainHash)) {
-      return broken("chain hash is not a sha256 hex string");
+    for (const key of ["digest", "head", "anchor"] as const) {
+      if (typeof e[key] !== "string" || !HEX64.test(e[key] as string))
+        return broken(`${key} is not a sha256 hex string`);
     }
-    if (chainHash(prev, e.digest) !== e.chainHash) {
-      return broken("chain hash does not follow from the previous hash and this digest");
+    if (typeof e.sealedHash !== "string" || (e.sealedHash !== "" && !HEX64.test(e.sealedHash))) {
+      return broken("sealed hash is malformed");
     }
-    if (e.content !== undefined) {
-      const problem = checkContent(e, f.sessionId, expected);
-      if (problem) return broken(problem);
+    const problem = checkContent(e.content, sessionId, stream, position);
+    if (problem) return broken(problem);
+    let digest: string;
+    try {
+      digest = streamDigest(e.content as StreamContent, e.sealedHash, e.anchor as string);
+    } catch {
+      return broken("content cannot be hashed as canonical JSON");
     }
-    prev = e.chainHash;
+    if (digest !== e.digest) return broken("content does not match the digest");
+    const head = chainHash(heads[i] as string, digest);
+    if (head !== e.head) return broken("head does not follow from the previous head and this digest");
+    heads.push(head);
   }
-  if (f.finalChainHash !== prev) {
-    return { ok: false, brokenAt: f.events.length, reason: "final chain hash does not match the last event" };
+
+  const key = opts.publicKeyPem ?? (f.publicKey as { pem?: unknown } | undefined)?.pem;
+  const n = f.events.length;
+  const signed = checkSignedHead(f.head, sessionId, stream, heads, typeof key === "string" ? key : undefined);
+  if (signed !== null) return { ok: false, brokenAt: n, reason: `final head: ${signed}` };
+  let savedHeadsChecked = 0;
+  for (const saved of opts.savedHeads ?? []) {
+    const s = saved as Partial<SignedHead>;
+    if (s.sessionId !== sessionId || s.stream !== stream) continue;
+    const problem = checkSignedHead(
+      saved,
+      sessionId,
+      stream,
+      heads,
+      typeof key === "string" ? key : undefined,
+    );
+    if (problem !== null) {
+      return {
+        ok: false,
+        brokenAt: Number(s.position),
+        reason: `saved head at position ${s.position}: ${problem}`,
+      };
+    }
+    savedHeadsChecked += 1;
   }
-  return { ok: true, events: f.events.length, finalChainHash: prev };
+  return {
+    ok: true,
+    events: n,
+    head: heads[n] as string,
+    signed: typeof key === "string",
+    savedHeadsChecked,
+  };
 }
 
-function checkContent(e: Record<string, unknown>, sessionId: string, version: number): string | null {
-  const c = e.content;
+function checkSignedHead(
+  raw: unknown,
+  sessionId: string,
+  stream: string,
+  heads: readonly string[],
+  publicKeyPem: string | undefined,
+): string | null {
+  if (typeof raw !== "object" || raw === null) return "not a signed head";
+  const h = raw as SignedHead;
+  if (h.sessionId !== sessionId || h.stream !== stream) return "belongs to another session or stream";
+  if (!Number.isInteger(h.position) || h.position < 0) return "position is not a whole number";
+  if (h.position >= heads.length) return "is beyond the end of this export (the export is missing events)";
+  if (heads[h.position] !== h.head)
+    return "does not match the export: the log was changed after it was signed";
+  if (publicKeyPem !== undefined && !verifyHead(publicKeyPem, h))
+    return "signature does not verify with the key";
+  return null;
+}
+
+function checkContent(c: unknown, sessionId: string, stream: string, position: number): string | null {
   if (typeof c !== "object" || c === null || Array.isArray(c)) return "content is not an object";
   const content = c as Record<string, unknown>;
   if (content.sessionId !== sessionId) return "content belongs to another session";
-  if (content.version !== version) return "content version does not match the entry";
-  if (e.type !== undefined && e.type !== content.type) return "type does not match the content";
-  if (e.at !== undefined && e.at !== content.at) return "time does not match the content";
+  if (content.stream !== stream) return "content belongs to another stream";
+  if (content.position !== position) return "content position does not match the entry";
   const payload = content.payload;
-  if (typeof payload === "object" && payload !== null && Object.values(payload).some(isSealedValue)) {
+  if (typeof payload !== "object" || payload === null) return "content has no payload";
+  if (Object.values(payload).some(isSealedValue)) {
     return "content holds a sealed field; only the public part belongs in content";
   }
-  let publicHash: string;
   try {
-    publicHash = sha256Hex(canonicalJson(content));
+    canonicalJson(content);
   } catch {
     return "content cannot be hashed as canonical JSON";
   }
-  if (e.publicHash !== undefined && e.publicHash !== publicHash)
-    return "content does not match its public hash";
-  const sealedHash = e.sealedHash ?? "";
-  if (typeof sealedHash !== "string" || (sealedHash !== "" && !HEX64.test(sealedHash))) {
-    return "sealed hash is malformed";
-  }
-  if (digestFromParts(publicHash, sealedHash) !== e.digest) return "content does not match the digest";
   return null;
 }

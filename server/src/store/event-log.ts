@@ -30,6 +30,122 @@ export type SealedFields = (type: string) => readonly string[];
 
 export const GENESIS_HASH = "0".repeat(64);
 
+// ---------------------------------------------------------------- streams
+// Besides the session's own chain (every event, for the operator), each role has a stream: the events it may see,
+// numbered 1, 2, 3, ... with a hash chain of their own. A party receives only its stream's positions and heads, so
+// nothing it holds counts or chains over what was hidden from it; each entry still names its event's place in the
+// session's chain (`anchor`), so a rewrite of a hidden event changes the heads every party saved.
+
+export const STREAM_NAMES = ["claimant", "respondent", "mediator"] as const;
+export type StreamName = (typeof STREAM_NAMES)[number];
+
+export interface StreamHead {
+  position: number;
+  head: string;
+}
+export type StreamHeads = Record<StreamName, StreamHead>;
+
+export function initialStreamHeads(): StreamHeads {
+  return {
+    claimant: { position: 0, head: GENESIS_HASH },
+    respondent: { position: 0, head: GENESIS_HASH },
+    mediator: { position: 0, head: GENESIS_HASH },
+  };
+}
+
+/** One event's place in one stream. */
+export interface StreamEntry {
+  stream: StreamName;
+  position: number;
+  digest: string;
+  head: string;
+}
+
+/** What a stream's digest covers: the event's public part, named by its stream position (never the version). */
+export interface StreamContent {
+  sessionId: string;
+  stream: StreamName;
+  position: number;
+  type: string;
+  at: number;
+  actor: string | null;
+  payload: Record<string, unknown>;
+}
+
+export function streamContent(e: EventContent, stream: StreamName, position: number): StreamContent {
+  return {
+    sessionId: e.sessionId,
+    stream,
+    position,
+    type: e.type,
+    at: e.at,
+    actor: e.actor,
+    payload: splitSealedPayload(e.payload).publicPayload,
+  };
+}
+
+/**
+ * digest = sha256(sha256(content) "." sealedHash "." anchor): the public part as the stream shows it, the hash of the
+ * event's ciphertexts (never a plaintext number; a random salt is always among them) and the session chain's hash
+ * after the event. None of the three lets a party count or guess what was hidden from it.
+ */
+export function streamDigest(content: StreamContent, sealedHash: string, anchor: string): string {
+  return sha256Hex(`${sha256Hex(canonicalJson(content))}.${sealedHash}.${anchor}`);
+}
+
+export function sealedHashOf(payload: Record<string, unknown>): string {
+  const { ciphertexts } = splitSealedPayload(payload);
+  return Object.keys(ciphertexts).length === 0 ? "" : sha256Hex(canonicalJson(ciphertexts));
+}
+
+/** Numbers one stored event into the given streams, advancing `heads` in place. */
+export function advanceStreams(
+  heads: StreamHeads,
+  stored: StoredEvent,
+  streams: readonly StreamName[],
+): StreamEntry[] {
+  const sealedHash = sealedHashOf(stored.payload);
+  return streams.map((stream) => {
+    const position = heads[stream].position + 1;
+    const digest = streamDigest(streamContent(stored, stream, position), sealedHash, stored.chainHash);
+    const head = chainHash(heads[stream].head, digest);
+    heads[stream] = { position, head };
+    return { stream, position, digest, head };
+  });
+}
+
+/** Parses sessions.streams; null when the session predates streams (see backfill in the service). */
+export function parseStreamHeads(value: unknown): StreamHeads | null {
+  if (typeof value !== "object" || value === null) return null;
+  const v = value as Record<string, { position?: unknown; head?: unknown }>;
+  const heads = initialStreamHeads();
+  for (const name of STREAM_NAMES) {
+    const h = v[name];
+    if (!h || typeof h.position !== "number" || typeof h.head !== "string") return null;
+    heads[name] = { position: h.position, head: h.head };
+  }
+  return heads;
+}
+
+/** Inserts stream entries for already-stored events (one statement). */
+export async function insertStreamEntries(
+  q: Queryable,
+  sessionId: string,
+  entries: ReadonlyArray<StreamEntry & { version: number }>,
+): Promise<void> {
+  if (entries.length === 0) return;
+  const params: unknown[] = [];
+  const tuples = entries.map((e) => {
+    const b = params.length;
+    params.push(sessionId, e.stream, e.position, e.version, e.digest, e.head);
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
+  });
+  await q.query(
+    `INSERT INTO session_stream_entries (session_id, stream, position, version, digest, head) VALUES ${tuples.join(", ")}`,
+    params,
+  );
+}
+
 export class ConcurrencyError extends Error {
   override name = "ConcurrencyError";
   constructor(
@@ -188,10 +304,11 @@ export async function appendEvents(
   sessionId: string,
   expectedVersion: number,
   prevChainHash: string,
-  events: NewEvent[],
+  events: Array<NewEvent & { streams: readonly StreamName[] }>,
   dataKey: Buffer,
   sealed: SealedFields,
-): Promise<StoredEvent[]> {
+  headsBefore: StreamHeads,
+): Promise<Array<StoredEvent & { streams: StreamEntry[] }>> {
   if (!Number.isInteger(expectedVersion) || expectedVersion < 0) {
     throw new Error(`expectedVersion must be a non-negative integer`);
   }
@@ -226,12 +343,18 @@ export async function appendEvents(
     };
   });
 
+  const heads: StreamHeads = structuredClone(headsBefore);
+  const numbered = stored.map((e, i) => ({
+    ...e,
+    streams: advanceStreams(heads, e, (events[i] as { streams: readonly StreamName[] }).streams),
+  }));
+
   // The guarded UPDATE takes the row lock first, so a racing appender waits here and then finds
   // the version moved on. Checking chain_hash too catches a caller holding a stale head.
   const head = await q.query(
-    `UPDATE sessions SET version = $3, chain_hash = $4
+    `UPDATE sessions SET version = $3, chain_hash = $4, streams = $6::jsonb
       WHERE id = $1 AND version = $2 AND chain_hash = $5`,
-    [sessionId, expectedVersion, expectedVersion + events.length, prev, prevChainHash],
+    [sessionId, expectedVersion, expectedVersion + events.length, prev, prevChainHash, JSON.stringify(heads)],
   );
   if (head.rowCount !== 1) {
     const exists = await q.query("SELECT 1 FROM sessions WHERE id = $1", [sessionId]);
@@ -266,12 +389,19 @@ export async function appendEvents(
     if ((err as { code?: string }).code === "23505") throw new ConcurrencyError(sessionId, expectedVersion);
     throw err;
   }
-  return stored;
+  await insertStreamEntries(
+    q,
+    sessionId,
+    numbered.flatMap((e) => e.streams.map((entry) => ({ ...entry, version: e.version }))),
+  );
+  return numbered;
 }
 
 export interface LockedSession {
   version: number;
   chainHash: string;
+  /** null for a session stored before streams existed (the service numbers it on first lock) */
+  streams: StreamHeads | null;
   phase: string;
   wrappedKey: string | null;
   keyDestroyed: boolean;
@@ -285,8 +415,9 @@ export async function lockSession(q: Queryable, sessionId: string): Promise<Lock
     phase: string;
     wrapped_key: string | null;
     key_destroyed: boolean;
+    streams: unknown;
   }>(
-    `SELECT version, chain_hash, phase, wrapped_key, key_destroyed_at IS NOT NULL AS key_destroyed
+    `SELECT version, chain_hash, phase, wrapped_key, key_destroyed_at IS NOT NULL AS key_destroyed, streams
        FROM sessions WHERE id = $1 FOR UPDATE`,
     [sessionId],
   );
@@ -295,6 +426,7 @@ export async function lockSession(q: Queryable, sessionId: string): Promise<Lock
   return {
     version: row.version,
     chainHash: row.chain_hash,
+    streams: parseStreamHeads(row.streams),
     phase: row.phase,
     wrappedKey: row.wrapped_key,
     keyDestroyed: row.key_destroyed,
@@ -319,7 +451,11 @@ export async function readEvents(q: Queryable, sessionId: string, sinceVersion =
        FROM session_events WHERE session_id = $1 AND version > $2 ORDER BY version`,
     [sessionId, sinceVersion],
   );
-  return res.rows.map((r) => ({
+  return res.rows.map(toStoredEvent);
+}
+
+function toStoredEvent(r: EventRow): StoredEvent {
+  return {
     sessionId: r.session_id,
     version: r.version,
     type: r.type,
@@ -328,6 +464,29 @@ export async function readEvents(q: Queryable, sessionId: string, sinceVersion =
     payload: r.payload,
     digest: r.digest,
     chainHash: r.chain_hash,
+  };
+}
+
+/** One stream's events after sincePosition, in order, each with its stream entry; payloads in sealed form. */
+export async function readStream(
+  q: Queryable,
+  sessionId: string,
+  stream: StreamName,
+  sincePosition = 0,
+  limit?: number,
+): Promise<Array<StoredEvent & { entry: StreamEntry }>> {
+  const res = await q.query<EventRow & { position: number; stream_digest: string; head: string }>(
+    `SELECT e.session_id, e.version, e.type, e.at, e.actor, e.payload, e.digest, e.chain_hash,
+            s.position, s.digest AS stream_digest, s.head
+       FROM session_stream_entries s
+       JOIN session_events e ON e.session_id = s.session_id AND e.version = s.version
+      WHERE s.session_id = $1 AND s.stream = $2 AND s.position > $3
+      ORDER BY s.position${limit === undefined ? "" : ` LIMIT ${Math.floor(limit)}`}`,
+    [sessionId, stream, sincePosition],
+  );
+  return res.rows.map((r) => ({
+    ...toStoredEvent(r),
+    entry: { stream, position: r.position, digest: r.stream_digest, head: r.head },
   }));
 }
 

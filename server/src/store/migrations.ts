@@ -106,6 +106,34 @@ export const MIGRATIONS: readonly Migration[] = [
       "ALTER TABLE command_receipts ADD COLUMN command_hash text",
     ],
   },
+  {
+    id: 3,
+    name: "a stream per role, with positions and heads of its own; the log refuses TRUNCATE",
+    statements: [
+      // {claimant|respondent|mediator: {position, head}}; null until the service numbers an older session.
+      "ALTER TABLE sessions ADD COLUMN streams jsonb",
+      `CREATE TABLE session_stream_entries (
+        session_id uuid NOT NULL,
+        stream text NOT NULL CHECK (stream IN ('claimant', 'respondent', 'mediator')),
+        position int NOT NULL CHECK (position > 0),
+        version int NOT NULL,
+        digest text NOT NULL,
+        head text NOT NULL,
+        PRIMARY KEY (session_id, stream, position),
+        UNIQUE (session_id, stream, version),
+        FOREIGN KEY (session_id, version) REFERENCES session_events (session_id, version)
+      )`,
+      `CREATE TRIGGER session_stream_entries_append_only BEFORE UPDATE OR DELETE ON session_stream_entries
+        FOR EACH ROW EXECUTE FUNCTION session_events_append_only()`,
+      // Row triggers do not see TRUNCATE: statement triggers refuse it too.
+      `CREATE TRIGGER session_events_no_truncate BEFORE TRUNCATE ON session_events
+        FOR EACH STATEMENT EXECUTE FUNCTION session_events_append_only()`,
+      `CREATE TRIGGER session_stream_entries_no_truncate BEFORE TRUNCATE ON session_stream_entries
+        FOR EACH STATEMENT EXECUTE FUNCTION session_events_append_only()`,
+      // The position a retried command answers with is the sender's stream position, never the global version.
+      "ALTER TABLE command_receipts ADD COLUMN position int",
+    ],
+  },
 ];
 
 /**

@@ -162,8 +162,11 @@ async function truncateAll(db: Db): Promise<void> {
   );
   if (res.rows.length === 0) return;
   const tables = res.rows.map((r) => `"${r.tablename}"`).join(", ");
-  // TRUNCATE fires no row triggers, so it also empties the append-only session_events.
-  await db.query(`TRUNCATE ${tables} RESTART IDENTITY CASCADE`);
+  // The log refuses TRUNCATE through its triggers; a test superuser switches triggers off for this transaction only.
+  await db.tx(async (q) => {
+    await q.query("SET LOCAL session_replication_role = replica");
+    await q.query(`TRUNCATE ${tables} RESTART IDENTITY CASCADE`);
+  });
 }
 
 export interface BackendSuite {
