@@ -4,11 +4,13 @@ import {
   DEFAULT_RULES,
   forBroadcast,
   projectEvent,
+  projectStream,
   type Role,
   replay,
   type SessionEvent,
   type SessionEventPush,
   type SessionView,
+  type SignedHeadWire,
   type VisibleEvent,
   viewState,
 } from "@backchannel/common";
@@ -88,36 +90,47 @@ export function viewer(role: Role) {
   return { userId: USERS[role], role };
 }
 
+/** `role`'s stream position after `events`: how many of them it may see (never the global version). */
+export function positionOf(events: SessionEvent[], role: Role): number {
+  return projectStream(events, viewer(role)).positions[role];
+}
+
+/** A signed head as the server sends it; the client only keeps it, so any well-formed value will do here. */
+export function headFor(role: Role, position: number): SignedHeadWire {
+  return {
+    sessionId: SESSION_ID,
+    stream: role,
+    position,
+    head: position.toString(16).padStart(64, "0"),
+    signature: "A".repeat(86),
+    keyId: "0123456789abcdef",
+  };
+}
+
 /** The snapshot `role` receives after `events` (session:open, or a sync that answers with a snapshot). */
 export function snapshot(events: SessionEvent[], role: Role): SessionView {
   const last = events[events.length - 1]!;
-  return viewState(replay(events), viewer(role), last.at);
+  return viewState(replay(events), viewer(role), last.at, positionOf(events, role));
 }
 
 /** Event number `index` (0-based) of the log as a room push to `role`: redacted, no confidential amount. */
 export function pushFor(events: SessionEvent[], index: number, role: Role): SessionEventPush | null {
-  const state = replay(events.slice(0, index + 1));
-  const visible = projectEvent(events[index]!, viewer(role), state);
-  // The chain hash is the server's business (the client ignores it); any well-formed value will do here.
-  const chainHash = (index + 1).toString(16).padStart(64, "0");
-  return visible
-    ? { sessionId: SESSION_ID, version: index + 1, chainHash, event: forBroadcast(visible) }
-    : null;
+  const synced = syncedFor(events, index, role);
+  if (!synced) return null;
+  const event = forBroadcast(synced.event);
+  return { sessionId: SESSION_ID, version: synced.version, head: headFor(role, synced.version), event };
 }
 
-/** The same event as a sync answer delivers it to `role` (own-side amounts included). */
+/** The same event as a sync answer delivers it to `role` (own-side amounts included), at its stream position. */
 export function syncedFor(events: SessionEvent[], index: number, role: Role) {
   const state = replay(events.slice(0, index + 1));
   const visible = projectEvent(events[index]!, viewer(role), state);
-  return visible ? { version: index + 1, event: visible } : null;
+  return visible ? { version: positionOf(events.slice(0, index + 1), role), event: visible } : null;
 }
 
-/** Every event after `since` as `role` may see it, like the server's sync. */
+/** Every event of `role`'s stream after position `since`, like the server's sync. */
 export function syncAnswer(events: SessionEvent[], since: number, role: Role) {
-  const out: Array<{ version: number; event: VisibleEvent }> = [];
-  for (let i = since; i < events.length; i++) {
-    const e = syncedFor(events, i, role);
-    if (e) out.push(e);
-  }
-  return { ok: true as const, version: events.length, events: out };
+  const { stream, positions } = projectStream(events, viewer(role));
+  const out: Array<{ version: number; event: VisibleEvent }> = stream.filter((e) => e.version > since);
+  return { ok: true as const, version: positions[role], events: out, head: headFor(role, positions[role]) };
 }

@@ -8,6 +8,7 @@ import type {
   PresencePush,
   Role,
   SessionEventPush,
+  SignedHeadWire,
 } from "@backchannel/common";
 import { createStore, type StoreApi } from "zustand/vanilla";
 import type { UserError } from "../api";
@@ -79,6 +80,8 @@ export interface ControllerDeps {
   /** GET /api/sessions/:id/number */
   fetchOwnNumber(sessionId: string): Promise<OwnNumberView | null>;
   onAuthExpired(): void;
+  /** keeps a signed stream head the server sent (the party's own record for audit:verify) */
+  saveHead?: (head: SignedHeadWire) => void;
   newKey?: () => string;
   requestTimeoutMs?: number;
   commandAttempts?: number;
@@ -95,8 +98,8 @@ function isTimeout(err: unknown): boolean {
 }
 
 export class SessionController {
-  private readonly deps: Required<Omit<ControllerDeps, "fetchOwnNumber" | "onAuthExpired">> &
-    Pick<ControllerDeps, "fetchOwnNumber" | "onAuthExpired">;
+  private readonly deps: Required<Omit<ControllerDeps, "fetchOwnNumber" | "onAuthExpired" | "saveHead">> &
+    Pick<ControllerDeps, "fetchOwnNumber" | "onAuthExpired" | "saveHead">;
   private unsubscribe: (() => void) | null = null;
   /** bumps on every open/close, so answers for an earlier session are dropped */
   private epoch = 0;
@@ -167,6 +170,7 @@ export class SessionController {
       this.set({ status: "error", error: { code: ack.code, message: ack.message } });
       return;
     }
+    this.deps.saveHead?.(ack.head);
     this.set({ status: "ready", data: createSessionData(ack.view, ack.version), connection: "online" });
     // The own number with its history (sides only), and the whole log as this viewer may see it (the feed).
     void this.refreshOwnNumber();
@@ -242,6 +246,8 @@ export class SessionController {
       this.buffered.push(push);
       return;
     }
+    this.deps.saveHead?.(push.head);
+    if (push.finalHead) this.deps.saveHead?.(push.finalHead);
     const entry: LoggedEvent = { version: push.version, event: push.event };
     const outcome = receivePush(data, entry);
     if (outcome.kind === "duplicate") return;
@@ -302,6 +308,7 @@ export class SessionController {
       );
       if (epoch !== this.epoch) return;
       const data = this.state.data;
+      if (ack.ok) this.deps.saveHead?.(ack.head);
       if (ack.ok && data) {
         const answer =
           "snapshot" in ack

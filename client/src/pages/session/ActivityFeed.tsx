@@ -1,5 +1,6 @@
 // The live activity feed, built only from the events this viewer received (so never a confidential number).
 import { buildFeed } from "../../session/feed";
+import { headsFile } from "../../session/heads";
 import type { PanelProps } from "./context";
 
 export function ActivityFeed(p: PanelProps) {
@@ -26,7 +27,16 @@ export function ActivityFeed(p: PanelProps) {
         <a href={`/api/sessions/${encodeURIComponent(view.id)}/audit`} download>
           Download the audit record
         </a>{" "}
-        (every step, hash-chained; it records that numbers changed, never the numbers).
+        (every step you may see, hash-chained and signed by the server; it records that numbers changed, never
+        the numbers) and{" "}
+        <a
+          href={`data:application/json;charset=utf-8,${encodeURIComponent(headsFile(view.id))}`}
+          download={`backchannel-heads-${view.id}.json`}
+        >
+          the signed receipts this browser kept
+        </a>{" "}
+        (check the record against them with{" "}
+        <code>npm run audit:verify -- record.json --heads receipts.json</code>).
       </p>
     </section>
   );
