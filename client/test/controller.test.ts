@@ -1,13 +1,31 @@
 // The session controller against a fake socket that answers like the server (same engine, same redaction).
-import type { ClientToServerEvents, OwnNumberView, Role, SessionEvent } from "@backchannel/common";
+import type {
+  ClientToServerEvents,
+  OwnNumberView,
+  Role,
+  SessionEvent,
+  SignedHeadWire,
+} from "@backchannel/common";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { type HeadStorage, savedHeads, saveHead } from "../src/session/heads";
 import {
   createSessionStore,
   SessionController,
   type Transport,
   type TransportHandlers,
 } from "../src/store/session";
-import { openedSession, pushFor, SESSION_ID, snapshot, syncAnswer, T0, USERS } from "./fixtures";
+import { claimantActsUnseen, dealAtStep2 } from "./engineLog";
+import {
+  headFor,
+  openedSession,
+  positionOf,
+  pushFor,
+  SESSION_ID,
+  snapshot,
+  syncAnswer,
+  T0,
+  USERS,
+} from "./fixtures";
 
 type Responder = (event: keyof ClientToServerEvents, payload: Record<string, unknown>) => unknown;
 
@@ -38,12 +56,26 @@ class FakeSocket implements Transport {
     return answer as never;
   }
 
+  /** This role's stream position after the committed events: every version the server sends it is one. */
+  get position(): number {
+    return positionOf(this.events.slice(0, this.committed), this.role);
+  }
+
   serve(event: string, p: Record<string, unknown>): unknown {
     const log = this.events.slice(0, this.committed);
-    if (event === "session:open") return { ok: true, version: log.length, view: snapshot(log, this.role) };
+    const position = positionOf(log, this.role);
+    if (event === "session:open") {
+      return {
+        ok: true,
+        version: position,
+        view: snapshot(log, this.role),
+        head: headFor(this.role, position),
+      };
+    }
     if (event === "sync") return syncAnswer(log, p.sinceVersion as number, this.role);
     if (event === "session:leave") return { ok: true };
-    return { ok: true, version: log.length };
+    // A command's ack: the acting member's stream position after it.
+    return { ok: true, version: position };
   }
 
   subscribe(handlers: TransportHandlers) {
@@ -57,11 +89,11 @@ class FakeSocket implements Transport {
     return true;
   }
 
-  /** Commits the next event and pushes it, as the server's publisher does. */
-  commitAndPush(): void {
+  /** Commits the next event and pushes it, as the server's publisher does (unless the push is `lost`). */
+  commitAndPush(opts: { lost?: boolean } = {}): void {
     this.committed += 1;
     const push = pushFor(this.events, this.committed - 1, this.role);
-    if (push) for (const h of this.handlers) h.push(push);
+    if (push && !opts.lost) for (const h of this.handlers) h.push(push);
   }
 
   callsOf(event: string) {
@@ -97,16 +129,18 @@ function setup(role: Role, events: SessionEvent[], committed = openedSession().l
     return view.numbers.own ?? null;
   });
   const onAuthExpired = vi.fn();
+  const saveHead = vi.fn((_head: SignedHeadWire) => {});
   let key = 0;
   const controller = new SessionController({
     transport: socket,
     store,
     fetchOwnNumber,
     onAuthExpired,
+    saveHead,
     newKey: () => `key-${++key}-abcdefgh`,
     pushGraceMs: 5,
   });
-  return { socket, store, controller, fetchOwnNumber, onAuthExpired };
+  return { socket, store, controller, fetchOwnNumber, onAuthExpired, saveHead };
 }
 
 describe("opening a session", () => {
@@ -175,7 +209,7 @@ describe("pushes", () => {
     await sync;
     await flush();
     expect(t.store.getState().data?.view.numbers.claimant.entered).toBe(true);
-    expect(t.store.getState().data?.version).toBe(t.socket.committed);
+    expect(t.store.getState().data?.version).toBe(t.socket.position);
   });
 
   it("ignores a duplicate push", () => {
@@ -201,7 +235,7 @@ describe("pushes", () => {
     await flush();
     expect(t.fetchOwnNumber).toHaveBeenCalledTimes(1);
     expect(t.socket.callsOf("sync")).toEqual([
-      { sessionId: SESSION_ID, sinceVersion: t.socket.committed - 1 },
+      { sessionId: SESSION_ID, sinceVersion: t.socket.position - 1 },
     ]);
     const data = t.store.getState().data!;
     expect(data.view.numbers.own?.amount).toBe(4_086_373);
@@ -211,26 +245,158 @@ describe("pushes", () => {
 
 describe("a version gap", () => {
   it("syncs from the last applied version, then continues in order", async () => {
-    // The claimant never sees the respondent's knock (v11), so the respondent's number (v12) arrives after a gap.
-    const t = setup("claimant", bids());
+    // The respondent's knock is not in the claimant's stream at all: it moves no version. A gap means a lost push:
+    // here the respondent's number (claimant position 11) never arrives, so the mediator's move (12) comes after one.
+    const events: SessionEvent[] = [
+      ...bids(),
+      {
+        type: "MediatorLocationSet",
+        at: T0 + 4_000,
+        by: USERS.mediator,
+        location: "with_respondent",
+        until: T0 + 900_000,
+        note: null,
+      },
+    ];
+    const t = setup("claimant", events);
     await t.controller.open(SESSION_ID);
+    const opened = t.store.getState().data!.version;
+    expect(opened).toBe(positionOf(openedSession(), "claimant"));
     t.socket.calls = [];
-    t.socket.commitAndPush(); // v10
-    t.socket.commitAndPush(); // v11: no push for the claimant
-    expect(t.store.getState().data?.version).toBe(10);
-    t.socket.commitAndPush(); // v12
+    t.socket.commitAndPush(); // the claimant's own number: opened + 1
+    t.socket.commitAndPush(); // the respondent's knock: nothing for the claimant
     await flush();
-    // v10 is the claimant's own number: refetched with its amount (from 9); then the gap (from 10).
+    expect(t.store.getState().data?.version).toBe(opened + 1);
+    expect(t.socket.position).toBe(opened + 1);
+    t.socket.commitAndPush({ lost: true }); // the respondent's number: opened + 2, its push lost
+    t.socket.commitAndPush(); // the mediator's location: opened + 3
+    await flush();
+    // The own number was refetched with its amount (from opened); then the gap (from opened + 1).
     expect(t.socket.callsOf("sync")).toEqual([
-      { sessionId: SESSION_ID, sinceVersion: 9 },
-      { sessionId: SESSION_ID, sinceVersion: 10 },
+      { sessionId: SESSION_ID, sinceVersion: opened },
+      { sessionId: SESSION_ID, sinceVersion: opened + 1 },
     ]);
     const data = t.store.getState().data!;
-    expect(data.version).toBe(12);
+    expect(data.version).toBe(opened + 3);
     expect(data.view.numbers.respondent.entered).toBe(true);
+    expect(data.view.mediator?.location).toBe("with_respondent");
     expect(JSON.stringify(data)).not.toContain("4086373");
-    expect(data.log.map((l) => l.version)).toEqual(expect.arrayContaining([10, 12]));
-    expect(data.log.map((l) => l.version)).not.toContain(11);
+    // The lost event came with the sync; the knock the claimant may not see is nowhere.
+    expect(data.log.map((l) => l.version).slice(-3)).toEqual([opened + 1, opened + 2, opened + 3]);
+    expect(data.log.map((l) => l.event.type)).not.toContain("MediatorRequested");
+  });
+});
+
+describe("the other side's unseen moves", () => {
+  it("reach the mediator as consecutive pushes: it never asks for a sync", async () => {
+    const { events, opened } = claimantActsUnseen();
+    const t = setup("mediator", events, opened);
+    await t.controller.open(SESSION_ID);
+    t.socket.calls = [];
+    while (t.socket.committed < events.length) t.socket.commitAndPush();
+    await flush();
+    expect(t.socket.calls).toEqual([]);
+    expect(t.store.getState().data?.version).toBe(positionOf(events, "mediator"));
+  });
+
+  it("reach the respondent as consecutive pushes: its only sync refetches its own number", async () => {
+    const { events, opened } = claimantActsUnseen();
+    const t = setup("respondent", events, opened);
+    await t.controller.open(SESSION_ID);
+    t.socket.calls = [];
+    while (t.socket.committed < events.length) t.socket.commitAndPush();
+    await flush();
+    await flush();
+    const own = events.findIndex((e) => e.type === "BidSet" && e.side === "respondent");
+    expect(t.socket.callsOf("sync")).toEqual([
+      { sessionId: SESSION_ID, sinceVersion: positionOf(events.slice(0, own + 1), "respondent") - 1 },
+    ]);
+    const data = t.store.getState().data!;
+    expect(data.version).toBe(positionOf(events, "respondent"));
+    expect(data.log.map((l) => l.version)).toEqual(
+      Array.from({ length: data.version }, (_, k) => k + 1).slice(-data.log.length),
+    );
+    expect(JSON.stringify(data)).not.toContain("Declined it");
+  });
+});
+
+describe("signed stream heads", () => {
+  it("saves the head of the open ack, of every push, and of every sync answer", async () => {
+    const t = setup("respondent", bids());
+    await t.controller.open(SESSION_ID);
+    const p = t.socket.position;
+    // session:open, then the sync from 0 that fills the activity log
+    expect(t.saveHead.mock.calls.map(([h]) => h)).toEqual([
+      headFor("respondent", p),
+      headFor("respondent", p),
+    ]);
+    t.saveHead.mockClear();
+    t.socket.calls = [];
+    t.socket.commitAndPush(); // the claimant's number
+    t.socket.commitAndPush(); // the respondent's knock
+    t.socket.commitAndPush(); // the respondent's own number: its refetch is a sync, with a head of its own
+    await flush();
+    await flush();
+    expect(t.socket.callsOf("sync")).toHaveLength(1);
+    expect(t.saveHead.mock.calls.map(([h]) => h)).toEqual([
+      headFor("respondent", p + 1),
+      headFor("respondent", p + 2),
+      headFor("respondent", p + 3),
+      headFor("respondent", p + 3),
+    ]);
+  });
+
+  it("saves the deal notice's final head too", async () => {
+    const { events, opened } = dealAtStep2();
+    const t = setup("mediator", events, opened);
+    await t.controller.open(SESSION_ID);
+    t.saveHead.mockClear();
+    const final = headFor("mediator", positionOf(events, "mediator"));
+    for (let i = opened; i < events.length; i++) {
+      t.socket.committed = events.length; // the deal and the end commit together
+      const push = pushFor(events, i, "mediator")!;
+      const sent = events[i]!.type === "DealMade" ? { ...push, finalHead: final } : push;
+      for (const h of t.socket.handlers) h.push(sent);
+    }
+    const deal = events.findIndex((e) => e.type === "DealMade");
+    expect(t.saveHead.mock.calls.map(([h]) => h)).toEqual([
+      ...events
+        .slice(opened, deal + 1)
+        .map((_, k) => headFor("mediator", pushFor(events, opened + k, "mediator")!.version)),
+      final,
+      final, // SessionEnded: its own head is the final one
+    ]);
+    expect(t.store.getState().data).toMatchObject({ version: final.position, view: { outcome: "deal" } });
+  });
+
+  it("with the app's saveHead, the browser keeps each position of its stream once", async () => {
+    const items = new Map<string, string>();
+    const storage: HeadStorage = { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, v) };
+    const { events, opened } = claimantActsUnseen();
+    const t = setup("respondent", events, opened);
+    t.saveHead.mockImplementation((head) => saveHead(head, storage));
+    await t.controller.open(SESSION_ID);
+    while (t.socket.committed < events.length) t.socket.commitAndPush();
+    await flush();
+    await flush();
+    const start = positionOf(events.slice(0, opened), "respondent");
+    const end = positionOf(events, "respondent");
+    expect([...items.keys()]).toEqual([`backchannel:heads:${SESSION_ID}`]);
+    expect(savedHeads(SESSION_ID, storage)).toEqual(
+      Array.from({ length: end - start + 1 }, (_, k) => headFor("respondent", start + k)),
+    );
+  });
+
+  it("saves nothing from a refused open or a refused sync", async () => {
+    const refused = { ok: false, code: "SESSION_NOT_FOUND", message: "There is no such session." };
+    const t = setup("claimant", bids());
+    t.socket.respond = (event) => (event === "session:open" ? refused : undefined);
+    await t.controller.open(SESSION_ID);
+    expect(t.saveHead).not.toHaveBeenCalled();
+    const u = setup("claimant", bids());
+    u.socket.respond = (event) => (event === "sync" ? refused : undefined);
+    await u.controller.open(SESSION_ID);
+    expect(u.saveHead.mock.calls.map(([h]) => h)).toEqual([headFor("claimant", u.socket.position)]);
   });
 });
 
@@ -242,9 +408,9 @@ describe("commands", () => {
     t.socket.respond = (event) => {
       if (event !== "command") return undefined;
       attempts += 1;
-      return attempts === 1 ? TIMEOUT : { ok: true, version: t.socket.committed };
+      return attempts === 1 ? TIMEOUT : { ok: true, version: t.socket.position };
     };
-    expect(await t.controller.command({ type: "Knock" })).toEqual({ ok: true, version: t.socket.committed });
+    expect(await t.controller.command({ type: "Knock" })).toEqual({ ok: true, version: t.socket.position });
     expect(await t.controller.command({ type: "Knock" })).toMatchObject({ ok: true });
     const keys = t.socket.callsOf("command").map((p) => p.idempotencyKey);
     expect(keys).toHaveLength(3);
@@ -281,13 +447,13 @@ describe("commands", () => {
     t.socket.respond = (event) => {
       if (event !== "command") return undefined;
       t.socket.committed += 1; // committed, but this push is lost
-      return { ok: true, version: t.socket.committed, own: { amount: 9_137_251, setAt: T0 + 1_000 } };
+      return { ok: true, version: t.socket.position, own: { amount: 9_137_251, setAt: T0 + 1_000 } };
     };
     await t.controller.command({ type: "SetNumber", amount: 9_137_251 });
     expect(t.store.getState().data?.view.numbers.own?.amount).toBe(9_137_251);
     await new Promise((r) => setTimeout(r, 20));
     expect(t.socket.callsOf("sync")).toHaveLength(1);
-    expect(t.store.getState().data?.version).toBe(t.socket.committed);
+    expect(t.store.getState().data?.version).toBe(t.socket.position);
   });
 });
 
@@ -307,7 +473,7 @@ describe("connection", () => {
     expect(t.socket.callsOf("sync")[0]).toEqual({ sessionId: SESSION_ID, sinceVersion: version });
     expect(t.store.getState()).toMatchObject({
       connection: "online",
-      data: { version: t.socket.events.length },
+      data: { version: positionOf(t.socket.events, "mediator") },
     });
   });
 

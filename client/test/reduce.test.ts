@@ -10,7 +10,17 @@ import {
   receivePush,
   withOwnNumber,
 } from "../src/session/reduce";
-import { openedSession, pushFor, SESSION_ID, snapshot, syncAnswer, syncedFor, T0, USERS } from "./fixtures";
+import {
+  openedSession,
+  positionOf,
+  pushFor,
+  SESSION_ID,
+  snapshot,
+  syncAnswer,
+  syncedFor,
+  T0,
+  USERS,
+} from "./fixtures";
 
 /** A whole mediation day after Step 2 opened: numbers, rooms, ledger, proposals, a deal. */
 function fullDay(): SessionEvent[] {
@@ -199,17 +209,19 @@ describe("applying events to a view", () => {
     it(`${role}: pushes applied in order give the server's own snapshot (amounts aside)`, () => {
       const events = dealEnding(fullDay());
       const start = openedSession().length;
-      let data = createSessionData(snapshot(events.slice(0, start), role), start);
+      let data = createSessionData(
+        snapshot(events.slice(0, start), role),
+        positionOf(events.slice(0, start), role),
+      );
       for (let i = start; i < events.length; i++) {
         const push = pushFor(events, i, role);
         if (!push) continue;
         const outcome = receivePush(data, push);
+        // The viewer's stream has no hole for what it may not see: every push is the next position.
+        expect(outcome.kind, `${events[i]!.type} (event ${i}) for the ${role}`).toBe("applied");
         if (outcome.kind === "applied") data = outcome.data;
-        // A gap (an event this viewer does not see) is what a sync fills in; here, skip ahead like one.
-        else if (outcome.kind === "gap")
-          data = applySync(data, syncAnswer(events.slice(0, i + 1), data.version, role));
       }
-      data = applySync(data, { version: events.length, events: [] });
+      expect(data.version).toBe(positionOf(events, role));
       expect(comparable(data.view, { ownAmount: false, proposalAmount: false })).toEqual(
         comparable(snapshot(events, role), { ownAmount: false, proposalAmount: false }),
       );
@@ -217,11 +229,12 @@ describe("applying events to a view", () => {
 
     it(`${role}: a sync from an older version gives the server's snapshot, own amounts included`, () => {
       const events = fullDay();
-      const start = openedSession().length;
+      const start = positionOf(openedSession(), role);
       const data = applySync(
-        createSessionData(snapshot(events.slice(0, start), role), start),
+        createSessionData(snapshot(openedSession(), role), start),
         syncAnswer(events, start, role),
       );
+      expect(data.version).toBe(positionOf(events, role));
       expect(comparable(data.view, { ownAmount: true, proposalAmount: true })).toEqual(
         comparable(snapshot(events, role), { ownAmount: true, proposalAmount: true }),
       );
@@ -230,9 +243,9 @@ describe("applying events to a view", () => {
 
   it("keeps the mediator's view free of both numbers and of the smart proposal amount", () => {
     const events = fullDay();
-    const start = openedSession().length;
+    const start = positionOf(openedSession(), "mediator");
     const data = applySync(
-      createSessionData(snapshot(events.slice(0, start), "mediator"), start),
+      createSessionData(snapshot(openedSession(), "mediator"), start),
       syncAnswer(events, start, "mediator"),
     );
     const text = JSON.stringify(data);
@@ -242,14 +255,14 @@ describe("applying events to a view", () => {
 
   it("answers a proposal privately: the own side sees how it answered, the other side not even that it did", () => {
     const events = fullDay();
-    const forClaimant = applySync(
-      createSessionData(snapshot(events.slice(0, 9), "claimant"), 9),
-      syncAnswer(events, 9, "claimant"),
-    );
-    const forRespondent = applySync(
-      createSessionData(snapshot(events.slice(0, 9), "respondent"), 9),
-      syncAnswer(events, 9, "respondent"),
-    );
+    const opened = openedSession();
+    const from = (role: Role) =>
+      applySync(
+        createSessionData(snapshot(opened, role), positionOf(opened, role)),
+        syncAnswer(events, positionOf(opened, role), role),
+      );
+    const forClaimant = from("claimant");
+    const forRespondent = from("respondent");
     expect(forClaimant.view.proposal).toMatchObject({ ownAnswer: false, answered: { claimant: true } });
     expect(forRespondent.view.proposal?.ownAnswer).toBeUndefined();
     expect(forRespondent.view.proposal?.answered).toEqual({ respondent: false });
@@ -258,12 +271,15 @@ describe("applying events to a view", () => {
 
 describe("receivePush: versions in order", () => {
   const events = fullDay();
-  const start = openedSession().length;
-  const base = createSessionData(snapshot(events.slice(0, start), "claimant"), start);
-  const first = pushFor(events, start, "claimant")!;
-  const second = pushFor(events, start + 1, "claimant")!;
+  const index = openedSession().length;
+  /** the claimant's stream position when Step 2 opened (not the session's global version) */
+  const start = positionOf(events.slice(0, index), "claimant");
+  const base = createSessionData(snapshot(events.slice(0, index), "claimant"), start);
+  const first = pushFor(events, index, "claimant")!;
+  const second = pushFor(events, index + 1, "claimant")!;
 
   it("applies the next version and logs it", () => {
+    expect(first.version).toBe(start + 1);
     const r = receivePush(base, first);
     expect(r.kind).toBe("applied");
     if (r.kind !== "applied") return;
@@ -279,13 +295,14 @@ describe("receivePush: versions in order", () => {
     expect(receivePush(r.data, { version: start, event: first.event }).kind).toBe("duplicate");
   });
 
-  it("reports a gap with the version to sync from, and applies nothing", () => {
+  it("reports a gap (a push lost on the way) with the version to sync from, and applies nothing", () => {
+    expect(second.version).toBe(start + 2);
     const r = receivePush(base, second);
     expect(r).toEqual({ kind: "gap", sinceVersion: start });
   });
 
   it("applySync fills the gap, then the late push is a duplicate", () => {
-    const synced = applySync(base, syncAnswer(events.slice(0, start + 2), start, "claimant"));
+    const synced = applySync(base, syncAnswer(events.slice(0, index + 2), start, "claimant"));
     expect(synced.version).toBe(start + 2);
     expect(synced.log.map((l) => l.version)).toEqual([start + 1, start + 2]);
     expect(receivePush(synced, second).kind).toBe("duplicate");
@@ -293,8 +310,11 @@ describe("receivePush: versions in order", () => {
 
   it("a sync answered with a snapshot replaces the view and marks the log incomplete", () => {
     const later = snapshot(events, "claimant");
-    const synced = applySync({ ...base, logComplete: true }, { version: events.length, snapshot: later });
-    expect(synced.view).toEqual({ ...later, version: events.length });
+    const position = positionOf(events, "claimant");
+    expect(later.version).toBe(position);
+    const synced = applySync({ ...base, logComplete: true }, { version: position, snapshot: later });
+    expect(synced.view).toEqual(later);
+    expect(synced.version).toBe(position);
     expect(synced.logComplete).toBe(false);
     // An older snapshot (a crossed answer) never rolls the view back.
     expect(applySync(synced, { version: start, snapshot: base.view })).toBe(synced);
@@ -303,53 +323,62 @@ describe("receivePush: versions in order", () => {
 
 describe("what a push leaves out, fetched after it", () => {
   const events = fullDay();
-  const start = openedSession().length;
+  const opened = openedSession().length;
+  /** `role`'s data when Step 2 opened, at its stream position */
+  const openedFor = (role: Role) =>
+    createSessionData(snapshot(events.slice(0, opened), role), positionOf(events.slice(0, opened), role));
 
   it("the own side's NumberSet push has no amount: refresh the number and refetch the event", () => {
-    const data = createSessionData(snapshot(events.slice(0, start), "claimant"), start);
-    const push = pushFor(events, start, "claimant")!;
+    const data = openedFor("claimant");
+    const push = pushFor(events, opened, "claimant")!;
     expect("amount" in push.event).toBe(false);
-    expect(followUpFor(data.view, push)).toEqual({ refreshOwnNumber: true, refetchFrom: start });
+    expect(push.version).toBe(data.version + 1);
+    expect(followUpFor(data.view, push)).toEqual({ refreshOwnNumber: true, refetchFrom: data.version });
     // The refetch delivers the same version with its amount: it enriches the log entry in place.
     const applied = receivePush(data, push);
     if (applied.kind !== "applied") throw new Error("expected applied");
-    const enriched = applySync(applied.data, syncAnswer(events.slice(0, start + 1), start, "claimant"));
-    expect(enriched.log[0]?.event).toMatchObject({ type: "NumberSet", amount: 9_137_251 });
+    const enriched = applySync(
+      applied.data,
+      syncAnswer(events.slice(0, opened + 1), data.version, "claimant"),
+    );
+    expect(enriched.log[0]).toMatchObject({
+      version: push.version,
+      event: { type: "NumberSet", amount: 9_137_251 },
+    });
   });
 
   it("the other side's NumberSet needs nothing; the mediator never fetches", () => {
-    const forRespondent = createSessionData(snapshot(events.slice(0, start), "respondent"), start);
-    expect(followUpFor(forRespondent.view, pushFor(events, start, "respondent")!)).toEqual({
+    const forRespondent = openedFor("respondent");
+    expect(followUpFor(forRespondent.view, pushFor(events, opened, "respondent")!)).toEqual({
       refreshOwnNumber: false,
       refetchFrom: null,
     });
-    const forMediator = createSessionData(snapshot(events.slice(0, start), "mediator"), start);
-    expect(followUpFor(forMediator.view, pushFor(events, start, "mediator")!).refreshOwnNumber).toBe(false);
+    const forMediator = openedFor("mediator");
+    expect(followUpFor(forMediator.view, pushFor(events, opened, "mediator")!).refreshOwnNumber).toBe(false);
   });
 
   it("a smart proposal push has no amount; sides refetch it, and the sync fills in the pending proposal", () => {
     const index = events.findIndex((e) => e.type === "SmartProposalMade");
-    const before = applySync(
-      createSessionData(snapshot(events.slice(0, start), "respondent"), start),
-      syncAnswer(events.slice(0, index), start, "respondent"),
-    );
+    const start = openedFor("respondent");
+    const before = applySync(start, syncAnswer(events.slice(0, index), start.version, "respondent"));
     const push = pushFor(events, index, "respondent")!;
+    // The respondent's position, not the global version: the claimant's caucus message, for one, is not in it.
+    expect(push.version).toBe(positionOf(events.slice(0, index + 1), "respondent"));
+    expect(push.version).toBeLessThan(index + 1);
     const applied = receivePush(before, push);
     if (applied.kind !== "applied") throw new Error("expected applied");
     expect(applied.data.view.proposal?.amount).toBeUndefined();
-    expect(followUpFor(applied.data.view, push).refetchFrom).toBe(index);
+    expect(followUpFor(applied.data.view, push).refetchFrom).toBe(push.version - 1);
     const filled = applySync(applied.data, {
-      version: index + 1,
+      version: push.version,
       events: [syncedFor(events, index, "respondent")!],
     });
     expect(filled.view.proposal?.amount).toBe(5_552_119);
   });
 
   it("withOwnNumber takes a newer own number but never rolls back to an older one", () => {
-    const data = applySync(
-      createSessionData(snapshot(events.slice(0, start), "claimant"), start),
-      syncAnswer(events.slice(0, start + 1), start, "claimant"),
-    );
+    const start = openedFor("claimant");
+    const data = applySync(start, syncAnswer(events.slice(0, opened + 1), start.version, "claimant"));
     const own = data.view.numbers.own!;
     const newer = withOwnNumber(data, { amount: 8_000_000, setAt: (own.setAt ?? 0) + 1, changesLeft: 9 });
     expect(newer.view.numbers.own).toMatchObject({ amount: 8_000_000, changesLeft: 9, side: "claimant" });
@@ -361,9 +390,9 @@ describe("what a push leaves out, fetched after it", () => {
 describe("a session that ends without a deal", () => {
   it("forgets the own number and the amounts in the log, as the server destroys them", () => {
     const events = fullDay();
-    const start = openedSession().length;
+    const start = positionOf(openedSession(), "claimant");
     let data = applySync(
-      createSessionData(snapshot(events.slice(0, start), "claimant"), start),
+      createSessionData(snapshot(openedSession(), "claimant"), start),
       syncAnswer(events, start, "claimant"),
     );
     expect(data.view.numbers.own?.amount).toBe(7_312_947);
