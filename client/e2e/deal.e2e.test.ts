@@ -1,7 +1,8 @@
 // End to end in a real browser: the built client against the real server. A claimant creates a mediation-day
 // session and invites a respondent and a mediator, who join through their links in their own browsers; both
 // sides skip the terms and enter overlapping numbers; all three see the same deal. Throughout, the mediator's
-// page never holds either number and the respondent's never holds the claimant's.
+// page never holds either number and the respondent's never holds the claimant's. Each browser keeps the signed
+// heads of its role's stream, and its role's audit record verifies against them.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -13,6 +14,7 @@ import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../server/src/config";
 import { type RunningServer, startServer } from "../../server/src/server";
+import { verifyAuditExport } from "../../server/src/store/audit";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const browserRequired = process.env.CI === "true" || process.env.REQUIRE_BROWSER === "1";
@@ -312,6 +314,47 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
 
     expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
     expect(await pageHas(respondent, DEMAND.marks)).toEqual([]);
+
+    // Each browser kept the signed heads of its role's stream (through the deal notice's final head), offers them
+    // for download, and its role's audit record (fetched as the page's download link does) verifies against them.
+    const sessionId = new URL(claimant.page.url()).pathname.split("/").at(-1)!;
+    for (const p of [claimant, respondent, mediator]) {
+      const saved = await p.page.evaluate(
+        (key) => JSON.parse(localStorage.getItem(key) ?? "[]") as Array<Record<string, unknown>>,
+        `backchannel:heads:${sessionId}`,
+      );
+      expect(saved.length, `${p.name} saved heads`).toBeGreaterThan(0);
+      for (const head of saved) expect(head).toMatchObject({ sessionId, stream: p.name });
+      const positions = saved.map((h) => h.position as number);
+      expect(positions, `${p.name}: one head per position, in order`).toEqual(
+        [...new Set(positions)].sort((a, b) => a - b),
+      );
+      const offered = async () => {
+        const href = await p.page
+          .getByRole("link", { name: "the signed receipts this browser kept" })
+          .getAttribute("href");
+        return href && (JSON.parse(decodeURIComponent(href.slice(href.indexOf(",") + 1))) as unknown);
+      };
+      await expect.poll(offered).toEqual({ format: "backchannel-heads/1", sessionId, heads: saved });
+
+      const audit = await p.page.evaluate(async (url) => {
+        const res = await fetch(url, { credentials: "same-origin" });
+        return { status: res.status, body: (await res.json()) as unknown };
+      }, `/api/sessions/${sessionId}/audit`);
+      expect(audit.status, `${p.name} audit export`).toBe(200);
+      const exported = audit.body as { stream: string; events: unknown[] };
+      expect(exported.stream).toBe(p.name);
+      // The session is over: the last saved head (the final one) is the end of the exported stream.
+      expect(Math.max(...positions)).toBe(exported.events.length);
+      expect(verifyAuditExport(exported, { savedHeads: saved }), `${p.name} audit:verify`).toEqual({
+        ok: true,
+        events: exported.events.length,
+        head: expect.any(String),
+        signed: true,
+        savedHeadsChecked: saved.length,
+      });
+    }
+
     expect(await pageLeaks(mediator)).toEqual([]);
     expect(await pageLeaks(respondent)).toEqual([]);
     for (const p of people) expect(p.pageErrors, `${p.name} page errors`).toEqual([]);
