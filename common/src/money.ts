@@ -8,7 +8,12 @@ export const MAX_AMOUNT_CENTS = 10_000_000_000_000;
 
 export const AMOUNT_NOT_WHOLE_MESSAGE = "The amount must be a whole number of cents";
 export const AMOUNT_NOT_POSITIVE_MESSAGE = "The amount must be more than zero";
-export const AMOUNT_TOO_LARGE_MESSAGE = "The amount can be at most 100,000,000,000.00";
+/**
+ * For an amount too large when the currency is not known (a protocol payload checked before its session is read):
+ * true in every currency, since the bound is in minor units. With the currency, see amountTooLargeMessage.
+ */
+export const AMOUNT_TOO_LARGE_MESSAGE =
+  "The amount can be at most 10,000,000,000,000 of the currency's smallest unit (cents for USD)";
 export const CURRENCY_MESSAGE = "The currency must be a three-letter ISO 4217 code such as USD";
 
 let knownCurrencies: ReadonlySet<string> | undefined;
@@ -53,13 +58,26 @@ export function minorUnitsPerUnit(currency: string): number {
   return 10 ** minorUnitDigits(currency);
 }
 
+/** "The amount can be at most $100,000,000,000.00" (¥10,000,000,000,000 for JPY, BHD 10,000,000,000.000). */
+export function amountTooLargeMessage(currency: string): string {
+  return `The amount can be at most ${formatAmount(MAX_AMOUNT_CENTS, currency)}`;
+}
+
 export type AmountCheck = { ok: true; amount: Cents } | { ok: false; message: string };
 
-/** The bid rules of RULES.md "Money", for values arriving from outside (a form, a socket payload). */
-export function checkAmount(x: unknown): AmountCheck {
+/**
+ * The bid rules of RULES.md "Money", for values arriving from outside (a form, a socket payload). With the
+ * session's currency, the message for too large an amount names the bound in that currency.
+ */
+export function checkAmount(x: unknown, currency?: string): AmountCheck {
   if (typeof x !== "number" || !Number.isInteger(x)) return { ok: false, message: AMOUNT_NOT_WHOLE_MESSAGE };
   if (x <= 0) return { ok: false, message: AMOUNT_NOT_POSITIVE_MESSAGE };
-  if (x > MAX_AMOUNT_CENTS) return { ok: false, message: AMOUNT_TOO_LARGE_MESSAGE };
+  if (x > MAX_AMOUNT_CENTS) {
+    return {
+      ok: false,
+      message: currency === undefined ? AMOUNT_TOO_LARGE_MESSAGE : amountTooLargeMessage(currency),
+    };
+  }
   return { ok: true, amount: x };
 }
 
@@ -117,7 +135,7 @@ export function parseAmount(text: string, currency: string): AmountCheck {
     BigInt(fractionPart.padEnd(digits, "0") || "0");
   if (minorUnits === 0n) return { ok: false, message: AMOUNT_NOT_POSITIVE_MESSAGE };
   if (minorUnits > BigInt(MAX_AMOUNT_CENTS)) {
-    return { ok: false, message: `The amount can be at most ${formatAmount(MAX_AMOUNT_CENTS, currency)}` };
+    return { ok: false, message: amountTooLargeMessage(currency) };
   }
   return { ok: true, amount: Number(minorUnits) };
 }

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
   amountSchema,
+  amountTooLargeMessage,
   checkAmount,
   currencySchema,
   formatAmount,
@@ -41,9 +42,31 @@ describe("Money: a bid is a whole number of cents, > 0 and <= 10^13", () => {
     [-1, "The amount must be more than zero"],
     [0, "The amount must be more than zero"],
     [-0, "The amount must be more than zero"],
-    [MAX_AMOUNT_CENTS + 1, "The amount can be at most 100,000,000,000.00"],
+    [
+      MAX_AMOUNT_CENTS + 1,
+      "The amount can be at most 10,000,000,000,000 of the currency's smallest unit (cents for USD)",
+    ],
   ])("checkAmount refuses %s", (value, message) => {
     expect(checkAmount(value)).toEqual({ ok: false, message });
+  });
+
+  test.each([
+    ["USD", "The amount can be at most $100,000,000,000.00"],
+    ["EUR", "The amount can be at most €100,000,000,000.00"],
+    ["JPY", "The amount can be at most ¥10,000,000,000,000"],
+    ["BHD", "The amount can be at most BHD\u00a010,000,000,000.000"],
+  ])("with the session's currency, the largest amount is named in %s", (currency, message) => {
+    expect(checkAmount(MAX_AMOUNT_CENTS + 1, currency)).toEqual({ ok: false, message });
+    expect(amountTooLargeMessage(currency)).toBe(message);
+    // The same words as parseAmount uses for a typed amount.
+    expect(parseAmount("99999999999999999999999", currency)).toEqual({ ok: false, message });
+    expect(checkAmount(MAX_AMOUNT_CENTS, currency)).toEqual({ ok: true, amount: MAX_AMOUNT_CENTS });
+  });
+
+  test("without a currency, the message is true in every currency (no USD figure)", () => {
+    const check = checkAmount(MAX_AMOUNT_CENTS + 1);
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(check.message).not.toContain("100,000,000,000.00");
   });
 
   test("amountSchema refuses with the same human messages", () => {
@@ -54,7 +77,9 @@ describe("Money: a bid is a whole number of cents, > 0 and <= 10^13", () => {
     expect(message(1.5)).toBe("The amount must be a whole number of cents");
     expect(message(0)).toBe("The amount must be more than zero");
     expect(message(-3)).toBe("The amount must be more than zero");
-    expect(message(MAX_AMOUNT_CENTS + 1)).toBe("The amount can be at most 100,000,000,000.00");
+    expect(message(MAX_AMOUNT_CENTS + 1)).toBe(
+      "The amount can be at most 10,000,000,000,000 of the currency's smallest unit (cents for USD)",
+    );
     expect(amountSchema.parse(MAX_AMOUNT_CENTS)).toBe(MAX_AMOUNT_CENTS);
   });
 

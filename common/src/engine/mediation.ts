@@ -168,9 +168,9 @@ function counteredBy(countered: LedgerItem, actor: string, ctx: Context): Sessio
   };
 }
 
-function invalidAmount(...amounts: unknown[]): Refused | null {
+function invalidAmount(currency: string, ...amounts: unknown[]): Refused | null {
   for (const amount of amounts) {
-    const checked = checkAmount(amount);
+    const checked = checkAmount(amount, currency);
     if (!checked.ok) return refuse("INVALID_AMOUNT", `${checked.message}.`);
   }
   return null;
@@ -195,7 +195,7 @@ function recordItem(
 ): Decision {
   const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
   if (!found.ok) return found;
-  const badAmount = invalidAmount(...amounts);
+  const badAmount = invalidAmount(s.rules.currency, ...amounts);
   if (badAmount) return badAmount;
   const counter = checkNewItem(s, c, ctx);
   if (!Array.isArray(counter)) return counter;
