@@ -22,7 +22,7 @@ export function drawInRange(lo: Cents, hi: Cents, random: Random): Cents {
 export function dealAmount(demand: Cents, offer: Cents, random: Random, currency: string): Cents {
   if (!isMatch(demand, offer)) throw new Error("dealAmount needs offer >= demand");
   if (offer === demand) return demand;
-  return roundNeutral(drawInRange(demand, offer, random), demand, offer, currency);
+  return roundNeutral(drawInRange(demand, offer, random), demand, offer, currency, random);
 }
 
 function checkPercent(percent: number, max: number, what: string): void {
@@ -42,19 +42,34 @@ export function gapTooWide(demand: Cents, offer: Cents, maxGapPercent: number): 
 }
 
 /**
- * A smart proposal: a uniform draw from the middle half of the gap (the whole gap when that is empty),
- * rounded by the neutral table and kept inside [offer, demand].
+ * The middle half of the gap between offer and demand, in whole minor units: every amount at least a quarter of
+ * the gap away from both numbers. ceil(gap / 4) from each end, so it is exactly the whole units of the real
+ * interval [offer + gap/4, demand - gap/4]; for any gap of two units or more it is non-empty and lies strictly
+ * between the numbers. null for a one-unit gap, where no whole amount lies strictly between them.
  */
-export function proposalAmount(demand: Cents, offer: Cents, random: Random, currency: string): Cents {
-  if (!(offer < demand)) throw new Error("proposalAmount needs offer < demand");
+export function middleHalf(demand: Cents, offer: Cents): { lo: Cents; hi: Cents } | null {
+  if (!(offer < demand)) throw new Error("middleHalf needs offer < demand");
   const quarter = Math.ceil((demand - offer) / 4);
-  let lo = offer + quarter;
-  let hi = demand - quarter;
-  if (lo > hi) {
-    lo = offer;
-    hi = demand;
-  }
-  return roundNeutral(drawInRange(lo, hi, random), offer, demand, currency);
+  const lo = offer + quarter;
+  const hi = demand - quarter;
+  return lo <= hi ? { lo, hi } : null;
+}
+
+/**
+ * A smart proposal (RULES.md "Smart proposal"): a uniform draw from the middle half of the gap, rounded by the
+ * neutral table using finer rows as needed so that the rounded amount stays inside that middle half. It is
+ * therefore never equal to either number: a proposal equal to the offer would tell the claimant the
+ * respondent's exact number.
+ *
+ * Chosen: when no whole minor unit lies strictly between the numbers (a gap of one cent, or one yen), there is
+ * no amount to propose, and the result is null. The engine then answers exactly as it does for "too far apart"
+ * (the same event, nothing else), so the answer does not single out a one-cent gap.
+ */
+export function proposalAmount(demand: Cents, offer: Cents, random: Random, currency: string): Cents | null {
+  if (!(offer < demand)) throw new Error("proposalAmount needs offer < demand");
+  const half = middleHalf(demand, offer);
+  if (half === null) return null;
+  return roundNeutral(drawInRange(half.lo, half.hi, random), half.lo, half.hi, currency, random);
 }
 
 /**

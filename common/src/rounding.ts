@@ -1,5 +1,6 @@
 import type { Cents } from "./money";
 import { minorUnitsPerUnit } from "./money";
+import type { Random } from "./random";
 
 export interface RoundingRow {
   /** Smallest drawn amount of the row, in whole currency units. */
@@ -19,11 +20,17 @@ export const ROUNDING_TABLE: ReadonlyArray<RoundingRow> = Object.freeze([
   Object.freeze({ fromUnits: 1_000_000, toUnits: null, nearestUnits: 10_000 }),
 ]);
 
-/** Round half up to a multiple of step, in integers (amounts and steps are far below 2^53). */
-function roundHalfUp(amount: Cents, step: Cents): Cents {
+/**
+ * Rounds to the nearest multiple of step, in integers (amounts and steps are far below 2^53). An amount exactly
+ * halfway between two multiples goes up or down by a fair coin from `random` (RULES.md: never always toward one
+ * side); only a tie draws.
+ */
+function roundNearest(amount: Cents, step: Cents, random: Random): Cents {
   const remainder = amount % step;
   const down = amount - remainder;
-  return remainder * 2 >= step ? down + step : down;
+  if (remainder * 2 < step) return down;
+  if (remainder * 2 > step) return down + step;
+  return random.int(0, 1) === 1 ? down + step : down;
 }
 
 /**
@@ -44,15 +51,17 @@ export function roundingSteps(amount: Cents, currency: string): Cents[] {
 
 /**
  * Rounds a drawn amount by the neutral table, keeping it inside [lo, hi]: the row is picked by the amount's
- * size; when the rounded amount falls outside [lo, hi], the next finer step is tried.
+ * size; when the rounded amount falls outside [lo, hi], the next finer step is tried. A tie is settled by a coin
+ * first, and the range check then applies to the coin's result like to any other rounding (so a tie whose
+ * chosen direction leaves the range falls back to a finer step, rather than always taking the direction inside).
  */
-export function roundNeutral(amount: Cents, lo: Cents, hi: Cents, currency: string): Cents {
+export function roundNeutral(amount: Cents, lo: Cents, hi: Cents, currency: string, random: Random): Cents {
   if (!Number.isSafeInteger(amount) || !Number.isSafeInteger(lo) || !Number.isSafeInteger(hi)) {
     throw new Error("roundNeutral needs whole minor units");
   }
   if (!(lo <= amount && amount <= hi)) throw new Error("roundNeutral needs lo <= amount <= hi");
   for (const step of roundingSteps(amount, currency)) {
-    const rounded = roundHalfUp(amount, step);
+    const rounded = roundNearest(amount, step, random);
     if (lo <= rounded && rounded <= hi) return rounded;
   }
   // Unreachable: the last step is one minor unit, which returns the amount itself.

@@ -1,11 +1,20 @@
 import { randomInt } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { applyBonus, dealAmount, drawInRange, gapTooWide, isMatch, proposalAmount } from "../src/matching";
+import {
+  applyBonus,
+  dealAmount,
+  drawInRange,
+  gapTooWide,
+  isMatch,
+  middleHalf,
+  proposalAmount,
+} from "../src/matching";
 import { MAX_AMOUNT_CENTS } from "../src/money";
 import type { Random } from "../src/random";
 import { seededRandom } from "../src/random";
 import { roundingSteps } from "../src/rounding";
+import { amountArbitrary, distinctPairArbitrary } from "./engine/arbitrary";
 
 // FC_SEED replays a failure; fast-check prints the seed in its error message.
 const fcParams = {
@@ -56,12 +65,13 @@ function onAllowedGrid(drawn: number, rounded: number, currency: string): boolea
   );
 }
 
-const amount = fc.integer({ min: 1, max: MAX_AMOUNT_CENTS });
-const orderedPair = fc.tuple(amount, amount).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as [number, number]);
-const distinctPair = orderedPair.filter(([a, b]) => a < b);
-const closePair = fc
-  .tuple(fc.integer({ min: 1, max: MAX_AMOUNT_CENTS - 1_000_000 }), fc.integer({ min: 1, max: 1_000_000 }))
-  .map(([low, gap]) => [low, low + gap] as [number, number]);
+// Round numbers, tiny gaps (one cent to a few units), the smallest and the largest amounts as often as random ones.
+const amount = amountArbitrary;
+const distinctPair = distinctPairArbitrary;
+const orderedPair = fc.oneof(
+  distinctPair,
+  amount.map((a) => [a, a] as [number, number]),
+);
 const currencies = fc.constantFrom("USD", "JPY", "BHD");
 
 describe("Matching: match when offer >= demand", () => {
@@ -103,23 +113,20 @@ describe("Matching: the deal amount", () => {
 
   test("dealAmount lies in [demand, offer] and on a grid allowed by the table (property)", () => {
     fc.assert(
-      fc.property(
-        fc.oneof(orderedPair, closePair),
-        currencies,
-        fc.integer(),
-        ([demand, offer], currency, seed) => {
-          const random = recording(seededRandom(seed));
-          const deal = dealAmount(demand, offer, random, currency);
-          expect(deal).toBeGreaterThanOrEqual(demand);
-          expect(deal).toBeLessThanOrEqual(offer);
-          if (demand === offer) {
-            expect(deal).toBe(demand);
-          } else {
-            expect(random.calls).toEqual([[demand, offer]]);
-            expect(onAllowedGrid(random.draws[0]!, deal, currency)).toBe(true);
-          }
-        },
-      ),
+      fc.property(orderedPair, currencies, fc.integer(), ([demand, offer], currency, seed) => {
+        const random = recording(seededRandom(seed));
+        const deal = dealAmount(demand, offer, random, currency);
+        expect(deal).toBeGreaterThanOrEqual(demand);
+        expect(deal).toBeLessThanOrEqual(offer);
+        if (demand === offer) {
+          expect(deal).toBe(demand);
+        } else {
+          // One draw over the overlap, then a coin for each tie met while rounding.
+          expect(random.calls[0]).toEqual([demand, offer]);
+          for (const call of random.calls.slice(1)) expect(call).toEqual([0, 1]);
+          expect(onAllowedGrid(random.draws[0]!, deal, currency)).toBe(true);
+        }
+      }),
       fcParams,
     );
   });
@@ -155,7 +162,7 @@ describe("Smart proposal: too far apart when the gap is more than proposalMaxGap
   });
 });
 
-describe("Smart proposal: drawn from the middle half of the gap, rounded, kept inside the gap", () => {
+describe("Smart proposal: drawn from the middle half of the gap, rounded, kept inside the middle half", () => {
   test("the draw is over the middle half of the gap", () => {
     const random = fixedRandom(usd(95_432));
     expect(proposalAmount(usd(100_000), usd(90_000), random, "USD")).toBe(usd(95_400));
@@ -166,12 +173,51 @@ describe("Smart proposal: drawn from the middle half of the gap, rounded, kept i
     const random = fixedRandom(0);
     proposalAmount(110, 100, random, "USD");
     expect(random.calls).toEqual([[103, 107]]);
+    expect(middleHalf(110, 100)).toEqual({ lo: 103, hi: 107 });
+    // The whole cents of the real interval [offer + gap/4, demand - gap/4]: a 2-cent gap has one, 3 cents two.
+    expect(middleHalf(102, 100)).toEqual({ lo: 101, hi: 101 });
+    expect(middleHalf(103, 100)).toEqual({ lo: 101, hi: 102 });
   });
 
-  test("a one-cent gap has an empty middle half, so the draw is over the whole gap", () => {
-    const random = fixedRandom(0);
-    expect(proposalAmount(101, 100, random, "USD")).toBe(100);
-    expect(random.calls).toEqual([[100, 101]]);
+  test("a one-cent gap leaves no amount strictly between the numbers: no proposal, and no draw", () => {
+    expect(middleHalf(101, 100)).toBeNull();
+    expect(proposalAmount(101, 100, neverDraw, "USD")).toBeNull();
+    expect(proposalAmount(usd(100_000), usd(99_999, 99), neverDraw, "USD")).toBeNull();
+    expect(proposalAmount(1_000_001, 1_000_000, neverDraw, "JPY")).toBeNull();
+    expect(proposalAmount(MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS - 1, neverDraw, "USD")).toBeNull();
+  });
+
+  test("a two-cent gap proposes the one cent between", () => {
+    expect(proposalAmount(102, 100, seededRandom(1), "USD")).toBe(101);
+  });
+
+  test.each([
+    // The offer 100,000.00 and the demand 100,400.00: the 1,000 row gives 100,000 (the offer), outside the middle
+    // half [100,100 .. 100,300], so the 100 row is used.
+    ["100,000.00 and 100,400.00", usd(100_400), usd(100_000), usd(100_100), usd(100_100)],
+    // 101,000.00 and 100,000.00: the 1,000 row gives one of the numbers whatever the draw.
+    ["100,000.00 and 101,000.00", usd(101_000), usd(100_000), usd(100_400), usd(100_400)],
+    // 2,000,500.00 and 2,000,000.00: the 10,000 and 1,000 rows give 2,000,000 (the offer).
+    ["2,000,000.00 and 2,000,500.00", usd(2_000_500), usd(2_000_000), usd(2_000_200), usd(2_000_200)],
+  ])(
+    "between %s it is never the offer: finer rows keep it inside the middle half",
+    (_pair, demand, offer, drawn, expected) => {
+      expect(proposalAmount(demand, offer, fixedRandom(drawn), "USD")).toBe(expected);
+    },
+  );
+
+  test.each([
+    ["100,000.00 and 100,400.00", usd(100_400), usd(100_000)],
+    ["100,000.00 and 101,000.00", usd(101_000), usd(100_000)],
+    ["2,000,000.00 and 2,000,500.00", usd(2_000_500), usd(2_000_000)],
+    ["99,999.99 and 100,000.00 plus a few cents", usd(100_000, 3), usd(99_999, 99)],
+  ])("between %s, 500 seeded proposals all lie strictly inside the middle half", (_pair, demand, offer) => {
+    const { lo, hi } = middleHalf(demand, offer)!;
+    for (let seed = 0; seed < 500; seed++) {
+      const proposal = proposalAmount(demand, offer, seededRandom(seed), "USD")!;
+      expect(proposal).toBeGreaterThanOrEqual(lo);
+      expect(proposal).toBeLessThanOrEqual(hi);
+    }
   });
 
   test("rounding that would leave the gap falls back to a finer row", () => {
@@ -186,25 +232,29 @@ describe("Smart proposal: drawn from the middle half of the gap, rounded, kept i
     expect(() => proposalAmount(100, 120, neverDraw, "USD")).toThrow();
   });
 
-  test("proposalAmount lies within [offer, demand] and on the table's grid (property)", () => {
+  test("a proposal lies strictly between offer and demand, inside the middle half, on the table's grid (property)", () => {
     fc.assert(
-      fc.property(
-        fc.oneof(distinctPair, closePair),
-        currencies,
-        fc.integer(),
-        ([offer, demand], currency, seed) => {
-          const random = recording(seededRandom(seed));
-          const proposal = proposalAmount(demand, offer, random, currency);
-          expect(proposal).toBeGreaterThanOrEqual(offer);
-          expect(proposal).toBeLessThanOrEqual(demand);
-          const [[lo, hi]] = random.calls as [[number, number]];
-          const quarter = Math.ceil((demand - offer) / 4);
-          if (offer + quarter <= demand - quarter)
-            expect([lo, hi]).toEqual([offer + quarter, demand - quarter]);
-          else expect([lo, hi]).toEqual([offer, demand]);
-          expect(onAllowedGrid(random.draws[0]!, proposal, currency)).toBe(true);
-        },
-      ),
+      fc.property(distinctPair, currencies, fc.integer(), ([offer, demand], currency, seed) => {
+        const random = recording(seededRandom(seed));
+        const proposal = proposalAmount(demand, offer, random, currency);
+        const half = middleHalf(demand, offer);
+        if (demand - offer === 1) {
+          // Nothing lies strictly between: no proposal (answered as "too far apart"), and nothing drawn.
+          expect(proposal).toBeNull();
+          expect(half).toBeNull();
+          expect(random.calls).toEqual([]);
+          return;
+        }
+        if (proposal === null || half === null) throw new Error("a gap of two cents or more has a proposal");
+        expect(proposal).toBeGreaterThan(offer);
+        expect(proposal).toBeLessThan(demand);
+        // Inside the middle half: at least a quarter of the gap from each number.
+        expect(4 * (proposal - offer)).toBeGreaterThanOrEqual(demand - offer);
+        expect(4 * (demand - proposal)).toBeGreaterThanOrEqual(demand - offer);
+        expect(random.calls[0]).toEqual([half.lo, half.hi]);
+        for (const call of random.calls.slice(1)) expect(call).toEqual([0, 1]);
+        expect(onAllowedGrid(random.draws[0]!, proposal, currency)).toBe(true);
+      }),
       fcParams,
     );
   });

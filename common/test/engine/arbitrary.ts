@@ -2,13 +2,17 @@
 // fast-check, then run through decide + evolve. Intents are resolved against the live state at run time
 // (e.g. "answer the pending proposal"), so most commands are meaningful and the sessions get deep.
 //
-// Values are chosen so a confidential number can never be confused with anything else in a serialised event
-// or view (the visibility engineer's "no leak" test searches for them as substrings):
-// - confidential numbers are 8 digits, 73xxxxx1 (73_000_001 .. 73_999_991, ending in 1);
-// - timestamps are 13 digits in [1.8e12, 1.9e12) and multiples of 10 s, durations multiples of 10 s below
-//   1e11, so every 8-digit window of them starts with 1, 8 or 0 or ends with 0;
+// Edge cases come as often as random values: each plan draws its confidential numbers in one style, with equal
+// weight: random 8-digit numbers, round numbers (multiples of 1 to 10,000 whole units), numbers a few cents to a
+// few units apart (one-cent gaps included), and numbers at the top of the range (10^13 cents). Rules take their
+// smallest durations (100 ms steps, a 200 ms session) as often as ordinary ones.
+//
+// Values are chosen so a confidential number can be found in a serialised event or view (the "no leak" test):
+// - random-style numbers are 8 digits, 73xxxxx1 (73_000_001 .. 73_999_991, ending in 1), distinct enough to be
+//   searched for as substrings; the other styles are at least 4,400 cents, outside the range of timestamps
+//   ([1.8e12, 1.9e12)) and searched for as whole numbers, with times and durations set aside;
 // - mediator proposals and ledger amounts are 8 digits 5xxxxx00; texts, ids and names have no digit runs.
-// Deal amounts and smart proposal amounts are drawn between numbers and may rarely equal one of them.
+// Deal amounts are drawn between numbers and may equal one of them; smart proposal amounts never do.
 
 import fc from "fast-check";
 import type { Decision } from "../../src/engine";
@@ -24,9 +28,11 @@ import type {
   Side,
 } from "../../src/engine/types";
 import type { Cents } from "../../src/money";
+import { MAX_AMOUNT_CENTS } from "../../src/money";
 import type { Random } from "../../src/random";
 import { seededRandom } from "../../src/random";
 import type { SessionRules } from "../../src/rules";
+import { RULE_BOUNDS } from "../../src/rules";
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -89,6 +95,104 @@ export function isConfidentialPattern(amount: number): boolean {
   return Number.isInteger(amount) && amount >= 73_000_001 && amount <= 73_999_991 && amount % 10 === 1;
 }
 
+/** How a plan's confidential numbers are drawn (see the header). */
+export type AmountStyle =
+  | { kind: "pattern" }
+  /** (mantissa + offset) x 10^exponent whole units, offsets of a few steps either way */
+  | { kind: "round"; mantissa: number; exponent: number }
+  /** `base` plus or minus a few cents or units: gaps of -1 cent to a few units, one cent included */
+  | { kind: "tiny"; base: Cents }
+  /** within a few units to 10% of 10^13 cents, the bound itself included */
+  | { kind: "largest" };
+
+// Offsets of the tiny style, in cents: claimant = base + A, respondent = base + 1 - B, so the gap is A + B - 1.
+const TINY_OFFSETS = [0, 1, 2, 3, 50, 100, 299, 500];
+const LARGEST_DEMAND_BELOW_MAX = [0, 1, 100, 10_000, 1_000_000, 100_000_000];
+const LARGEST_OFFER_BELOW_MAX = [0, 1, 2, 100, 50_000, 2_000_000, 1_000_000_000, 900_000_000_000];
+
+/** A confidential number in a plan's style; `k` is any non-negative integer. */
+export function secretNumber(style: AmountStyle, band: Side, k: number): Cents {
+  const pick = (list: readonly number[], n: number) => list[n % list.length]!;
+  switch (style.kind) {
+    case "pattern":
+      return confidentialNumber(band, k);
+    case "round": {
+      // Claimants from 2 steps below to 6 above the mantissa, respondents from 6 below to 2 above.
+      const offset = (k % 9) - (band === "claimant" ? 2 : 6);
+      return (style.mantissa + offset) * 10 ** style.exponent * 100;
+    }
+    case "tiny":
+      return band === "claimant"
+        ? style.base + pick(TINY_OFFSETS, k)
+        : style.base + 1 - pick(TINY_OFFSETS, Math.floor(k / 8));
+    case "largest":
+      return (
+        MAX_AMOUNT_CENTS - pick(band === "claimant" ? LARGEST_DEMAND_BELOW_MAX : LARGEST_OFFER_BELOW_MAX, k)
+      );
+  }
+}
+
+export const amountStyleArbitrary: fc.Arbitrary<AmountStyle> = fc.oneof(
+  fc.constant({ kind: "pattern" as const }),
+  fc.record({
+    kind: fc.constant("round" as const),
+    // At least 50 steps, so the offsets keep the gap within 20% of the demand; the brief's examples are here:
+    // 100,000 and 100,400 (1,000 x 10^2), 101,000 and 100,000 (100 x 10^3), 2,000,500 (20,005 x 10^2).
+    mantissa: fc.oneof(fc.constantFrom(50, 100, 1_000, 10_000, 20_000), fc.integer({ min: 50, max: 20_000 })),
+    exponent: fc.integer({ min: 0, max: 4 }),
+  }),
+  fc.record({
+    kind: fc.constant("tiny" as const),
+    base: fc.oneof(
+      // Round bases, where rounding most wants to land on a number.
+      fc
+        .tuple(fc.integer({ min: 1, max: 999 }), fc.integer({ min: 3, max: 7 }))
+        .map(([m, e]) => m * 10 ** e * 100),
+      fc.integer({ min: 1_000_000, max: 1_000_000_000_000 }),
+    ),
+  }),
+  fc.constant({ kind: "largest" as const }),
+);
+
+// ---------------------------------------------------------------- amounts for the pure functions
+
+/** A round amount: 1 to 999 times 10^0 .. 10^8 whole units (of a two-decimal currency), up to the bound. */
+export const roundAmountArbitrary: fc.Arbitrary<Cents> = fc
+  .tuple(fc.integer({ min: 1, max: 999 }), fc.integer({ min: 0, max: 8 }))
+  .map(([mantissa, exponent]) => mantissa * 10 ** exponent * 100);
+
+/** Near the bound of 10^13 cents, the bound itself included. */
+export const largestAmountArbitrary: fc.Arbitrary<Cents> = fc.oneof(
+  fc.constant(MAX_AMOUNT_CENTS),
+  fc.integer({ min: MAX_AMOUNT_CENTS - 1_000_000, max: MAX_AMOUNT_CENTS }),
+);
+
+/** Any valid amount, with round, the smallest and the largest amounts as often as random ones. */
+export const amountArbitrary: fc.Arbitrary<Cents> = fc.oneof(
+  fc.integer({ min: 1, max: MAX_AMOUNT_CENTS }),
+  roundAmountArbitrary,
+  largestAmountArbitrary,
+  fc.integer({ min: 1, max: 1_000 }),
+);
+
+/** A gap between two numbers: random, tiny (one cent to a few units) or round, each as often. */
+export const gapArbitrary: fc.Arbitrary<Cents> = fc.oneof(
+  fc.integer({ min: 1, max: MAX_AMOUNT_CENTS - 1 }),
+  fc.oneof(fc.constantFrom(1, 2, 3, 4, 5), fc.integer({ min: 1, max: 500 })),
+  fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 5 })).map(([m, e]) => m * 10 ** e * 100),
+);
+
+/** Two valid amounts lo < hi, built from an anchor and a gap (the anchor is the upper one when it must be). */
+export const distinctPairArbitrary: fc.Arbitrary<[Cents, Cents]> = fc
+  .tuple(amountArbitrary, gapArbitrary, fc.boolean())
+  .map(([anchor, gap, anchorIsHigh]): [Cents, Cents] => {
+    const fitsBelow = anchor - gap >= 1;
+    const fitsAbove = anchor + gap <= MAX_AMOUNT_CENTS;
+    if (fitsBelow && (anchorIsHigh || !fitsAbove)) return [anchor - gap, anchor];
+    if (fitsAbove) return [anchor, anchor + gap];
+    return [1, MAX_AMOUNT_CENTS];
+  });
+
 /** Amounts said aloud or put by a mediator: 5xxxxx00. */
 function openAmount(k: number): Cents {
   return 50_000_000 + 100 * (k % 500_000);
@@ -135,6 +239,8 @@ export interface Step {
 
 export interface Plan {
   seed: number;
+  /** how the confidential numbers are drawn */
+  amounts: AmountStyle;
   start: number;
   rules: SessionRules;
   /** full: everyone joins and Step 1 closes; partial: some join; none: only the creator */
@@ -316,26 +422,49 @@ const intentArbitrary: fc.Arbitrary<Intent> = fc.oneof(
   },
 );
 
+/** A rule's smallest allowed value, as likely as each ordinary value. */
+const orSmallest = (rule: keyof typeof RULE_BOUNDS, ...ordinary: number[]) =>
+  fc.constantFrom(RULE_BOUNDS[rule].min, ...ordinary);
+
+const ordinaryRules = fc.record({
+  step2DurationMs: orSmallest("step2DurationMs", 10 * MINUTE, HOUR, 6 * HOUR, 2 * DAY),
+  step3DurationMs: orSmallest("step3DurationMs", HOUR, 12 * HOUR, 3 * DAY, 28 * DAY, 28 * DAY),
+  extraSessionMs: fc.constantFrom(2 * HOUR, 5 * DAY, 30 * DAY),
+  proposalConsentMs: orSmallest("proposalConsentMs", 10 * MINUTE, 2 * HOUR, 2 * DAY),
+  proposalAnswerMs: orSmallest("proposalAnswerMs", 10 * MINUTE, 3 * HOUR, 7 * DAY),
+});
+
+/** Every duration at its smallest: a 100 ms Step 2 and Step 3 in a 200 ms session, 100 ms to consent or answer. */
+const smallestRules = fc.constant({
+  step2DurationMs: RULE_BOUNDS.step2DurationMs.min,
+  step3DurationMs: RULE_BOUNDS.step3DurationMs.min,
+  extraSessionMs: RULE_BOUNDS.maxSessionMs.min - RULE_BOUNDS.step2DurationMs.min,
+  proposalConsentMs: RULE_BOUNDS.proposalConsentMs.min,
+  proposalAnswerMs: RULE_BOUNDS.proposalAnswerMs.min,
+});
+
+// The smallest durations as often as ordinary ones: each is as likely as any ordinary value of its rule, and
+// all of them come at once in a quarter of the plans (not more: a 200 ms session leaves no time for proposals).
 const rulesArbitrary: fc.Arbitrary<SessionRules> = fc
-  .record({
-    step2DurationMs: fc.constantFrom(10 * MINUTE, HOUR, 6 * HOUR, 2 * DAY),
-    step3DurationMs: fc.constantFrom(HOUR, 12 * HOUR, 3 * DAY, 28 * DAY, 28 * DAY),
-    extraSessionMs: fc.constantFrom(2 * HOUR, 5 * DAY, 30 * DAY),
-    maxChangesPerDay: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constant(10)),
-    step3BonusPercent: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10 })),
-    proposalMaxGapPercent: fc.constantFrom(1, 2, 20),
-    proposalConsentMs: fc.constantFrom(10 * MINUTE, 2 * HOUR, 2 * DAY),
-    proposalAnswerMs: fc.constantFrom(10 * MINUTE, 3 * HOUR, 7 * DAY),
-  })
-  .map(({ extraSessionMs, ...rules }) => ({
+  .tuple(
+    fc.oneof({ arbitrary: smallestRules, weight: 1 }, { arbitrary: ordinaryRules, weight: 3 }),
+    fc.record({
+      maxChangesPerDay: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constant(10)),
+      step3BonusPercent: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10 })),
+      proposalMaxGapPercent: fc.constantFrom(1, 2, 20),
+    }),
+  )
+  .map(([{ extraSessionMs, ...durations }, rules]) => ({
     currency: "USD",
+    ...durations,
     ...rules,
-    maxSessionMs: Math.min(30 * DAY, rules.step2DurationMs + extraSessionMs),
+    maxSessionMs: Math.min(30 * DAY, durations.step2DurationMs + extraSessionMs),
   }));
 
 export function planArbitrary(options: { maxSteps?: number } = {}): fc.Arbitrary<Plan> {
   return fc.record({
     seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    amounts: amountStyleArbitrary,
     start: fc.integer({ min: 0, max: 1_000_000 }).map((n) => RANDOM_EPOCH + n * TICK),
     rules: rulesArbitrary,
     prefix: fc.oneof(
@@ -427,6 +556,7 @@ function reaction(
   s: SessionState | null,
   intent: Extract<Intent, { kind: "react" }>,
   requestId: string,
+  style: AmountStyle,
 ): Command {
   const bidder = (side: Side) => SIDE_BIDDERS[side][intent.who % SIDE_BIDDERS[side].length]!;
   if (!s || (s.phase !== "step2" && s.phase !== "step3")) return { type: "Tick" };
@@ -449,7 +579,7 @@ function reaction(
   }
   const missing = (["claimant", "respondent"] as const).find((side) => !s.numbers[side]);
   if (missing)
-    return { type: "SetNumber", actor: bidder(missing), amount: confidentialNumber(missing, intent.k) };
+    return { type: "SetNumber", actor: bidder(missing), amount: secretNumber(style, missing, intent.k) };
   if (s.phase === "step3") {
     return {
       type: "RequestProposal",
@@ -532,7 +662,7 @@ export function runPlan(plan: Plan, observe?: (record: DecisionRecord) => void):
         send({ type: "Tick" });
         break;
       case "react":
-        send(reaction(s, intent, `request-${letters(requestCount++)}`));
+        send(reaction(s, intent, `request-${letters(requestCount++)}`, plan.amounts));
         break;
       case "setNumber": {
         const side: Side = member && member.role !== "mediator" ? member.role : "claimant";
@@ -540,7 +670,7 @@ export function runPlan(plan: Plan, observe?: (record: DecisionRecord) => void):
         const amount =
           intent.band === "bad"
             ? BAD_AMOUNTS[intent.k % BAD_AMOUNTS.length]
-            : confidentialNumber(band, intent.k);
+            : secretNumber(plan.amounts, band, intent.k);
         send({ type: "SetNumber", actor, amount: amount as number });
         break;
       }
