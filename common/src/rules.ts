@@ -206,12 +206,14 @@ export function describeRules(rules: SessionRules): string[] {
     );
   }
   sentences.push(
-    `In Step 3 either side may ask for a smart proposal; the other side has ${formatDuration(rules.proposalConsentMs)} to agree. If the gap between the numbers is more than ${rules.proposalMaxGapPercent}% of the demand, the answer is "too far apart" and bidding resumes.`,
-    `Otherwise both sides receive the same proposed amount from the middle of the gap and have ${formatDuration(rules.proposalAnswerMs)} to accept or reject it privately. Nobody learns who rejected it.`,
+    `In Step 3 either side may ask for a smart proposal, at most once in any 24 hours; the other side has ${formatDuration(rules.proposalConsentMs)} to agree. If the gap between the numbers is more than ${rules.proposalMaxGapPercent}% of the demand, the answer is "too far apart" and bidding resumes.`,
+    `Otherwise both sides receive the same proposed amount, drawn from the middle half of the gap and never equal to either number, and have ${formatDuration(rules.proposalAnswerMs)} to accept or reject it privately. Nobody learns who rejected it.`,
     `Rounding table (whole ${rules.currency}): ${describeRoundingTable(rules.currency).join("; ")}.`,
     minorUnitDigits(rules.currency) > 0
       ? "If the rounded amount falls outside the range between the two numbers, the next finer step is used, down to whole units, then to the smallest unit of the currency."
       : "If the rounded amount falls outside the range between the two numbers, the next finer step is used, down to whole units.",
+    "An amount exactly halfway between two rounded values goes up or down by a fair random choice.",
+    "Approving the terms, or choosing to settle them later, also accepts these rules and the start time. If either changes before Step 2 opens, every approval and choice is withdrawn and both sides decide again.",
   );
   return sentences;
 }

@@ -184,6 +184,14 @@ describe("Session rules: shown to the parties in plain words before anyone bids"
     expect(text.join(" ")).not.toContain("bonus");
   });
 
+  test("the smart proposal limits, fair ties and what an approval accepts are described", () => {
+    const text = describeRules(DEFAULT_RULES).join(" ");
+    expect(text).toContain("ask for a smart proposal, at most once in any 24 hours");
+    expect(text).toContain("drawn from the middle half of the gap and never equal to either number");
+    expect(text).toContain("goes up or down by a fair random choice");
+    expect(text).toContain("also accepts these rules and the start time");
+  });
+
   test("a nonzero bonus is described; a short Step 2 is described in minutes", () => {
     const text = describeRules({
       ...DEFAULT_RULES,

@@ -4,7 +4,7 @@
 import { applyBonus, dealAmount, isMatch } from "../matching";
 import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
-import { accept, asBidder, refuse } from "./guards";
+import { accept, asBidder, refuse, utc } from "./guards";
 import { currentNumbers, dealEvents } from "./outcomes";
 import { fold } from "./state";
 import type { Context, Decision, SessionEvent, SessionState, Side } from "./types";
@@ -12,7 +12,6 @@ import { otherSide } from "./types";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** When the next Step 3 change is allowed, or null when one is allowed now (at most N in any 24 hours). */
 /** Step 3 changes a side may still make now under the rolling 24-hour limit, and when the next one frees up. */
 export function changesLeft(
   s: SessionState,
@@ -32,10 +31,6 @@ export function nextChangeAllowedAt(s: SessionState, side: Side, now: number): n
   return changesLeft(s, side, now).nextChangeAt;
 }
 
-function utc(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
-
 /** A pending smart-proposal request or smart proposal pauses bidding; a mediator's proposal does not. */
 export function biddingPaused(s: SessionState): boolean {
   return s.request !== null || s.proposal?.kind === "smart";
@@ -52,7 +47,7 @@ export function setNumber(s: SessionState, c: CommandOf<"SetNumber">, ctx: Conte
   const { side } = found;
   if (s.phase !== "step2" && s.phase !== "step3")
     return refuse("WRONG_STEP", "Numbers can be entered once Step 2 opens.");
-  const amount = checkAmount(c.amount);
+  const amount = checkAmount(c.amount, s.rules.currency);
   if (!amount.ok) return refuse("INVALID_AMOUNT", `${amount.message}.`);
   if (s.phase === "step2") {
     // Sealed: nothing is compared before the Step 2 deadline, so any number of changes reveals nothing.

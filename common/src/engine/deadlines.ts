@@ -2,6 +2,7 @@
 // then fires whatever is due (see clock.ts), so a late or repeated timer is harmless.
 
 import { reminderOffsetsMs } from "../rules";
+import { sideHasBidder } from "./setup";
 import type { Deadline, DeadlineKind, SessionState, Side } from "./types";
 import { SIDES } from "./types";
 
@@ -15,12 +16,16 @@ const KIND_ORDER: Record<DeadlineKind, number> = {
   "step3-close": 5,
 };
 
-/** Whether Step 2 would open now if the scheduled start had come (the start time is the only thing missing). */
+/**
+ * Whether Step 2 would open now if the scheduled start had come (the start time is the only thing missing).
+ * A side has joined once it has a member with bidding rights (a closed Step 1 implies it anyway: only bidders
+ * approve or skip).
+ */
 export function readyForStep2(state: SessionState): boolean {
   return (
     state.phase === "setup" &&
     state.terms.closed !== null &&
-    SIDES.every((side) => Object.values(state.members).some((member) => member.role === side))
+    SIDES.every((side) => sideHasBidder(state, side))
   );
 }
 

@@ -63,6 +63,11 @@ export function asMediator(
   return found.member.role === "mediator" ? found : refuse("WRONG_ROLE", message);
 }
 
+/** A time in refusal messages: "2027-01-04 09:00 UTC". */
+export function utc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
 /** Length of text a person typed, ignoring surrounding blanks, within [min, max] characters. */
 export function textFits(text: string, min: number, max: number): boolean {
   const length = text.trim().length;

@@ -4,10 +4,10 @@
 import { gapTooWide, proposalAmount } from "../matching";
 import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
-import { accept, asBidder, asMediator, refuse } from "./guards";
+import { accept, asBidder, asMediator, refuse, utc } from "./guards";
 import { currentNumbers, resolveProposal } from "./outcomes";
 import { fold } from "./state";
-import type { Context, Decision, SessionEvent, SessionState } from "./types";
+import type { Context, Decision, SessionEvent, SessionState, Side } from "./types";
 
 const PENDING_MESSAGE = "A proposal or a proposal request is already pending. Wait until it is settled.";
 
@@ -24,6 +24,29 @@ function capped(s: SessionState, at: number): number {
   return s.step3ClosesAt === null ? at : Math.min(at, s.step3ClosesAt);
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** When the side may request a smart proposal again, or null when it may now (at most one in any 24 hours). */
+export function nextProposalRequestAt(s: SessionState, side: Side, now: number): number | null {
+  // Optional chaining: a state cached by an older version has no such field.
+  const last = s.proposalRequestedAt?.[side];
+  return last !== undefined && now < last + DAY_MS ? last + DAY_MS : null;
+}
+
+/**
+ * RULES.md "Smart proposal": each side may request at most one in any 24 hours, so "too far apart" cannot be
+ * used to probe. Every request counts, whatever became of it (declined, lapsed, too far apart, a proposal).
+ */
+function requestedRecently(s: SessionState, side: Side, now: number): Refused | null {
+  const retryAt = nextProposalRequestAt(s, side, now);
+  if (retryAt === null) return null;
+  return refuse(
+    "RATE_LIMITED",
+    `Your side may request at most one smart proposal in any 24 hours. The next request is possible at ${utc(retryAt)}.`,
+    retryAt,
+  );
+}
+
 export function requestProposal(s: SessionState, c: CommandOf<"RequestProposal">, ctx: Context): Decision {
   const found = asBidder(
     s,
@@ -34,7 +57,8 @@ export function requestProposal(s: SessionState, c: CommandOf<"RequestProposal">
   if (!found.ok) return found;
   const denied =
     inStep3(s, "A smart proposal can be requested in Step 3, once Step 2 has closed without a deal.") ??
-    pending(s);
+    pending(s) ??
+    requestedRecently(s, found.side, ctx.now);
   if (denied) return denied;
   if (!currentNumbers(s)) {
     return refuse("NUMBERS_MISSING", "Both sides need a number before a smart proposal can be requested.");
@@ -78,7 +102,11 @@ export function consentProposal(s: SessionState, c: CommandOf<"ConsentProposal">
     return refuse("NUMBERS_MISSING", "Both sides need a number before a smart proposal can be made.");
   }
   const { demand, offer } = numbers;
-  if (gapTooWide(demand, offer, s.rules.proposalMaxGapPercent)) {
+  // A one-cent gap leaves no amount strictly between the numbers: answered exactly like "too far apart".
+  const amount = gapTooWide(demand, offer, s.rules.proposalMaxGapPercent)
+    ? null
+    : proposalAmount(demand, offer, ctx.random, s.rules.currency);
+  if (amount === null) {
     return accept([
       { type: "ProposalTooFarApart", at: ctx.now, requestId: c.requestId, consentedBy: c.actor },
     ]);
@@ -90,7 +118,7 @@ export function consentProposal(s: SessionState, c: CommandOf<"ConsentProposal">
       requestId: c.requestId,
       // One proposal per request, so the request's id names it.
       proposalId: c.requestId,
-      amount: proposalAmount(demand, offer, ctx.random, s.rules.currency),
+      amount,
       answerBy: capped(s, ctx.now + s.rules.proposalAnswerMs),
       consentedBy: c.actor,
     },
@@ -114,7 +142,7 @@ export function putMediatorProposal(
   if (!found.ok) return found;
   const denied = inStep3(s, "A mediator's proposal can be put in Step 3.");
   if (denied) return denied;
-  const amount = checkAmount(c.amount);
+  const amount = checkAmount(c.amount, s.rules.currency);
   if (!amount.ok) return refuse("INVALID_AMOUNT", `${amount.message}.`);
   if (!(c.answerBy > ctx.now && s.step3ClosesAt !== null && c.answerBy <= s.step3ClosesAt)) {
     return refuse(

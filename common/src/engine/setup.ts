@@ -1,5 +1,6 @@
 // Creating a session, changing its setup, bringing people in, and cancelling it before Step 2.
 
+import type { SessionRules } from "../rules";
 import { resolveRules } from "../rules";
 import type { CommandOf, Refused } from "./guards";
 import { accept, asMember, refuse, textFits } from "./guards";
@@ -83,16 +84,33 @@ export function updateSetup(s: SessionState, c: CommandOf<"UpdateSetup">, ctx: C
     if (!resolved.ok) return refuse("INVALID_RULES", resolved.message);
     rules = resolved.rules;
   }
+  const startAt = c.startAt ?? s.startAt;
+  // A side's approval or skip accepted the rules and start as they stood; changing either withdraws every one,
+  // so Step 2 never opens (not even in this decision, with a start in the past) under rules a side has not
+  // accepted. A title-only change (or one that sets the same rules and start) withdraws nothing.
+  const changed = startAt !== s.startAt || !sameRules(rules, s.rules);
   return accept([
     {
       type: "SetupUpdated",
       at: ctx.now,
       by: c.actor,
       rules,
-      startAt: c.startAt ?? s.startAt,
+      startAt,
       title: c.title?.trim() ?? s.title,
+      approvalsWithdrawn: changed && hasAcceptances(s),
     },
   ]);
+}
+
+function sameRules(a: SessionRules, b: SessionRules): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof SessionRules>;
+  return [...keys].every((key) => a[key] === b[key]);
+}
+
+/** Whether any side has approved or skipped in Step 1 (a closed Step 1 always has both). */
+function hasAcceptances(s: SessionState): boolean {
+  const { approvals, skipped, closed } = s.terms;
+  return closed !== null || Object.keys(approvals).length > 0 || Object.values(skipped).some(Boolean);
 }
 
 export function cancel(s: SessionState, c: CommandOf<"Cancel">, ctx: Context): Decision {
@@ -106,20 +124,25 @@ export function cancel(s: SessionState, c: CommandOf<"Cancel">, ctx: Context): D
   return accept([{ type: "SessionEnded", at: ctx.now, outcome: "cancelled", side: null, by: c.actor }]);
 }
 
-function sideHasMembers(s: SessionState, side: Side): boolean {
-  return Object.values(s.members).some((m) => m.role === side);
+/**
+ * Whether a side has joined for the purpose of invitations: it has a member with bidding rights. A view-only
+ * first member does not lock a side (RULES.md "Who takes part"): until a bidder joins, the creator and mediators
+ * may still invite one to it.
+ */
+export function sideHasBidder(s: SessionState, side: Side): boolean {
+  return Object.values(s.members).some((m) => m.role === side && m.canBid);
 }
 
 /**
- * Who may invite to a role. Mediators: the creator or a mediator. A side: before it has joined, the creator or
- * a mediator (to bring in its first member); once it has, only its own members with bidding rights, so nobody
- * outside a side can place someone in it to read its number.
+ * Who may invite to a role. Mediators: the creator or a mediator. A side: until it has a member with bidding
+ * rights, the creator or a mediator (to bring in its first bidder); once it has one, only its own members with
+ * bidding rights, so nobody outside a side can place someone in it to read its number.
  */
 function asInviter(s: SessionState, actor: string, role: Role): Refused | null {
   const found = asMember(s, actor);
   if (!found.ok) return found;
   const member = found.member;
-  if (role !== "mediator" && sideHasMembers(s, role)) {
+  if (role !== "mediator" && sideHasBidder(s, role)) {
     if (member.role !== role) {
       return refuse(
         "WRONG_SIDE",
@@ -196,10 +219,11 @@ export function joinSession(s: SessionState, c: CommandOf<"JoinSession">, ctx: C
   const issuer = s.members[invitation.issuedBy];
   if (
     invitation.role !== "mediator" &&
-    sideHasMembers(s, invitation.role) &&
+    sideHasBidder(s, invitation.role) &&
     issuer?.role !== invitation.role
   ) {
-    // It was issued to bring in the side's first member, and the side has joined since.
+    // An outsider's invitation, issued to bring in the side's first bidder; the side has one since. A view-only
+    // member joining does not void it.
     return refuse(
       "INVITE_INVALID",
       `The ${invitation.role} side has joined since this invitation was made. Ask a member of that side for an invitation.`,

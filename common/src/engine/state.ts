@@ -63,6 +63,7 @@ function created(event: EventOf<"SessionCreated">): SessionState {
     sessionEndsAt: null,
     numbers: {},
     step3Changes: { claimant: [], respondent: [] },
+    proposalRequestedAt: {},
     remindersSent: {},
     request: null,
     proposal: null,
@@ -88,7 +89,14 @@ function initialLedgerState(item: EventOf<"LedgerItemRecorded">["item"]): Ledger
 function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated" }>): SessionState {
   switch (e.type) {
     case "SetupUpdated":
-      return { ...s, rules: e.rules, startAt: e.startAt, title: e.title };
+      return {
+        ...s,
+        rules: e.rules,
+        startAt: e.startAt,
+        title: e.title,
+        // Approvals and skips accepted the old rules and start: all are withdrawn, and Step 1 is open again.
+        terms: e.approvalsWithdrawn ? { ...s.terms, approvals: {}, skipped: {}, closed: null } : s.terms,
+      };
     case "InvitationIssued":
       return {
         ...s,
@@ -168,7 +176,11 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
     case "ReminderDue":
       return { ...s, remindersSent: { ...s.remindersSent, [`${e.side}:${e.reminder}`]: true } };
     case "ProposalRequested":
-      return { ...s, request: { requestId: e.requestId, side: e.side, consentBy: e.consentBy } };
+      return {
+        ...s,
+        request: { requestId: e.requestId, side: e.side, consentBy: e.consentBy },
+        proposalRequestedAt: { ...s.proposalRequestedAt, [e.side]: e.at },
+      };
     case "ProposalRequestDeclined":
     case "ProposalRequestLapsed":
     case "ProposalTooFarApart":

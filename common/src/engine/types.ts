@@ -152,7 +152,20 @@ export type SessionEvent =
       startAt: number;
       termsText: string;
     })
-  | (Base & { type: "SetupUpdated"; by: string; rules: SessionRules; startAt: number; title: string })
+  /**
+   * The rules, start and title after the change. `approvalsWithdrawn`: the rules or the start time changed while a
+   * side had approved or skipped in Step 1, so every approval and skip was withdrawn and Step 1 is open again
+   * (a side's approval or skip accepts the rules and start as they stood). Absent in logs written before the
+   * field existed, which means false. A title-only change never withdraws anything.
+   */
+  | (Base & {
+      type: "SetupUpdated";
+      by: string;
+      rules: SessionRules;
+      startAt: number;
+      title: string;
+      approvalsWithdrawn?: boolean;
+    })
   | (Base & {
       type: "InvitationIssued";
       by: string;
@@ -173,6 +186,7 @@ export type SessionEvent =
   | (Base & { type: "TermsEdited"; by: string; version: number; text: string })
   | (Base & { type: "TermsApproved"; by: string; side: Side; version: number })
   | (Base & { type: "TermsSkipped"; by: string; side: Side })
+  /** Step 1 closed. A later SetupUpdated with approvalsWithdrawn reopens it; it closes again with a new Step1Closed. */
   | (Base & { type: "Step1Closed"; how: "approved" | "skipped"; termsVersion: number })
   | (Base & { type: "Step2Opened"; closesAt: number; sessionEndsAt: number })
   /** Confidential: `amount` is sealed at rest and shown only to `side`. null = shredded. */
@@ -360,6 +374,8 @@ export interface SessionState {
   numbers: Partial<Record<Side, SideNumber>>;
   /** times of each side's Step 3 changes, for the rolling 24-hour rate limit */
   step3Changes: Record<Side, number[]>;
+  /** when each side last requested a smart proposal, for the one-request-in-any-24-hours limit */
+  proposalRequestedAt: Partial<Record<Side, number>>;
   /** reminders already sent, by "<side>:<index>" */
   remindersSent: Record<string, true>;
   request: PendingRequest | null;

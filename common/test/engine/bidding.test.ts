@@ -66,6 +66,40 @@ describe("Step 2: sealed first numbers", () => {
     scenario.ok(setNumber(CLAIMANT, MAX_AMOUNT_CENTS));
     scenario.ok(setNumber(CLAIMANT, 1));
   });
+
+  it.each([
+    ["USD", "The amount can be at most $100,000,000,000.00."],
+    ["JPY", "The amount can be at most ¥10,000,000,000,000."],
+    ["BHD", "The amount can be at most BHD\u00a010,000,000,000.000."],
+  ])(
+    "names the largest amount in the session's currency (%s), for numbers, proposals and the ledger",
+    (currency, message) => {
+      const scenario = Scenario.inStep3(100_000, 50_000, { currency });
+      const tooLarge = MAX_AMOUNT_CENTS + 1;
+      expect(scenario.refused(setNumber(CLAIMANT, tooLarge))).toMatchObject({
+        code: "INVALID_AMOUNT",
+        message,
+      });
+      const put = {
+        type: "PutMediatorProposal",
+        actor: MEDIATOR,
+        proposalId: "mp",
+        amount: tooLarge,
+        answerBy: scenario.now + HOUR,
+      } as const;
+      expect(scenario.refused(put)).toMatchObject({ code: "INVALID_AMOUNT", message });
+      const conveyed = {
+        type: "RecordConveyed",
+        actor: MEDIATOR,
+        itemId: "i",
+        from: "claimant",
+        amount: tooLarge,
+        note: null,
+        counters: null,
+      } as const;
+      expect(scenario.refused(conveyed)).toMatchObject({ code: "INVALID_AMOUNT", message });
+    },
+  );
 });
 
 describe("the Step 2 deadline comparison", () => {

@@ -1,7 +1,7 @@
 // RULES.md "Who takes part" and "Session lifecycle": creation, setup, invitations, Step 2 opening, cancel, end.
 
 import { describe, expect, it } from "vitest";
-import { decide, openDeadlines } from "../../src/engine";
+import { decide, openDeadlines, replay } from "../../src/engine";
 import { seededRandom } from "../../src/random";
 import { DEFAULT_RULES } from "../../src/rules";
 import {
@@ -128,13 +128,126 @@ describe("changing the setup (creator only, setup only)", () => {
     ).toBe("INVALID_RULES");
 
     scenario.skipTerms();
-    // Moving the start to now opens Step 2 in the same decision.
+    // Moving the start to now withdraws both skips (they accepted the old start), so Step 2 waits for them.
     const events = scenario.ok({ type: "UpdateSetup", actor: CLAIMANT, startAt: scenario.now });
-    expect(types(events)).toEqual(["SetupUpdated", "Step2Opened"]);
+    expect(events).toEqual([expect.objectContaining({ type: "SetupUpdated", approvalsWithdrawn: true })]);
+    expect(types(scenario.skipTerms())).toEqual([
+      "TermsSkipped",
+      "TermsSkipped",
+      "Step1Closed",
+      "Step2Opened",
+    ]);
     expect(scenario.refused({ type: "UpdateSetup", actor: CLAIMANT, title: "Late" })).toMatchObject({
       code: "WRONG_STEP",
       message: "The setup is fixed once Step 2 has opened.",
     });
+  });
+});
+
+describe("a side's approval or skip accepts the rules and start time as they stand", () => {
+  const approve = (actor: string, version = 1) => ({ type: "ApproveTerms", actor, version }) as const;
+  /** Everyone joined, both sides skipped Step 1, the start a day away. */
+  function accepted(): Scenario {
+    const scenario = new Scenario().create({ startAt: T0 + DAY }).cast();
+    scenario.skipTerms();
+    expect(scenario.s.terms.closed).toBe("skipped");
+    return scenario;
+  }
+
+  it("a change of rules withdraws every approval and skip, says so on SetupUpdated, and reopens Step 1", () => {
+    const scenario = accepted();
+    const events = scenario.ok({
+      type: "UpdateSetup",
+      actor: CLAIMANT,
+      rules: { ...DEFAULT_RULES, maxChangesPerDay: 3 },
+    });
+    expect(events).toEqual([
+      {
+        type: "SetupUpdated",
+        at: T0,
+        by: CLAIMANT,
+        rules: { ...DEFAULT_RULES, maxChangesPerDay: 3 },
+        startAt: T0 + DAY,
+        title: "Smith v. Jones",
+        approvalsWithdrawn: true,
+      },
+    ]);
+    expect(scenario.s.terms).toMatchObject({ approvals: {}, skipped: {}, closed: null });
+    // Step 2 no longer has a start to wait for: the sides must accept the new rules first.
+    expect(openDeadlines(scenario.s)).toEqual([]);
+    expect(scenario.tickAt(T0 + DAY)).toEqual([]);
+    expect(scenario.s.phase).toBe("setup");
+    // Accepting again closes Step 1 again, and Step 2 opens (its start has come).
+    expect(types(scenario.ok(approve(CLAIMANT)))).toEqual(["TermsApproved"]);
+    expect(types(scenario.ok(approve(RESPONDENT)))).toEqual(["TermsApproved", "Step1Closed", "Step2Opened"]);
+    expect(scenario.s.rules.maxChangesPerDay).toBe(3);
+  });
+
+  it("an UpdateSetup with a past start never opens Step 2 in the same decision", () => {
+    const scenario = accepted();
+    scenario.advance(HOUR);
+    const events = scenario.ok({ type: "UpdateSetup", actor: CLAIMANT, startAt: T0 });
+    expect(types(events)).toEqual(["SetupUpdated"]);
+    expect(events[0]).toMatchObject({ startAt: T0, approvalsWithdrawn: true });
+    expect(scenario.s.phase).toBe("setup");
+    expect(scenario.tick()).toEqual([]);
+    // Nor with new rules and a past start together.
+    const again = accepted();
+    again.advance(HOUR);
+    const both = again.ok({
+      type: "UpdateSetup",
+      actor: CLAIMANT,
+      startAt: T0,
+      rules: { ...DEFAULT_RULES, step3BonusPercent: 5 },
+    });
+    expect(types(both)).toEqual(["SetupUpdated"]);
+  });
+
+  it("withdraws a single side's approval too, before Step 1 has closed", () => {
+    const scenario = new Scenario().create({ startAt: T0 + DAY }).cast();
+    scenario.ok(approve(CLAIMANT));
+    scenario.ok({ type: "SkipTerms", actor: RESPONDENT });
+    const [updated] = scenario.ok({ type: "UpdateSetup", actor: CLAIMANT, startAt: T0 + 2 * DAY });
+    expect(updated).toMatchObject({ approvalsWithdrawn: true });
+    expect(scenario.s.terms).toMatchObject({ approvals: {}, skipped: {}, closed: null });
+    // The respondent's approval alone no longer closes Step 1.
+    expect(types(scenario.ok(approve(RESPONDENT)))).toEqual(["TermsApproved"]);
+  });
+
+  it("a title-only change, or setting the same rules and start, withdraws nothing", () => {
+    const scenario = accepted();
+    const [titled] = scenario.ok({ type: "UpdateSetup", actor: CLAIMANT, title: "Smith v. Jones Ltd" });
+    expect(titled).toMatchObject({ title: "Smith v. Jones Ltd", approvalsWithdrawn: false });
+    const [same] = scenario.ok({
+      type: "UpdateSetup",
+      actor: CLAIMANT,
+      rules: { ...scenario.s.rules },
+      startAt: scenario.s.startAt,
+    });
+    expect(same).toMatchObject({ approvalsWithdrawn: false });
+    expect(scenario.s.terms.closed).toBe("skipped");
+    expect(types(scenario.tickAt(T0 + DAY))).toEqual(["Step2Opened"]);
+  });
+
+  it("announces no withdrawal when nobody had approved or skipped", () => {
+    const scenario = new Scenario().create({ startAt: T0 + DAY }).cast();
+    const [updated] = scenario.ok({ type: "UpdateSetup", actor: CLAIMANT, startAt: T0 + 2 * DAY });
+    expect(updated).toMatchObject({ approvalsWithdrawn: false });
+  });
+
+  it("replays logs written before the field existed: a SetupUpdated without it withdraws nothing", () => {
+    const scenario = accepted();
+    const old = {
+      type: "SetupUpdated",
+      at: T0,
+      by: CLAIMANT,
+      rules: { ...DEFAULT_RULES, maxChangesPerDay: 3 },
+      startAt: T0 + DAY,
+      title: "Smith v. Jones",
+    } as const;
+    const replayed = replay([...scenario.log, old]);
+    expect(replayed.terms.closed).toBe("skipped");
+    expect(replayed.rules.maxChangesPerDay).toBe(3);
   });
 });
 
@@ -180,6 +293,48 @@ describe("invitations and joining", () => {
     );
     scenario.ok({ ...toRespondent, actor: ADJUSTER });
     expect(types(scenario.join("co-counsel", "puppet"))).toEqual(["MemberJoined"]);
+  });
+
+  it("a view-only first member does not lock a side: the creator and mediators may still invite its bidder", () => {
+    const scenario = new Scenario().create();
+    scenario.invite("m1", "mediator").join(MEDIATOR, "m1");
+    scenario.invite("viewer", "respondent", false).join("respondent-viewer", "viewer");
+    // The side has a member, but none with bidding rights: outsiders may still bring one in.
+    scenario.invite("by-creator", "respondent", true, CLAIMANT);
+    scenario.invite("by-mediator", "respondent", true, MEDIATOR);
+    // The view-only member is not the one to do it.
+    const byViewer = {
+      type: "IssueInvitation",
+      actor: "respondent-viewer",
+      invitationId: "by-viewer",
+      role: "respondent",
+      canBid: true,
+      expiresAt: T0 + DAY,
+    } as const;
+    expect(scenario.refused(byViewer).code).toBe("NOT_CREATOR");
+    expect(types(scenario.join(RESPONDENT, "by-creator"))).toEqual(["MemberJoined"]);
+    // Now the side has a bidder: only it may invite to the side, and the outsiders' spare invitation is void.
+    const more = { ...byViewer, actor: CLAIMANT, invitationId: "more" } as const;
+    expect(scenario.refused(more).code).toBe("WRONG_SIDE");
+    expect(scenario.refused({ ...more, actor: MEDIATOR }).code).toBe("WRONG_SIDE");
+    expect(
+      scenario.refused({ type: "JoinSession", actor: ADJUSTER, actorName: "A", invitationId: "by-mediator" })
+        .code,
+    ).toBe("INVITE_INVALID");
+    scenario.invite("from-inside", "respondent", true, RESPONDENT).join(ADJUSTER, "from-inside");
+  });
+
+  it("keeps outsiders' spare invitations valid while the side has only view-only members", () => {
+    const scenario = new Scenario().create();
+    scenario.invite("viewer", "respondent", false);
+    scenario.invite("bidder", "respondent");
+    scenario.invite("spare", "respondent");
+    scenario.join("respondent-viewer", "viewer");
+    expect(types(scenario.join(RESPONDENT, "bidder"))).toEqual(["MemberJoined"]);
+    expect(scenario.s.members[RESPONDENT]).toMatchObject({ role: "respondent", canBid: true });
+    expect(
+      scenario.refused({ type: "JoinSession", actor: "puppet", actorName: "P", invitationId: "spare" }).code,
+    ).toBe("INVITE_INVALID");
   });
 
   it("voids a spare first-member invitation once that side has joined", () => {

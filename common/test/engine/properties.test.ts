@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SessionEvent, SessionState } from "../../src/engine";
 import { decide, evolve, openDeadlines, replay } from "../../src/engine";
-import { applyBonus, dealAmount } from "../../src/matching";
+import { applyBonus, dealAmount, gapTooWide } from "../../src/matching";
 import type { Random } from "../../src/random";
 import type { DecisionRecord } from "./arbitrary";
 import { planArbitrary, propertyParameters, runPlan } from "./arbitrary";
@@ -91,6 +91,33 @@ function checkDeal(record: DecisionRecord, deal: Extract<SessionEvent, { type: "
   }
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * RULES.md "Smart proposal": a proposal lies strictly between the numbers, inside the middle half of the gap;
+ * "too far apart" answers only a gap wider than the limit, or one of a single cent (nothing lies between).
+ */
+function checkProposal(
+  record: DecisionRecord,
+  event: Extract<SessionEvent, { type: "SmartProposalMade" | "ProposalTooFarApart" }>,
+): void {
+  const before = stateBefore(record, event);
+  const demand = before.numbers.claimant!.amount!;
+  const offer = before.numbers.respondent!.amount!;
+  expect(offer).toBeLessThan(demand);
+  if (event.type === "ProposalTooFarApart") {
+    const tooWide = gapTooWide(demand, offer, before.rules.proposalMaxGapPercent);
+    expect(tooWide || demand - offer === 1).toBe(true);
+    return;
+  }
+  const amount = event.amount!;
+  expect(gapTooWide(demand, offer, before.rules.proposalMaxGapPercent)).toBe(false);
+  expect(amount).toBeGreaterThan(offer);
+  expect(amount).toBeLessThan(demand);
+  expect(4 * (amount - offer)).toBeGreaterThanOrEqual(demand - offer);
+  expect(4 * (demand - amount)).toBeGreaterThanOrEqual(demand - offer);
+}
+
 function checkDecision(record: DecisionRecord): void {
   const { before, command, now, decision } = record;
   // Deterministic and non-mutating: the same decision again, on a deep-frozen copy, with the same draws.
@@ -113,6 +140,10 @@ function checkDecision(record: DecisionRecord): void {
     expect(decision.message.length).toBeGreaterThan(0);
     // A refusal never repeats an amount: messages reach logs and other screens.
     expect(decision.message).not.toMatch(/7\d{7}|5\d{5}00/);
+    for (const side of ["claimant", "respondent"] as const) {
+      const amount = before?.numbers[side]?.amount;
+      if (amount != null) expect(decision.message).not.toMatch(new RegExp(`(?<![\\d,])${amount}(?!\\d)`));
+    }
     return;
   }
   for (const event of decision.events) {
@@ -120,6 +151,13 @@ function checkDecision(record: DecisionRecord): void {
     // Events are plain JSON: a round trip changes nothing.
     expect(JSON.parse(JSON.stringify(event))).toStrictEqual(event);
     if (event.type === "DealMade") checkDeal(record, event);
+    if (event.type === "SmartProposalMade" || event.type === "ProposalTooFarApart")
+      checkProposal(record, event);
+    if (event.type === "ProposalRequested") {
+      // At most one request per side in any 24 hours.
+      const last = stateBefore(record, event).proposalRequestedAt[event.side];
+      if (last !== undefined) expect(event.at - last).toBeGreaterThanOrEqual(DAY_MS);
+    }
   }
   if (command.type === "Tick" && record.after) {
     // The same Tick again changes nothing, and no deadline is left at or before now.

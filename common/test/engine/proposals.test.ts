@@ -108,6 +108,50 @@ describe("smart proposal: requesting", () => {
     expect(scenario.refused(consent(RESPONDENT)).code).toBe("NO_PROPOSAL");
   });
 
+  it("lets each side request at most one smart proposal in any 24 hours, whatever became of it (RATE_LIMITED)", () => {
+    const scenario = Scenario.inStep3(100_000_00, 90_000_00);
+    const first = scenario.now;
+    scenario.ok(requestProposal(CLAIMANT, "request-1"));
+    scenario.ok(decline(RESPONDENT, "request-1"));
+    const refusal = scenario.advance(HOUR).refused(requestProposal(CLAIMANT, "request-2"));
+    expect(refusal).toMatchObject({ code: "RATE_LIMITED", retryAt: first + DAY });
+    expect(refusal.message).toContain("at most one smart proposal in any 24 hours");
+    // The limit is per side: the respondent may still ask once, declined or not.
+    scenario.ok(requestProposal(ADJUSTER, "request-3"));
+    scenario.ok(decline(CLAIMANT, "request-3"));
+    expect(scenario.advance(HOUR).refused(requestProposal(RESPONDENT, "request-4")).code).toBe(
+      "RATE_LIMITED",
+    );
+    // A rolling window: refused until exactly 24 hours after the side's last request.
+    expect(scenario.at(first + DAY - 1).refused(requestProposal(CLAIMANT, "request-5")).retryAt).toBe(
+      first + DAY,
+    );
+    expect(types(scenario.at(first + DAY).ok(requestProposal(CLAIMANT, "request-5")))).toEqual([
+      "ProposalRequested",
+    ]);
+  });
+
+  it('counts a request that ended in a proposal or in "too far apart" too', () => {
+    const proposedAt = proposed();
+    const start = proposedAt.now;
+    proposedAt.ok(answer(CLAIMANT, "request-1", false));
+    proposedAt.ok(answer(RESPONDENT, "request-1", false));
+    expect(proposedAt.advance(HOUR).refused(requestProposal(CLAIMANT, "request-2"))).toMatchObject({
+      code: "RATE_LIMITED",
+      retryAt: start + DAY,
+    });
+
+    const tooFar = Scenario.inStep3(100_000_00, 50_000_00);
+    tooFar.ok(requestProposal(RESPONDENT));
+    tooFar.ok(consent(CLAIMANT));
+    expect(tooFar.advance(23 * HOUR).refused(requestProposal(ADJUSTER, "request-2")).code).toBe(
+      "RATE_LIMITED",
+    );
+    expect(types(tooFar.advance(HOUR).ok(requestProposal(ADJUSTER, "request-2")))).toEqual([
+      "ProposalRequested",
+    ]);
+  });
+
   it("caps the consent deadline at the end of Step 3", () => {
     const scenario = requested({ step3DurationMs: HOUR });
     expect(scenario.s.request!.consentBy).toBe(scenario.s.step3ClosesAt);
@@ -146,6 +190,47 @@ describe("smart proposal: the proposal", () => {
       expect(amount).toBeLessThanOrEqual(97_500_00);
       expect(amount % 100_00).toBe(0);
     }
+  });
+
+  it("never proposes either number, even for round numbers a little apart", () => {
+    // RULES.md: a proposal equal to the offer would tell the claimant the respondent's exact number.
+    for (const [demand, offer] of [
+      [100_400_00, 100_000_00],
+      [101_000_00, 100_000_00],
+      [2_000_500_00, 2_000_000_00],
+      [100_000_03, 100_000_00],
+    ] as const) {
+      for (let seed = 1; seed <= 25; seed++) {
+        const scenario = Scenario.inStep3(demand, offer, {}, { seed });
+        scenario.ok(requestProposal(CLAIMANT));
+        scenario.ok(consent(RESPONDENT));
+        const amount = scenario.s.proposal!.amount!;
+        expect(amount).toBeGreaterThan(offer);
+        expect(amount).toBeLessThan(demand);
+        // Inside the middle half of the gap.
+        expect(4 * (amount - offer)).toBeGreaterThanOrEqual(demand - offer);
+        expect(4 * (demand - amount)).toBeGreaterThanOrEqual(demand - offer);
+      }
+    }
+  });
+
+  it('answers a one-cent gap exactly as "too far apart": no amount lies strictly between the numbers', () => {
+    const oneCent = Scenario.inStep3(100_000_01, 100_000_00);
+    oneCent.ok(requestProposal(CLAIMANT));
+    const tooFar = Scenario.inStep3(100_000_00, 50_000_00);
+    tooFar.ok(requestProposal(CLAIMANT));
+    const answers = [oneCent, tooFar].map((scenario) => scenario.ok(consent(RESPONDENT)));
+    expect(answers[0]).toEqual([
+      { type: "ProposalTooFarApart", at: oneCent.now, requestId: "request-1", consentedBy: RESPONDENT },
+    ]);
+    expect(answers[0]).toEqual(answers[1]);
+    expect(oneCent.s.request).toBeNull();
+    expect(oneCent.s.proposal).toBeNull();
+    expect(types(oneCent.ok(setNumber(RESPONDENT, 100_000_01)))).toEqual([
+      "BidSet",
+      "DealMade",
+      "SessionEnded",
+    ]);
   });
 
   it("keeps bidding paused while the proposal is pending", () => {
