@@ -1,5 +1,6 @@
 import { expect, it } from "vitest";
 import { unwrapKey } from "../../src/store/crypto";
+import type { Queryable } from "../../src/store/db";
 import {
   appendEvents,
   ConcurrencyError,
@@ -7,11 +8,20 @@ import {
   destroySessionKey,
   eventDigest,
   GENESIS_HASH,
+  initialStreamHeads,
   lockSession,
   type NewEvent,
   readEvents,
+  readStream,
   SessionNotFoundError,
+  STREAM_NAMES,
   type StoredEvent,
+  type StreamEntry,
+  type StreamHeads,
+  type StreamName,
+  sealedHashOf,
+  streamContent,
+  streamDigest,
   unsealPayload,
 } from "../../src/store/event-log";
 import { describeBackends } from "../support/db";
@@ -19,21 +29,120 @@ import { createSession, MASTER_KEY, sealedFields } from "./fixtures";
 
 const SECRET_AMOUNT = 73914205;
 const AT = 1_732_500_000_000;
+const ALL: readonly StreamName[] = STREAM_NAMES;
 
-function history(actor: string): NewEvent[] {
+type Ev = NewEvent & { streams: readonly StreamName[] };
+
+function history(actor: string): Ev[] {
   return [
-    { type: "SessionCreated", at: AT, actor, payload: { title: "Acme v. Widget", currency: "USD" } },
-    { type: "BidSet", at: AT + 1000, actor, payload: { side: "claimant", amount: SECRET_AMOUNT } },
-    { type: "BidSet", at: AT + 2000, actor, payload: { side: "respondent", amount: SECRET_AMOUNT } },
+    {
+      type: "SessionCreated",
+      at: AT,
+      actor,
+      payload: { title: "Acme v. Widget", currency: "USD" },
+      streams: ALL,
+    },
+    {
+      type: "BidSet",
+      at: AT + 1000,
+      actor,
+      payload: { side: "claimant", amount: SECRET_AMOUNT },
+      streams: ["claimant", "mediator"],
+    },
+    {
+      type: "BidSet",
+      at: AT + 2000,
+      actor,
+      payload: { side: "respondent", amount: SECRET_AMOUNT },
+      streams: ["respondent", "mediator"],
+    },
   ];
+}
+
+/** Six events that reach the three streams unevenly; one reaches none (the operator's log only). */
+function uneven(actor: string): Ev[] {
+  const note = (n: number, streams: readonly StreamName[]): Ev => ({
+    type: "Note",
+    at: AT + n * 1000,
+    actor,
+    payload: { n },
+    streams,
+  });
+  return [
+    { ...note(1, ALL), type: "SessionCreated" },
+    note(2, ["claimant"]),
+    note(3, ["mediator"]),
+    note(4, []),
+    note(5, ["claimant", "respondent"]),
+    { ...note(6, ["respondent", "mediator"]), type: "BidSet", payload: { side: "respondent", amount: 120 } },
+  ];
+}
+
+function append(
+  q: Queryable,
+  sessionId: string,
+  expectedVersion: number,
+  prevChainHash: string,
+  events: Ev[],
+  dataKey: Buffer,
+  headsBefore: StreamHeads = initialStreamHeads(),
+) {
+  return appendEvents(
+    q,
+    sessionId,
+    expectedVersion,
+    prevChainHash,
+    events,
+    dataKey,
+    sealedFields,
+    headsBefore,
+  );
+}
+
+/** Checks every stream's entries: positions 1..n in order, digests of the stream content, heads chained from GENESIS. */
+function expectStreamsChained(
+  events: Array<StoredEvent & { streams: StreamEntry[] }>,
+  from: StreamHeads = initialStreamHeads(),
+): StreamHeads {
+  const heads = structuredClone(from);
+  for (const e of events) {
+    for (const entry of e.streams) {
+      const before = heads[entry.stream];
+      expect(entry.position).toBe(before.position + 1);
+      expect(entry.digest).toBe(
+        streamDigest(streamContent(e, entry.stream, entry.position), sealedHashOf(e.payload), e.chainHash),
+      );
+      expect(entry.head).toBe(chainHash(before.head, entry.digest));
+      heads[entry.stream] = { position: entry.position, head: entry.head };
+    }
+  }
+  return heads;
+}
+
+/** The stored form of appended events, as readEvents returns them. */
+function withoutStreams(events: Array<StoredEvent & { streams: StreamEntry[] }>): StoredEvent[] {
+  return events.map(({ streams: _, ...e }) => e);
+}
+
+async function storedEntries(q: Queryable, sessionId: string) {
+  const res = await q.query<{
+    stream: string;
+    position: number;
+    version: number;
+    digest: string;
+    head: string;
+  }>(
+    `SELECT stream, position, version, digest, head FROM session_stream_entries
+      WHERE session_id = $1 ORDER BY stream, position`,
+    [sessionId],
+  );
+  return res.rows;
 }
 
 describeBackends("event log", ({ db }) => {
   it("appends versions 1..n, chains them from GENESIS and reads them back identically", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
-    const appended = await db().tx((q) =>
-      appendEvents(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey, sealedFields),
-    );
+    const appended = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey));
 
     expect(appended.map((e) => e.version)).toEqual([1, 2, 3]);
     let prev = GENESIS_HASH;
@@ -42,33 +151,151 @@ describeBackends("event log", ({ db }) => {
       expect(e.chainHash).toBe(chainHash(prev, e.digest));
       prev = e.chainHash;
     }
-    expect(await readEvents(db(), sessionId)).toEqual(appended);
-    expect(await readEvents(db(), sessionId, 2)).toEqual(appended.slice(2));
+    expect(await readEvents(db(), sessionId)).toEqual(withoutStreams(appended));
+    expect(await readEvents(db(), sessionId, 2)).toEqual(withoutStreams(appended.slice(2)));
 
+    const heads = expectStreamsChained(appended);
     const head = await db().tx((q) => lockSession(q, sessionId));
     expect(head).toEqual({
       version: 3,
       chainHash: prev,
+      streams: heads,
       phase: "setup",
       wrappedKey: expect.any(String),
       keyDestroyed: false,
     });
   });
 
-  it("continues the chain across appends", async () => {
+  it("numbers each stream 1..n without gaps whatever the other streams got, chained from GENESIS", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
-    const [first, second] = history(userId);
-    const a = await db().tx((q) =>
-      appendEvents(q, sessionId, 0, GENESIS_HASH, [first!], dataKey, sealedFields),
+    const appended = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, uneven(userId), dataKey));
+
+    // version -> [stream, position] for each stream the event went to
+    expect(appended.map((e) => [e.version, e.streams.map((s) => [s.stream, s.position])])).toEqual([
+      [
+        1,
+        [
+          ["claimant", 1],
+          ["respondent", 1],
+          ["mediator", 1],
+        ],
+      ],
+      [2, [["claimant", 2]]],
+      [3, [["mediator", 2]]],
+      [4, []],
+      [
+        5,
+        [
+          ["claimant", 3],
+          ["respondent", 2],
+        ],
+      ],
+      [
+        6,
+        [
+          ["respondent", 3],
+          ["mediator", 3],
+        ],
+      ],
+    ]);
+    const heads = expectStreamsChained(appended);
+    expect(heads.claimant.position).toBe(3);
+    expect(heads.respondent.position).toBe(3);
+    expect(heads.mediator.position).toBe(3);
+    for (const name of STREAM_NAMES) expect(heads[name].head).not.toBe(GENESIS_HASH);
+    // Three streams of equal length over different events: three different chains.
+    expect(new Set(STREAM_NAMES.map((n) => heads[n].head)).size).toBe(3);
+
+    // What was written is what was returned, and nothing else.
+    const rows = await storedEntries(db(), sessionId);
+    expect(rows).toEqual(
+      appended
+        .flatMap((e) => e.streams.map((s) => ({ ...s, version: e.version })))
+        .sort((a, b) => a.stream.localeCompare(b.stream) || a.position - b.position),
     );
-    const b = await db().tx((q) =>
-      appendEvents(q, sessionId, 1, a[0]!.chainHash, [second!], dataKey, sealedFields),
-    );
-    expect(b[0]!.version).toBe(2);
-    expect(b[0]!.chainHash).toBe(chainHash(a[0]!.chainHash, b[0]!.digest));
+
+    // sessions.streams holds every stream's head after the append.
+    expect((await db().tx((q) => lockSession(q, sessionId)))?.streams).toEqual(heads);
+    const raw = await db().query<{ streams: unknown }>("SELECT streams FROM sessions WHERE id = $1", [
+      sessionId,
+    ]);
+    expect(raw.rows[0]?.streams).toEqual(heads);
+  });
+
+  it("names an event in a stream by its position, never by the session's version", async () => {
+    const { sessionId, userId, dataKey } = await createSession(db());
+    const appended = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, uneven(userId), dataKey));
+    const sixth = appended[5]!;
+    const content = streamContent(sixth, "mediator", 3);
+    expect(content).toEqual({
+      sessionId,
+      stream: "mediator",
+      position: 3,
+      type: "BidSet",
+      at: AT + 6000,
+      actor: userId,
+      payload: { side: "respondent" },
+    });
+    expect(Object.keys(content)).not.toContain("version");
+    // The same event at another position (or in another stream) has another digest.
+    const entry = sixth.streams.find((s) => s.stream === "mediator")!;
     expect(
-      await db().tx((q) => appendEvents(q, sessionId, 2, b[0]!.chainHash, [], dataKey, sealedFields)),
-    ).toEqual([]);
+      streamDigest(streamContent(sixth, "mediator", 4), sealedHashOf(sixth.payload), sixth.chainHash),
+    ).not.toBe(entry.digest);
+    expect(
+      streamDigest(streamContent(sixth, "respondent", 3), sealedHashOf(sixth.payload), sixth.chainHash),
+    ).not.toBe(entry.digest);
+  });
+
+  it("continues the chain and every stream across appends, from the heads stored with the session", async () => {
+    const { sessionId, userId, dataKey } = await createSession(db());
+    const events = uneven(userId);
+    const a = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, events.slice(0, 3), dataKey));
+    const b = await db().tx(async (q) => {
+      const head = await lockSession(q, sessionId);
+      expect(head?.version).toBe(3);
+      return append(q, sessionId, head!.version, head!.chainHash, events.slice(3), dataKey, head!.streams!);
+    });
+    expect(b.map((e) => e.version)).toEqual([4, 5, 6]);
+    expect(b[0]!.chainHash).toBe(chainHash(a[2]!.chainHash, b[0]!.digest));
+    expect(b[1]!.streams).toMatchObject([
+      { stream: "claimant", position: 3 },
+      { stream: "respondent", position: 2 },
+    ]);
+    const heads = expectStreamsChained([...a, ...b]);
+    expect((await db().tx((q) => lockSession(q, sessionId)))?.streams).toEqual(heads);
+
+    // Appending nothing changes nothing.
+    expect(await db().tx((q) => append(q, sessionId, 6, b[2]!.chainHash, [], dataKey, heads))).toEqual([]);
+    expect((await db().tx((q) => lockSession(q, sessionId)))?.streams).toEqual(heads);
+  });
+
+  it("readStream returns exactly one stream's events in position order, each with its entry", async () => {
+    const { sessionId, userId, dataKey } = await createSession(db());
+    const appended = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, uneven(userId), dataKey));
+    // A second session's events must not show up in this one's streams.
+    const other = await createSession(db());
+    await db().tx((q) => append(q, other.sessionId, 0, GENESIS_HASH, uneven(other.userId), other.dataKey));
+
+    const expected = (stream: StreamName) =>
+      appended.flatMap(({ streams, ...e }) => {
+        const entry = streams.find((s) => s.stream === stream);
+        return entry ? [{ ...e, entry }] : [];
+      });
+    for (const stream of STREAM_NAMES) {
+      const rows = await readStream(db(), sessionId, stream);
+      expect(rows).toEqual(expected(stream));
+      expect(rows.map((r) => r.entry.position)).toEqual([1, 2, 3]);
+    }
+    expect((await readStream(db(), sessionId, "claimant")).map((r) => r.version)).toEqual([1, 2, 5]);
+    expect((await readStream(db(), sessionId, "respondent")).map((r) => r.version)).toEqual([1, 5, 6]);
+    expect((await readStream(db(), sessionId, "mediator")).map((r) => r.version)).toEqual([1, 3, 6]);
+
+    // After a position, and at most `limit` of them.
+    expect(await readStream(db(), sessionId, "mediator", 1)).toEqual(expected("mediator").slice(1));
+    expect(await readStream(db(), sessionId, "mediator", 1, 1)).toEqual(expected("mediator").slice(1, 2));
+    expect(await readStream(db(), sessionId, "mediator", 3)).toEqual([]);
+    expect(await readStream(db(), crypto.randomUUID(), "mediator")).toEqual([]);
   });
 
   it("keeps digests stable through jsonb for awkward payload values", async () => {
@@ -81,41 +308,50 @@ describeBackends("event log", ({ db }) => {
       when: new Date(AT),
     };
     const [appended] = await db().tx((q) =>
-      appendEvents(
+      append(
         q,
         sessionId,
         0,
         GENESIS_HASH,
-        [{ type: "Note", at: AT, actor: userId, payload }],
+        [{ type: "Note", at: AT, actor: userId, payload, streams: ALL }],
         dataKey,
-        sealedFields,
       ),
     );
     const [stored] = await readEvents(db(), sessionId);
-    expect(stored).toEqual(appended);
+    expect(stored).toEqual(withoutStreams([appended!])[0]);
     expect(eventDigest(stored!).digest).toBe(stored!.digest);
     expect(stored!.chainHash).toBe(chainHash(GENESIS_HASH, stored!.digest));
+    // The stream digests, recomputed from what was read back, match what was written.
+    const [row] = await readStream(db(), sessionId, "respondent");
+    expect(row!.entry.digest).toBe(
+      streamDigest(streamContent(stored!, "respondent", 1), sealedHashOf(stored!.payload), stored!.chainHash),
+    );
   });
 
   it("refuses a stale expected version or a stale chain head, leaving nothing behind", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
     const [first, second] = history(userId);
-    const a = await db().tx((q) =>
-      appendEvents(q, sessionId, 0, GENESIS_HASH, [first!], dataKey, sealedFields),
-    );
+    const a = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, [first!], dataKey));
+    const heads = expectStreamsChained(a);
+    const entriesBefore = await storedEntries(db(), sessionId);
+    expect(entriesBefore).toHaveLength(3);
 
     await expect(
-      db().tx((q) => appendEvents(q, sessionId, 0, GENESIS_HASH, [second!], dataKey, sealedFields)),
+      db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, [second!], dataKey)),
+    ).rejects.toBeInstanceOf(ConcurrencyError);
+    // The right version with the right stream heads, but a stale chain head.
+    await expect(
+      db().tx((q) => append(q, sessionId, 1, GENESIS_HASH, [second!], dataKey, heads)),
     ).rejects.toBeInstanceOf(ConcurrencyError);
     await expect(
-      db().tx((q) => appendEvents(q, sessionId, 1, GENESIS_HASH, [second!], dataKey, sealedFields)),
-    ).rejects.toBeInstanceOf(ConcurrencyError);
-    await expect(
-      db().tx((q) => appendEvents(q, crypto.randomUUID(), 0, GENESIS_HASH, [second!], dataKey, sealedFields)),
+      db().tx((q) => append(q, crypto.randomUUID(), 0, GENESIS_HASH, [second!], dataKey)),
     ).rejects.toBeInstanceOf(SessionNotFoundError);
 
-    expect(await readEvents(db(), sessionId)).toEqual(a);
-    expect((await db().tx((q) => lockSession(q, sessionId)))?.version).toBe(1);
+    expect(await readEvents(db(), sessionId)).toEqual(withoutStreams(a));
+    expect(await storedEntries(db(), sessionId)).toEqual(entriesBefore);
+    const head = await db().tx((q) => lockSession(q, sessionId));
+    expect(head?.version).toBe(1);
+    expect(head?.streams).toEqual(heads);
   });
 
   it("lets exactly one of two concurrent appenders at the same version win", async () => {
@@ -123,13 +359,22 @@ describeBackends("event log", ({ db }) => {
     const [, claimantBid, respondentBid] = history(userId);
     const results = await Promise.allSettled(
       [claimantBid!, respondentBid!].map((ev) =>
-        db().tx((q) => appendEvents(q, sessionId, 0, GENESIS_HASH, [ev], dataKey, sealedFields)),
+        db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, [ev], dataKey)),
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     expect(rejected.reason).toBeInstanceOf(ConcurrencyError);
     expect(await readEvents(db(), sessionId)).toHaveLength(1);
+    // Only the winner's stream entries were written.
+    const won = results.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<
+      Array<StoredEvent & { streams: StreamEntry[] }>
+    >;
+    expect(await storedEntries(db(), sessionId)).toEqual(
+      won.value[0]!.streams.map((s) => ({ ...s, version: 1 })).sort((x, y) =>
+        x.stream.localeCompare(y.stream),
+      ),
+    );
   });
 
   it("serialises commands on the session row lock: the second waits, then sees the new version", async () => {
@@ -150,14 +395,14 @@ describeBackends("event log", ({ db }) => {
       order.push(`A locked v${head?.version}`);
       aLocked();
       await aMayCommit;
-      const out = await appendEvents(
+      const out = await append(
         q,
         sessionId,
         head!.version,
         head!.chainHash,
         [claimantBid!],
         dataKey,
-        sealedFields,
+        head!.streams ?? initialStreamHeads(),
       );
       order.push("A appended");
       return out;
@@ -167,7 +412,7 @@ describeBackends("event log", ({ db }) => {
     const b = db().tx(async (q) => {
       const head = await lockSession(q, sessionId);
       order.push(`B locked v${head?.version}`);
-      return appendEvents(q, sessionId, 0, GENESIS_HASH, [respondentBid!], dataKey, sealedFields);
+      return append(q, sessionId, 0, GENESIS_HASH, [respondentBid!], dataKey);
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(order).toEqual(["A locked v0"]);
@@ -182,7 +427,7 @@ describeBackends("event log", ({ db }) => {
   it("seals confidential fields and unseals them with the session's data key", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
     const [created, bid] = await db().tx((q) =>
-      appendEvents(q, sessionId, 0, GENESIS_HASH, history(userId).slice(0, 2), dataKey, sealedFields),
+      append(q, sessionId, 0, GENESIS_HASH, history(userId).slice(0, 2), dataKey),
     );
     const sealedValue = { $sealed: expect.stringMatching(/^v1\./) };
     expect(bid!.payload).toEqual({ side: "claimant", amount: sealedValue, $salt: sealedValue });
@@ -198,9 +443,7 @@ describeBackends("event log", ({ db }) => {
 
   it("never stores or hashes a plaintext amount", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
-    const appended = await db().tx((q) =>
-      appendEvents(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey, sealedFields),
-    );
+    const appended = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey));
     // Every row of every table, as PostgreSQL's own text rendering.
     const tables = await db().query<{ tablename: string }>(
       "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
@@ -227,16 +470,14 @@ describeBackends("event log", ({ db }) => {
 
   it("refuses a ciphertext moved to another event", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
-    const [, v2, v3] = await db().tx((q) =>
-      appendEvents(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey, sealedFields),
-    );
+    const [, v2, v3] = await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey));
     const forged: StoredEvent = { ...v3!, payload: { ...v3!.payload, amount: v2!.payload.amount } };
     expect(() => unsealPayload(forged, dataKey, sealedFields)).toThrow(/cannot decrypt value/);
   });
 
   it("shreds the numbers when the session key is destroyed", async () => {
     const { sessionId, userId, dataKey } = await createSession(db());
-    await db().tx((q) => appendEvents(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey, sealedFields));
+    await db().tx((q) => append(q, sessionId, 0, GENESIS_HASH, history(userId), dataKey));
     await db().tx((q) => destroySessionKey(q, sessionId));
 
     const head = await db().tx((q) => lockSession(q, sessionId));

@@ -24,6 +24,7 @@ const EXPECTED_SCHEMA: Record<string, Record<string, string>> = {
     wrapped_key: "text",
     key_destroyed_at: "timestamp with time zone",
     snapshot: "jsonb",
+    streams: "jsonb",
   },
   session_events: {
     session_id: "uuid",
@@ -34,6 +35,14 @@ const EXPECTED_SCHEMA: Record<string, Record<string, string>> = {
     payload: "jsonb",
     digest: "text",
     chain_hash: "text",
+  },
+  session_stream_entries: {
+    session_id: "uuid",
+    stream: "text",
+    position: "integer",
+    version: "integer",
+    digest: "text",
+    head: "text",
   },
   session_members: {
     session_id: "uuid",
@@ -63,6 +72,7 @@ const EXPECTED_SCHEMA: Record<string, Record<string, string>> = {
     version: "integer",
     created_at: "timestamp with time zone",
     command_hash: "text",
+    position: "integer",
   },
   schema_migrations: { id: "integer", name: "text", applied_at: "timestamp with time zone" },
 };
@@ -125,6 +135,51 @@ describeBackends("migrations", ({ backend, db }) => {
     await expect(db().query("UPDATE session_events SET type = 'Forged'")).rejects.toThrow(/append-only/);
     await expect(db().query("DELETE FROM session_events")).rejects.toThrow(/append-only/);
     expect((await db().query("SELECT type FROM session_events")).rows).toEqual([{ type: "SessionCreated" }]);
+  });
+
+  it("guards the log with row triggers (UPDATE, DELETE) and statement triggers (TRUNCATE)", async () => {
+    const res = await db().query<{ table: string; name: string; def: string }>(
+      `SELECT c.relname AS table, t.tgname AS name, pg_get_triggerdef(t.oid) AS def
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE NOT t.tgisinternal AND c.relname IN ('session_events', 'session_stream_entries')
+        ORDER BY c.relname, t.tgname`,
+    );
+    expect(res.rows.map((r) => [r.table, r.name])).toEqual([
+      ["session_events", "session_events_append_only"],
+      ["session_events", "session_events_no_truncate"],
+      ["session_stream_entries", "session_stream_entries_append_only"],
+      ["session_stream_entries", "session_stream_entries_no_truncate"],
+    ]);
+    const defs = Object.fromEntries(res.rows.map((r) => [r.name, r.def]));
+    expect(defs.session_events_append_only).toMatch(/BEFORE DELETE OR UPDATE .* FOR EACH ROW/);
+    expect(defs.session_stream_entries_append_only).toMatch(/BEFORE DELETE OR UPDATE .* FOR EACH ROW/);
+    expect(defs.session_events_no_truncate).toMatch(/BEFORE TRUNCATE .* FOR EACH STATEMENT/);
+    expect(defs.session_stream_entries_no_truncate).toMatch(/BEFORE TRUNCATE .* FOR EACH STATEMENT/);
+  });
+
+  it("numbers a stream once: a position or a version appears at most once per stream", async () => {
+    const { sessionId } = await createSession(db());
+    for (const version of [1, 2]) {
+      await db().query(
+        `INSERT INTO session_events (session_id, version, type, at, actor, payload, digest, chain_hash)
+         VALUES ($1, $2, 'Note', 1, NULL, '{}'::jsonb, 'd', 'c')`,
+        [sessionId, version],
+      );
+    }
+    const entry = (stream: string, position: number, version: number) =>
+      db().query(
+        `INSERT INTO session_stream_entries (session_id, stream, position, version, digest, head)
+         VALUES ($1, $2, $3, $4, 'd', 'h')`,
+        [sessionId, stream, position, version],
+      );
+    await entry("claimant", 1, 1);
+    await expect(entry("claimant", 1, 2)).rejects.toThrow(/duplicate key/);
+    await expect(entry("claimant", 2, 1)).rejects.toThrow(/duplicate key/);
+    await expect(entry("claimant", 0, 2)).rejects.toThrow(/check constraint/);
+    await expect(entry("operator", 1, 2)).rejects.toThrow(/check constraint/);
+    // An entry names a stored event.
+    await expect(entry("claimant", 2, 3)).rejects.toThrow(/foreign key/);
+    await entry("respondent", 1, 2);
   });
 
   it("stores e-mail addresses lower-cased only", async () => {
