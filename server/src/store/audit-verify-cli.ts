@@ -55,9 +55,11 @@ function main(argv: string[]): number {
   try {
     const verdict = verifyAuditExport(file, { savedHeads, publicKeyPem });
     if (verdict.ok) {
-      const key = publicKeyPem
-        ? "signature verified with the given key"
-        : "signature checked with the file's own key";
+      const key = !verdict.signed
+        ? "signature NOT checked: the file names no key; pass --key"
+        : publicKeyPem
+          ? "signature verified with the given key"
+          : "signature checked with the file's own key";
       const saved = savedHeads ? `, ${verdict.savedHeadsChecked} saved head(s) match` : "";
       console.log(`OK: ${verdict.events} events, chain intact, head ${verdict.head} (${key}${saved})`);
       return 0;

@@ -166,8 +166,18 @@ export function verifyAuditExport(
   const n = f.events.length;
   const signed = checkSignedHead(f.head, sessionId, stream, heads, typeof key === "string" ? key : undefined);
   if (signed !== null) return { ok: false, brokenAt: n, reason: `final head: ${signed}` };
+  const signedAt = (f.head as { position?: unknown }).position;
+  if (signedAt !== n) {
+    return {
+      ok: false,
+      brokenAt: n,
+      reason: `final head: signed for position ${signedAt}, but the export has ${n} entries (entries after the signed head are unsigned)`,
+    };
+  }
   let savedHeadsChecked = 0;
   for (const saved of opts.savedHeads ?? []) {
+    if (typeof saved !== "object" || saved === null)
+      return { ok: false, brokenAt: n, reason: "a saved head is not an object" };
     const s = saved as Partial<SignedHead>;
     if (s.sessionId !== sessionId || s.stream !== stream) continue;
     const problem = checkSignedHead(

@@ -353,8 +353,16 @@ export async function appendEvents(
   // the version moved on. Checking chain_hash too catches a caller holding a stale head.
   const head = await q.query(
     `UPDATE sessions SET version = $3, chain_hash = $4, streams = $6::jsonb
-      WHERE id = $1 AND version = $2 AND chain_hash = $5`,
-    [sessionId, expectedVersion, expectedVersion + events.length, prev, prevChainHash, JSON.stringify(heads)],
+      WHERE id = $1 AND version = $2 AND chain_hash = $5 AND (streams IS NOT DISTINCT FROM $7::jsonb OR (streams IS NULL AND $2 = 0))`,
+    [
+      sessionId,
+      expectedVersion,
+      expectedVersion + events.length,
+      prev,
+      prevChainHash,
+      JSON.stringify(heads),
+      JSON.stringify(headsBefore),
+    ],
   );
   if (head.rowCount !== 1) {
     const exists = await q.query("SELECT 1 FROM sessions WHERE id = $1", [sessionId]);
