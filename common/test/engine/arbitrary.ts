@@ -107,8 +107,9 @@ export type AmountStyle =
 
 // Offsets of the tiny style, in cents: claimant = base + A, respondent = base + 1 - B, so the gap is A + B - 1.
 const TINY_OFFSETS = [0, 1, 2, 3, 50, 100, 299, 500];
-const LARGEST_DEMAND_BELOW_MAX = [0, 1, 100, 10_000, 1_000_000, 100_000_000];
-const LARGEST_OFFER_BELOW_MAX = [0, 1, 2, 100, 50_000, 2_000_000, 1_000_000_000, 900_000_000_000];
+// Mostly a demand above the offer (a gap of one cent to 9% of the demand), sometimes a match or an overlap.
+const LARGEST_DEMAND_BELOW_MAX = [0, 1, 100, 10_000];
+const LARGEST_OFFER_BELOW_MAX = [1, 2, 101, 50_000, 2_000_000, 1_000_000_000, 900_000_000_000, 0];
 
 /** A confidential number in a plan's style; `k` is any non-negative integer. */
 export function secretNumber(style: AmountStyle, band: Side, k: number): Cents {
@@ -117,8 +118,9 @@ export function secretNumber(style: AmountStyle, band: Side, k: number): Cents {
     case "pattern":
       return confidentialNumber(band, k);
     case "round": {
-      // Claimants from 2 steps below to 6 above the mantissa, respondents from 6 below to 2 above.
-      const offset = (k % 9) - (band === "claimant" ? 2 : 6);
+      // Claimants from 1 step below to 7 above the mantissa, respondents from 7 below to 1 above: mostly apart,
+      // sometimes equal or overlapping.
+      const offset = (k % 9) - (band === "claimant" ? 1 : 7);
       return (style.mantissa + offset) * 10 ** style.exponent * 100;
     }
     case "tiny":
@@ -215,6 +217,8 @@ export type Intent =
   | { kind: "withdraw"; who: Who }
   | { kind: "cancel"; who: Who }
   | { kind: "requestProposal"; who: Who }
+  /** a request and, at the same moment, the other side's consent: a proposal even with the shortest windows */
+  | { kind: "proposalFlow"; who: Who }
   /** auto: the driver picks a bidder of the side that is expected to act (the other side; a side yet to answer) */
   | { kind: "consent"; who: Who; auto: boolean; decline: boolean; wrongId: boolean }
   | { kind: "answer"; who: Who; auto: boolean; accept: boolean; wrongId: boolean }
@@ -313,6 +317,7 @@ const intentArbitrary: fc.Arbitrary<Intent> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant("withdraw" as const), who }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant("cancel" as const), who }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant("requestProposal" as const), who: bidder }), weight: 6 },
+  { arbitrary: fc.record({ kind: fc.constant("proposalFlow" as const), who: fc.nat(5) }), weight: 3 },
   {
     arbitrary: fc.record({
       kind: fc.constant("consent" as const),
@@ -701,6 +706,16 @@ export function runPlan(plan: Plan, observe?: (record: DecisionRecord) => void):
       case "requestProposal":
         send({ type: "RequestProposal", actor, requestId: `request-${letters(requestCount++)}` });
         break;
+      case "proposalFlow": {
+        const side: Side = intent.who % 2 === 0 ? "claimant" : "respondent";
+        const other: Side = side === "claimant" ? "respondent" : "claimant";
+        const pick = (of: Side) => SIDE_BIDDERS[of][intent.who % SIDE_BIDDERS[of].length]!;
+        const requestId = `request-${letters(requestCount++)}`;
+        if (send({ type: "RequestProposal", actor: pick(side), requestId }).ok) {
+          send({ type: "ConsentProposal", actor: pick(other), requestId });
+        }
+        break;
+      }
       case "consent": {
         const requestId = intent.wrongId || !s?.request ? "request-none" : s.request.requestId;
         send({ type: intent.decline ? "DeclineProposal" : "ConsentProposal", actor, requestId });
