@@ -263,16 +263,44 @@ describe("acks and pushes", () => {
     expect(ackSchema.safeParse({ ok: "yes" }).success).toBe(false);
   });
 
-  it("sync acks: events or a snapshot", () => {
+  const head = (position: number) => ({
+    sessionId: SESSION_ID,
+    stream: "respondent",
+    position,
+    head: "a".repeat(64),
+    signature: "A".repeat(86),
+    keyId: "0123456789abcdef",
+  });
+
+  it("sync acks: events or a snapshot, each with the signed head of the position it reaches", () => {
     const event = { type: "Step2Closed", deal: false, at: 5 };
-    expect(syncAckSchema.safeParse({ ok: true, version: 9, events: [{ version: 9, event }] }).success).toBe(
-      true,
-    );
     expect(
-      syncAckSchema.safeParse({ ok: true, version: 9, snapshot: { id: SESSION_ID, version: 9 } }).success,
+      syncAckSchema.safeParse({ ok: true, version: 9, events: [{ version: 9, event }], head: head(9) })
+        .success,
     ).toBe(true);
     expect(
-      syncAckSchema.safeParse({ ok: true, version: 9, events: [{ version: 9, event: { at: 1 } }] }).success,
+      syncAckSchema.safeParse({
+        ok: true,
+        version: 9,
+        snapshot: { id: SESSION_ID, version: 9 },
+        head: head(9),
+      }).success,
+    ).toBe(true);
+    // No head, no answer: a party always gets the server's signed word for where it stands.
+    expect(syncAckSchema.safeParse({ ok: true, version: 9, events: [{ version: 9, event }] }).success).toBe(
+      false,
+    );
+    expect(
+      syncAckSchema.safeParse({
+        ok: true,
+        version: 9,
+        events: [{ version: 9, event: { at: 1 } }],
+        head: head(9),
+      }).success,
+    ).toBe(false);
+    expect(
+      syncAckSchema.safeParse({ ok: true, version: 9, events: [], head: { ...head(9), signature: "short" } })
+        .success,
     ).toBe(false);
   });
 
@@ -281,7 +309,7 @@ describe("acks and pushes", () => {
       sessionEventPushSchema.safeParse({
         sessionId: SESSION_ID,
         version: 4,
-        chainHash: "a".repeat(64),
+        head: head(4),
         event,
       });
     const bare = { type: "NumberSet", side: "claimant", by: "u1", step: 2, at: 10 };
