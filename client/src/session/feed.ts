@@ -60,7 +60,11 @@ export function describeEvent(
     case "SessionCreated":
       return info(`${capital(by(ev.createdBy))} created the session “${ev.title}”.`);
     case "SetupUpdated":
-      return info(`${capital(by(ev.by))} changed the session's set-up (rules, start time or title).`);
+      return info(
+        ev.approvalsWithdrawn
+          ? `${capital(by(ev.by))} changed the session's rules or start time: every approval and skip of the terms is withdrawn, so both sides decide again.`
+          : `${capital(by(ev.by))} changed the session's set-up (rules, start time or title).`,
+      );
     case "InvitationIssued":
       return info(
         `${capital(by(ev.by))} created an invitation for ${ev.role === "mediator" ? "a mediator" : `the ${ev.role} side${ev.canBid ? "" : " (view only)"}`}.`,

@@ -49,6 +49,8 @@ export function applyEvent(view: SessionView, ev: VisibleEvent, version: number)
         rulesText: describeRules(ev.rules),
         startAt: ev.startAt,
         title: ev.title,
+        // An approval or skip also accepted the rules and start: changing them withdraws every one (Step 1 reopens).
+        terms: ev.approvalsWithdrawn ? { ...v.terms, approvals: {}, skipped: {}, closed: null } : v.terms,
       };
     case "InvitationIssued":
       if (v.invitations.some((i) => i.invitationId === ev.invitationId)) return v;
