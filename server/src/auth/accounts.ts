@@ -129,3 +129,10 @@ export async function getUser(db: Queryable, id: string): Promise<User | null> {
   const row = rows[0];
   return row ? toUser(row) : null;
 }
+
+/** Whether an account with this id exists (a token's subject, checked at every use of the token). */
+export async function userExists(db: Queryable, id: string): Promise<boolean> {
+  if (!UUID_SHAPE.test(id)) return false;
+  const { rows } = await db.query<{ found: number }>("SELECT 1 AS found FROM users WHERE id = $1", [id]);
+  return rows.length > 0;
+}

@@ -31,12 +31,20 @@ export interface TokenServiceOptions {
   ttlSeconds: number;
   /** epoch milliseconds */
   now?: () => number;
+  /**
+   * Whether the token's subject still has an account. A correctly signed token for an account that does not exist
+   * (another deployment's database, a restored backup) is TOKEN_INVALID, not a failure deeper in. Errors propagate:
+   * an unreachable database must not sign people out.
+   */
+  userExists?: (userId: string) => Promise<boolean>;
 }
 
 export const TOKEN_ALGORITHM = "HS256";
 export const TOKEN_TYPE = "at+jwt";
 export const MIN_SECRET_BYTES = 32;
 export const SECRET_FILE = "jwt.key";
+/** How far in the future a token's `iat` may be (clock differences between nodes); beyond it the token is refused. */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** Reads <dataDir>/jwt.key, creating it (mode 0600) on first start. */
 export async function loadOrCreateSecret(dataDir: string): Promise<string> {
@@ -87,6 +95,7 @@ export async function createTokenService(opts: TokenServiceOptions): Promise<Tok
     },
 
     async verify(token) {
+      let verified: VerifyResult;
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: [TOKEN_ALGORITHM],
@@ -96,14 +105,21 @@ export async function createTokenService(opts: TokenServiceOptions): Promise<Tok
           requiredClaims: ["exp", "iat", "sub"],
           currentDate: new Date(now()),
         });
-        const { sub, email, name, exp } = payload;
+        const { sub, email, name, exp, iat } = payload;
         if (typeof sub !== "string" || typeof email !== "string" || typeof name !== "string") {
           return { ok: false, code: "TOKEN_INVALID" };
         }
-        return { ok: true, user: { id: sub, email, name }, expiresAt: (exp as number) * 1000 };
+        // jose checks `iat` only against a maximum age; a token "issued" in the future was not issued by us.
+        if (typeof iat !== "number" || iat > now() / 1000 + MAX_CLOCK_SKEW_SECONDS) {
+          return { ok: false, code: "TOKEN_INVALID" };
+        }
+        verified = { ok: true, user: { id: sub, email, name }, expiresAt: (exp as number) * 1000 };
       } catch (error) {
         return { ok: false, code: error instanceof errors.JWTExpired ? "TOKEN_EXPIRED" : "TOKEN_INVALID" };
       }
+      if (opts.userExists && !(await opts.userExists(verified.user.id)))
+        return { ok: false, code: "TOKEN_INVALID" };
+      return verified;
     },
   };
 }

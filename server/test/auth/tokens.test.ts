@@ -140,6 +140,52 @@ describe("token service", () => {
     }
   });
 
+  it("refuses a token issued in the future beyond the clock-skew allowance (60 s)", async () => {
+    const tokens = await service();
+    for (const ahead of [61, 3600, 10 * 365 * 24 * 3600]) {
+      const claims = { ...validClaims(), iat: nowSeconds() + ahead, exp: nowSeconds() + ahead + TTL };
+      expect(await tokens.verify(await craft({ claims })), `iat ${ahead} s ahead`).toEqual({
+        ok: false,
+        code: "TOKEN_INVALID",
+      });
+    }
+    // Another node's clock a little ahead is fine.
+    const skewed = { ...validClaims(), iat: nowSeconds() + 60 };
+    expect(await tokens.verify(await craft({ claims: skewed }))).toMatchObject({ ok: true });
+    // A non-numeric iat is no date at all.
+    const odd = { ...validClaims(), iat: "soon" } as unknown as JWTPayload;
+    expect(await tokens.verify(await craft({ claims: odd }))).toEqual({ ok: false, code: "TOKEN_INVALID" });
+  });
+
+  it("refuses a correctly signed token whose account does not exist, and lets a lookup failure through", async () => {
+    const known = new Set([alice.id]);
+    const tokens = await service({ userExists: async (id) => known.has(id) });
+    const token = (await tokens.sign(alice)).token;
+    expect(await tokens.verify(token)).toMatchObject({ ok: true, user: alice });
+    known.clear();
+    expect(await tokens.verify(token)).toEqual({ ok: false, code: "TOKEN_INVALID" });
+    // An unreachable database is not a bad token: the caller answers INTERNAL and nobody is signed out.
+    const failing = await service({
+      userExists: async () => {
+        throw new Error("database unreachable");
+      },
+    });
+    await expect(failing.verify(token)).rejects.toThrow("database unreachable");
+    // A bad token is refused before any lookup.
+    let lookups = 0;
+    const counting = await service({
+      userExists: async () => {
+        lookups++;
+        return true;
+      },
+    });
+    expect(await counting.verify(await craft({ secret: "another-secret-that-is-long-enough-000" }))).toEqual({
+      ok: false,
+      code: "TOKEN_INVALID",
+    });
+    expect(lookups).toBe(0);
+  });
+
   it("refuses garbage", async () => {
     const tokens = await service();
     for (const garbage of [
