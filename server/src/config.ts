@@ -1,6 +1,7 @@
 // Environment variables -> one typed, validated Config. Every variable is documented in docs/configuration.md.
 // The server starts with no variables at all (embedded defaults); a bad value stops it with a list of problems.
 
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -8,6 +9,8 @@ export interface RateLimit {
   points: number;
   durationSeconds: number;
 }
+
+export type TrustProxy = boolean | number | string[];
 
 export interface Config {
   env: "development" | "production" | "test";
@@ -27,14 +30,38 @@ export interface Config {
   jwtAudience: string;
   tokenTtlSeconds: number;
   allowedOrigins: string[];
-  trustProxy: boolean;
+  /** origin (and optional path) the public reaches the app at; invitation links are built from it, never from Host */
+  publicUrl: string;
+  /** Express "trust proxy": false, true (one hop), a hop count, or addresses/subnets of trusted proxies */
+  trustProxy: TrustProxy;
   logLevel: string;
   /** absolute path to the built client, when set */
   clientDist?: string;
   bodyLimit: string;
   socketMaxBuffer: number;
+  /** sign-in attempts per (client address, email) */
   loginRateLimit: RateLimit;
+  /** sign-in attempts per client address, whatever the email */
+  loginAddressRateLimit: RateLimit;
+  /** account sign-ups per client address */
+  signupRateLimit: RateLimit;
+  /** socket events and REST commands per account (all its sockets and requests together) */
   socketRateLimit: RateLimit;
+  /** socket handshakes per client address */
+  socketConnectRateLimit: RateLimit;
+  /** open sockets per account */
+  maxSocketsPerAccount: number;
+  /** session creations per account */
+  sessionRateLimit: RateLimit;
+  /** invitations issued per account */
+  invitationRateLimit: RateLimit;
+  /** invitations of one session that are open at once (not used, revoked or expired) */
+  maxOpenInvitations: number;
+  /** the metrics listener's port (0: any free port); null: no metrics listener */
+  metricsPort: number | null;
+  metricsHost: string;
+  /** when set, the metrics listener requires `Authorization: Bearer <token>` */
+  metricsToken?: string;
   /** how often a worker re-arms deadlines that are overdue in the database (a trigger lost after its retries) */
   deadlineSweepMs: number;
 }
@@ -56,7 +83,7 @@ export class ConfigError extends Error {
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 // Values of these variables are never echoed in an error message: they are or may contain credentials.
-const SECRET_VARIABLES = new Set(["JWT_SECRET", "MASTER_KEY", "DATABASE_URL", "REDIS_URL"]);
+const SECRET_VARIABLES = new Set(["JWT_SECRET", "MASTER_KEY", "DATABASE_URL", "REDIS_URL", "METRICS_TOKEN"]);
 
 function wholeNumber(min: number, max: number) {
   const error = `must be a whole number from ${min} to ${max}`;
@@ -116,6 +143,70 @@ function toOrigin(entry: string): string | null {
   }
 }
 
+const TRUE_WORDS = new Set(["true", "yes", "on", "1"]);
+const FALSE_WORDS = new Set(["false", "no", "off", "0"]);
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isAddressOrSubnet(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = "", bits, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** true/false (true trusts one proxy hop), a number of hops, or a list of trusted proxy addresses/subnets. */
+const trustProxy = z.string().transform((value, ctx): TrustProxy => {
+  const lower = value.toLowerCase();
+  if (TRUE_WORDS.has(lower)) return true;
+  if (FALSE_WORDS.has(lower)) return false;
+  if (/^\d{1,2}$/.test(lower)) return Number(lower);
+  const entries = lower
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  if (entries.length > 0 && entries.every(isAddressOrSubnet)) return entries;
+  ctx.addIssue({
+    code: "custom",
+    message:
+      "must be true or false, a number of proxy hops, or a comma-separated list of proxy addresses or subnets (e.g. 10.0.0.0/8, loopback)",
+  });
+  return z.NEVER;
+});
+
+/** The app's public base: http(s)://host[:port][/path], no query or fragment; stored without a trailing slash. */
+const publicUrl = z.string().transform((value, ctx) => {
+  try {
+    const u = new URL(value);
+    if (
+      (u.protocol === "http:" || u.protocol === "https:") &&
+      !u.search &&
+      !u.hash &&
+      !u.username &&
+      !u.password
+    )
+      return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  } catch {}
+  ctx.addIssue({
+    code: "custom",
+    message:
+      "must be the app's public address, http(s)://host[:port][/path], e.g. https://mediate.example.com",
+  });
+  return z.NEVER;
+});
+
+const metricsPort = z.string().transform((value, ctx): number | null => {
+  if (/^(off|none|false|disabled)$/i.test(value)) return null;
+  if (/^\d{1,5}$/.test(value) && Number(value) <= 65535) return Number(value);
+  ctx.addIssue({
+    code: "custom",
+    message: 'must be a port from 0 to 65535 (0: any free port), or "off" for no metrics listener',
+  });
+  return z.NEVER;
+});
+
 const originList = z.string().transform((value, ctx) => {
   const entries = value
     .split(",")
@@ -167,7 +258,8 @@ const schema = z.object({
   JWT_AUDIENCE: z.string().default("backchannel-app"),
   TOKEN_TTL_SECONDS: wholeNumber(60, 30 * 24 * 3600).default(43200),
   ALLOWED_ORIGINS: originList.optional(),
-  TRUST_PROXY: z.stringbool({ error: "must be true or false" }).default(false),
+  PUBLIC_URL: publicUrl.optional(),
+  TRUST_PROXY: trustProxy.default(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).optional(),
   CLIENT_DIST: z.string().optional(),
   BODY_LIMIT: z
@@ -176,7 +268,22 @@ const schema = z.object({
     .default("256kb"),
   SOCKET_MAX_BUFFER: wholeNumber(1024, 10 * 1024 * 1024).default(262144),
   LOGIN_RATE_LIMIT: rateLimit().default({ points: 10, durationSeconds: 15 * 60 }),
+  LOGIN_ADDRESS_RATE_LIMIT: rateLimit().default({ points: 60, durationSeconds: 15 * 60 }),
+  SIGNUP_RATE_LIMIT: rateLimit().default({ points: 100, durationSeconds: 3600 }),
   SOCKET_RATE_LIMIT: rateLimit().default({ points: 30, durationSeconds: 10 }),
+  SOCKET_CONNECT_RATE_LIMIT: rateLimit().default({ points: 300, durationSeconds: 60 }),
+  SOCKETS_PER_ACCOUNT: wholeNumber(1, 100_000).default(20),
+  SESSION_RATE_LIMIT: rateLimit().default({ points: 30, durationSeconds: 3600 }),
+  INVITATION_RATE_LIMIT: rateLimit().default({ points: 100, durationSeconds: 3600 }),
+  OPEN_INVITATIONS_PER_SESSION: wholeNumber(1, 100_000).default(100),
+  METRICS_PORT: metricsPort.optional(),
+  METRICS_HOST: z.string().default("127.0.0.1"),
+  METRICS_TOKEN: z
+    .string()
+    .refine((v) => Buffer.byteLength(v, "utf8") >= 16, {
+      error: "must be at least 16 bytes long (e.g. `openssl rand -base64 24`)",
+    })
+    .optional(),
   DEADLINE_SWEEP_MS: wholeNumber(100, 3_600_000).default(30_000),
 });
 
@@ -211,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     ]);
   }
+  const allowedOrigins = v.ALLOWED_ORIGINS ?? [`http://localhost:${v.PORT}`, `http://127.0.0.1:${v.PORT}`];
   return {
     env: v.NODE_ENV,
     host: v.HOST,
@@ -225,7 +333,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,
     tokenTtlSeconds: v.TOKEN_TTL_SECONDS,
-    allowedOrigins: v.ALLOWED_ORIGINS ?? [`http://localhost:${v.PORT}`, `http://127.0.0.1:${v.PORT}`],
+    allowedOrigins,
+    publicUrl: v.PUBLIC_URL ?? (allowedOrigins[0] as string),
     trustProxy: v.TRUST_PROXY,
     // Tests start many servers: keep their output quiet unless asked.
     logLevel: v.LOG_LEVEL ?? (v.NODE_ENV === "test" ? "silent" : "info"),
@@ -233,7 +342,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimit: v.BODY_LIMIT.toLowerCase(),
     socketMaxBuffer: v.SOCKET_MAX_BUFFER,
     loginRateLimit: v.LOGIN_RATE_LIMIT,
+    loginAddressRateLimit: v.LOGIN_ADDRESS_RATE_LIMIT,
+    signupRateLimit: v.SIGNUP_RATE_LIMIT,
     socketRateLimit: v.SOCKET_RATE_LIMIT,
+    socketConnectRateLimit: v.SOCKET_CONNECT_RATE_LIMIT,
+    maxSocketsPerAccount: v.SOCKETS_PER_ACCOUNT,
+    sessionRateLimit: v.SESSION_RATE_LIMIT,
+    invitationRateLimit: v.INVITATION_RATE_LIMIT,
+    maxOpenInvitations: v.OPEN_INVITATIONS_PER_SESSION,
+    // A process on a random port (tests) gets a random metrics port too, so servers never collide on it.
+    metricsPort:
+      v.METRICS_PORT !== undefined ? v.METRICS_PORT : v.PORT === 0 || v.NODE_ENV === "test" ? 0 : 9464,
+    metricsHost: v.METRICS_HOST,
+    metricsToken: v.METRICS_TOKEN,
     deadlineSweepMs: v.DEADLINE_SWEEP_MS,
   };
 }

@@ -1,6 +1,9 @@
 // Prometheus metrics. Each server instance gets its own Registry (tests start many servers in one process).
 // Label values are command types and error codes, never a number a party entered: observeCommand enforces it.
 
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
 
 export interface Metrics {
@@ -90,5 +93,75 @@ export function createMetrics(): Metrics {
       commandsTotal.inc(labels);
       commandDuration.observe({ type: labels.type }, Math.max(0, durationSeconds));
     },
+  };
+}
+
+export interface MetricsServer {
+  /** http://host:port of the listener */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The metrics listener: GET /metrics on a port of its own (METRICS_PORT, bound to METRICS_HOST), never on the app's
+ * public port: counters move when a party acts, so they are for operators only. With a token, every request must
+ * carry `Authorization: Bearer <token>`.
+ */
+export async function startMetricsServer(opts: {
+  metrics: Metrics;
+  host: string;
+  port: number;
+  token?: string;
+}): Promise<MetricsServer> {
+  const expected = opts.token ? createHash("sha256").update(opts.token).digest() : undefined;
+  const authorised = (header: string | undefined): boolean => {
+    if (!expected) return true;
+    const presented = /^Bearer\s+(\S+)$/i.exec(header?.trim() ?? "")?.[1];
+    if (!presented) return false;
+    return timingSafeEqual(createHash("sha256").update(presented).digest(), expected);
+  };
+  const server = createServer((req, res) => {
+    const pathname = (req.url ?? "/").split("?")[0];
+    if (pathname !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD")) {
+      res
+        .writeHead(404, { "content-type": "text/plain; charset=utf-8" })
+        .end("Not found: this listener serves /metrics.\n");
+      return;
+    }
+    if (!authorised(req.headers.authorization)) {
+      res
+        .writeHead(401, {
+          "content-type": "text/plain; charset=utf-8",
+          "www-authenticate": 'Bearer realm="metrics"',
+        })
+        .end("Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.\n");
+      return;
+    }
+    opts.metrics.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { "content-type": opts.metrics.registry.contentType });
+        res.end(req.method === "HEAD" ? undefined : text);
+      },
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -14,12 +14,14 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Server as IoServer } from "socket.io";
+import { userExists } from "./auth/accounts";
 import { createLoginLimiter } from "./auth/login-limiter";
 import { createTokenService } from "./auth/tokens";
 import type { Config } from "./config";
 import { createHttpApp } from "./http/app";
+import { createLimits, registerLimits } from "./limits";
 import { createLogger } from "./log";
-import { createMetrics } from "./metrics";
+import { createMetrics, type Metrics, type MetricsServer, startMetricsServer } from "./metrics";
 import { attachGateway } from "./realtime/gateway";
 import { createSocketPublisher } from "./realtime/publisher";
 import { SessionService } from "./sessions/service";
@@ -31,6 +33,8 @@ import { createScheduler, type Scheduler } from "./timers";
 export interface RunningServer {
   url: string;
   port: number;
+  /** the metrics listener (http://METRICS_HOST:port, serving /metrics), unless METRICS_PORT=off */
+  metricsUrl?: string;
   sessions: SessionService;
   scheduler: Scheduler;
   io: IoServer;
@@ -47,6 +51,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = opts.log ?? createLogger({ level: config.logLevel, name: "backchannel" });
   const metrics = createMetrics();
+  // First, so that a taken metrics port stops the process before it opens anything else.
+  const metricsServer = await listenForMetrics(config, metrics);
   const db = await openDb({
     databaseUrl: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : path.join(config.dataDir, "pglite"),
@@ -64,6 +70,7 @@ export async function startServer(
     audience: config.jwtAudience,
     ttlSeconds: config.tokenTtlSeconds,
     now: opts.now,
+    userExists: (id) => userExists(db, id),
   });
 
   const redisError = (err: Error) => log.warn({ err: err.message }, "redis connection error");
@@ -89,6 +96,7 @@ export async function startServer(
     if (handleRequest) handleRequest(req, res);
     else res.writeHead(503).end();
   });
+  const limits = createLimits({ config, redis, log, now: opts.now });
   const ioOptions = {
     maxHttpBufferSize: config.socketMaxBuffer,
     serveClient: false,
@@ -101,6 +109,7 @@ export async function startServer(
   };
   // A worker accepts no sockets: its Socket.IO server only emits, through the Redis adapter, to web nodes' clients.
   const io = config.role === "worker" ? new IoServer(ioOptions) : new IoServer(httpServer, ioOptions);
+  registerLimits(io, limits);
   let pub: Redis | undefined;
   let sub: Redis | undefined;
   if (redis && config.redisUrl) {
@@ -135,13 +144,15 @@ export async function startServer(
     return { ok: Object.values(checks).every((v) => v === "ok"), checks };
   };
 
-  // Every role answers /healthz, /readyz and /metrics; only web nodes serve the API, the client and sockets.
+  // Every role answers /healthz and /readyz on PORT (metrics have a listener of their own, below); only web nodes
+  // serve the API, the client and sockets.
   handleRequest = createHttpApp({
     config,
     db,
     tokens,
     sessions,
     loginLimiter,
+    limits,
     metrics,
     log,
     ready,
@@ -176,12 +187,16 @@ export async function startServer(
   await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, role: config.role, db: db.kind, scheduler: scheduler.kind }, "backchannel listening");
+  log.info(
+    { url, metrics: metricsServer?.url ?? "off", role: config.role, db: db.kind, scheduler: scheduler.kind },
+    "backchannel listening",
+  );
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
+    metricsUrl: metricsServer?.url,
     sessions,
     scheduler,
     io,
@@ -189,6 +204,7 @@ export async function startServer(
       closing ??= (async () => {
         // Stop accepting connections, let in-flight commands commit (and ack), then close sockets.
         clearInterval(sweep);
+        limits.close();
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await sessions.drain();
         sessions.stopScheduling();
@@ -206,6 +222,7 @@ export async function startServer(
         }
         httpServer.closeAllConnections?.();
         await httpClosed.catch(() => {});
+        await metricsServer?.close();
         await sessions.drain();
         await Promise.all([redis?.quit(), pub?.quit(), sub?.quit()].map((p) => p?.catch(() => {})));
         await db.close();
@@ -213,4 +230,22 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+async function listenForMetrics(config: Config, metrics: Metrics): Promise<MetricsServer | undefined> {
+  if (config.metricsPort === null) return undefined;
+  try {
+    return await startMetricsServer({
+      metrics,
+      host: config.metricsHost,
+      port: config.metricsPort,
+      token: config.metricsToken,
+    });
+  } catch (err) {
+    const reason =
+      (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : "unknown error");
+    throw new Error(
+      `cannot serve metrics on ${config.metricsHost} port ${config.metricsPort} (${reason}): set METRICS_PORT to a free port, or METRICS_PORT=off`,
+    );
+  }
 }

@@ -29,13 +29,24 @@ describe("loadConfig", () => {
       jwtAudience: "backchannel-app",
       tokenTtlSeconds: 43200,
       allowedOrigins: ["http://localhost:3000", "http://127.0.0.1:3000"],
+      publicUrl: "http://localhost:3000",
       trustProxy: false,
       logLevel: "info",
       clientDist: undefined,
       bodyLimit: "256kb",
       socketMaxBuffer: 262144,
       loginRateLimit: { points: 10, durationSeconds: 900 },
+      loginAddressRateLimit: { points: 60, durationSeconds: 900 },
+      signupRateLimit: { points: 100, durationSeconds: 3600 },
       socketRateLimit: { points: 30, durationSeconds: 10 },
+      socketConnectRateLimit: { points: 300, durationSeconds: 60 },
+      maxSocketsPerAccount: 20,
+      sessionRateLimit: { points: 30, durationSeconds: 3600 },
+      invitationRateLimit: { points: 100, durationSeconds: 3600 },
+      maxOpenInvitations: 100,
+      metricsPort: 9464,
+      metricsHost: "127.0.0.1",
+      metricsToken: undefined,
       deadlineSweepMs: 30_000,
     });
   });
@@ -64,7 +75,18 @@ describe("loadConfig", () => {
       BODY_LIMIT: "64KB",
       SOCKET_MAX_BUFFER: "32768",
       LOGIN_RATE_LIMIT: "5/1h",
+      LOGIN_ADDRESS_RATE_LIMIT: "40/30m",
+      SIGNUP_RATE_LIMIT: "7/1h",
       SOCKET_RATE_LIMIT: "100 / 60",
+      SOCKET_CONNECT_RATE_LIMIT: "50/1m",
+      SOCKETS_PER_ACCOUNT: "4",
+      SESSION_RATE_LIMIT: "3/1h",
+      INVITATION_RATE_LIMIT: "9/2h",
+      OPEN_INVITATIONS_PER_SESSION: "12",
+      PUBLIC_URL: "https://mediate.example.com/app/",
+      METRICS_PORT: "9100",
+      METRICS_HOST: "10.0.0.5",
+      METRICS_TOKEN: "m".repeat(20),
       DEADLINE_SWEEP_MS: "5000",
     });
     expect(cfg).toEqual({
@@ -82,13 +104,24 @@ describe("loadConfig", () => {
       jwtAudience: "aud",
       tokenTtlSeconds: 3600,
       allowedOrigins: ["https://app.example.com", "https://mediate.example.com:8443"],
+      publicUrl: "https://mediate.example.com/app",
       trustProxy: true,
       logLevel: "debug",
       clientDist: "/srv/client",
       bodyLimit: "64kb",
       socketMaxBuffer: 32768,
       loginRateLimit: { points: 5, durationSeconds: 3600 },
+      loginAddressRateLimit: { points: 40, durationSeconds: 1800 },
+      signupRateLimit: { points: 7, durationSeconds: 3600 },
       socketRateLimit: { points: 100, durationSeconds: 60 },
+      socketConnectRateLimit: { points: 50, durationSeconds: 60 },
+      maxSocketsPerAccount: 4,
+      sessionRateLimit: { points: 3, durationSeconds: 3600 },
+      invitationRateLimit: { points: 9, durationSeconds: 7200 },
+      maxOpenInvitations: 12,
+      metricsPort: 9100,
+      metricsHost: "10.0.0.5",
+      metricsToken: "m".repeat(20),
       deadlineSweepMs: 5000,
     });
   });
@@ -204,6 +237,74 @@ describe("loadConfig", () => {
     for (const value of ["https://app.example.com/login", "*", "ftp://files.example.com", " , "]) {
       expect(problemsOf({ ALLOWED_ORIGINS: value })[0]?.variable).toBe("ALLOWED_ORIGINS");
     }
+  });
+
+  it("defaults PUBLIC_URL to the first allowed origin", () => {
+    expect(loadConfig({ ALLOWED_ORIGINS: "https://b.example, https://a.example" }).publicUrl).toBe(
+      "https://b.example",
+    );
+    expect(loadConfig({ PORT: "4123" }).publicUrl).toBe("http://localhost:4123");
+  });
+
+  it("refuses a PUBLIC_URL that is not an http(s) address without a query", () => {
+    for (const value of [
+      "mediate.example.com",
+      "ftp://x.example",
+      "https://x.example/?a=b",
+      "https://x.example/#top",
+    ]) {
+      expect(problemsOf({ PUBLIC_URL: value }).map((p) => p.variable)).toEqual(["PUBLIC_URL"]);
+    }
+  });
+
+  it("reads TRUST_PROXY as a switch, a hop count or a list of proxies", () => {
+    expect(loadConfig({ TRUST_PROXY: "on" }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: "0" }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: "loopback, 10.0.0.0/8, fd00::/8" }).trustProxy).toEqual([
+      "loopback",
+      "10.0.0.0/8",
+      "fd00::/8",
+    ]);
+    for (const value of ["maybe", "10.0.0.0/33", "10.0.0.1, example.com"]) {
+      expect(problemsOf({ TRUST_PROXY: value }).map((p) => p.variable)).toEqual(["TRUST_PROXY"]);
+    }
+  });
+
+  it("puts metrics on a port of their own: 9464 by default, a free one when PORT=0 or under test, or none", () => {
+    expect(loadConfig({}).metricsPort).toBe(9464);
+    expect(loadConfig({ PORT: "0" }).metricsPort).toBe(0);
+    expect(loadConfig({ NODE_ENV: "test", PORT: "4000" }).metricsPort).toBe(0);
+    expect(loadConfig({ PORT: "0", METRICS_PORT: "9100" }).metricsPort).toBe(9100);
+    expect(loadConfig({ METRICS_PORT: "off" }).metricsPort).toBeNull();
+    expect(problemsOf({ METRICS_PORT: "70000" }).map((p) => p.variable)).toEqual(["METRICS_PORT"]);
+    const short = "tooshort";
+    const problems = problemsOf({ METRICS_TOKEN: short });
+    expect(problems.map((p) => p.variable)).toEqual(["METRICS_TOKEN"]);
+    expect(JSON.stringify(problems)).not.toContain(short);
+  });
+
+  it("refuses limits of zero or of the wrong shape", () => {
+    const problems = problemsOf({
+      SIGNUP_RATE_LIMIT: "0/1h",
+      LOGIN_ADDRESS_RATE_LIMIT: "lots",
+      SOCKET_CONNECT_RATE_LIMIT: "5",
+      SESSION_RATE_LIMIT: "5/0s",
+      INVITATION_RATE_LIMIT: "-1/1h",
+      SOCKETS_PER_ACCOUNT: "0",
+      OPEN_INVITATIONS_PER_SESSION: "many",
+    });
+    expect(problems.map((p) => p.variable).sort()).toEqual(
+      [
+        "INVITATION_RATE_LIMIT",
+        "LOGIN_ADDRESS_RATE_LIMIT",
+        "OPEN_INVITATIONS_PER_SESSION",
+        "SESSION_RATE_LIMIT",
+        "SIGNUP_RATE_LIMIT",
+        "SOCKETS_PER_ACCOUNT",
+        "SOCKET_CONNECT_RATE_LIMIT",
+      ].sort(),
+    );
   });
 
   it("documents every variable it reads", async () => {

@@ -1,5 +1,5 @@
 // Express 5 app: accounts, sessions, invitations, every session command (same path as the socket),
-// health, metrics, and the built client. Every body is validated with the zod schemas in common/.
+// health, and the built client (metrics have a listener of their own: src/metrics.ts). Every body is validated with the zod schemas in common/.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import {
@@ -21,7 +21,6 @@ import {
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { Logger } from "pino";
-import { RateLimiterMemory } from "rate-limiter-flexible";
 import { signIn, signUp } from "../auth/accounts";
 import { COOKIE_NAME, cookieOptions, readToken } from "../auth/cookies";
 import { issueInvitation, listInvitations, peekInvitation, redeemInvitation } from "../auth/invitations";
@@ -29,11 +28,12 @@ import type { createLoginLimiter } from "../auth/login-limiter";
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
 import { AppError, toPublicError } from "../errors";
+import { createLimits, expressTrustSetting, type Limiter, type Limits, tooManyRequests } from "../limits";
 import type { Metrics } from "../metrics";
 import { parsePayload } from "../realtime/gateway";
 import { buildSessionAudit } from "../sessions/audit";
 import { isUuid, type SessionService } from "../sessions/service";
-import type { Db } from "../store/db";
+import type { Db, Queryable } from "../store/db";
 
 export interface HttpDeps {
   config: Config;
@@ -41,6 +41,8 @@ export interface HttpDeps {
   tokens: TokenService;
   sessions: SessionService;
   loginLimiter: ReturnType<typeof createLoginLimiter>;
+  /** the node's flood limits; in memory, from config, when not given */
+  limits?: Limits;
   metrics: Metrics;
   log: Logger;
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -54,7 +56,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const now = deps.now ?? Date.now;
   const app = express();
   app.disable("x-powered-by");
-  if (config.trustProxy) app.set("trust proxy", 1);
+  // req.ip (and so every per-address limit) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
+  app.set("trust proxy", expressTrustSetting(config.trustProxy));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -66,7 +69,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   );
   app.use(express.json({ limit: config.bodyLimit }));
 
-  // ---------------------------------------------------------------- health and metrics
+  // ---------------------------------------------------------------- health
+  // No /metrics here: this port is public, and counters that move when a party acts are for operators only.
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true });
   });
@@ -74,8 +78,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const r = await deps.ready();
     res.status(r.ok ? 200 : 503).json(r);
   });
-  app.get("/metrics", async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  // Not found, as any unknown path, even where the web client would answer every other path with its page.
+  app.use("/metrics", (_req, res) => {
+    res.status(404).type("text").send("Not found.");
   });
 
   if (config.role === "worker") {
@@ -83,12 +88,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       res.status(404).json({
         error: {
           code: "UNKNOWN_EVENT",
-          message: "This is a worker node: it serves only /healthz, /readyz and /metrics.",
+          message:
+            "This is a worker node: it serves only /healthz and /readyz (metrics are on METRICS_PORT).",
         },
       });
     });
     return app;
   }
+
+  const limits = deps.limits ?? createLimits({ config, now });
+  /** Counts one attempt against limiter; over the limit, refuses with TOO_MANY_REQUESTS, retryAt and Retry-After. */
+  const limit = async (res: Response, limiter: Limiter, key: string, what: string) => {
+    const r = await limiter.consume(key);
+    if (r.ok) return;
+    const t = now();
+    res.setHeader("Retry-After", String(Math.max(1, Math.ceil((r.retryAt - t) / 1000))));
+    throw tooManyRequests(what, r.retryAt, t);
+  };
+  const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
 
   // ---------------------------------------------------------------- accounts
   const api = express.Router();
@@ -100,6 +117,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   };
 
   api.post("/auth/signup", async (req, res) => {
+    await limit(
+      res,
+      limits.signups,
+      addressOf(req),
+      "Too many accounts have been created from your network address recently.",
+    );
     const body = parsePayload(signUpSchema, req.body);
     const r = await signUp(db, body);
     if ("code" in r) throw new AppError(r.code, r.message);
@@ -108,14 +131,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   api.post("/auth/signin", async (req, res) => {
     const body = parsePayload(signInSchema, req.body);
-    const key = `${req.ip}|${body.email.trim().toLowerCase()}`;
+    // Per address whatever the email (one address trying many accounts), then per address and email. A
+    // successful sign-in clears only the latter: an account of one's own must not reset a guessing budget.
+    await limit(
+      res,
+      limits.signins,
+      addressOf(req),
+      "Too many sign-in attempts have come from your network address recently.",
+    );
+    const key = `${addressOf(req)}|${body.email.trim().toLowerCase()}`;
     const limited = await deps.loginLimiter.consume(key);
     if (!limited.ok) {
       res.setHeader("Retry-After", String(limited.retryAfterSeconds));
-      throw new AppError(
-        "TOO_MANY_REQUESTS",
-        `Too many sign-in attempts. Try again in ${limited.retryAfterSeconds} seconds.`,
-      );
+      const retryAt = now() + limited.retryAfterSeconds * 1000;
+      throw tooManyRequests("Too many sign-in attempts for this email.", retryAt, now());
     }
     const r = await signIn(db, body);
     if ("code" in r) throw new AppError(r.code, r.message);
@@ -166,6 +195,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const rules = resolveRules(body.rules ?? {});
     if (!rules.ok) throw new AppError("INVALID_RULES", rules.message);
     const user = userOf(req);
+    await limit(res, limits.sessionCreates, user.id, "You have created many sessions in a short time.");
     const committed = await sessions.create(user, {
       title: body.title,
       creatorRole: body.creatorRole,
@@ -204,17 +234,14 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.json({ version: state.version, own: own ? { ...own, history } : null });
   });
 
-  // The same per-caller budget as a socket gets, so REST is no way around the socket limit.
-  const commandLimiter = new RateLimiterMemory({
-    points: config.socketRateLimit.points,
-    duration: config.socketRateLimit.durationSeconds,
-  });
+  // A per-account budget the size of the sockets' one, so REST is no way around the socket limit.
   api.post("/sessions/:id/commands", async (req: AuthedRequest, res) => {
-    try {
-      await commandLimiter.consume(userOf(req).id);
-    } catch {
-      throw new AppError("TOO_MANY_REQUESTS", "Too many requests. Wait a few seconds and retry.");
-    }
+    await limit(
+      res,
+      limits.commands,
+      userOf(req).id,
+      "Your account has sent too many requests in a short time.",
+    );
     const body = parsePayload(commandRequestSchema, req.body);
     const sessionId = String(req.params.id);
     const user = userOf(req);
@@ -249,11 +276,18 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const user = userOf(req);
     // Bidding rights belong to sides; a mediator never bids.
     const canBid = body.role !== "mediator" && body.canBid;
+    await limit(res, limits.invitations, user.id, "You have issued many invitations in a short time.");
+    // Revocations live in the session's state; a revocation after this read only makes the count below stricter.
+    const before = await sessions.read(sessionId);
+    const member = Boolean(before?.members[user.id]);
     let issued: { id: string; token: string; expiresAt: number } | undefined;
     await sessions.execute(
       sessionId,
       user,
       async (q) => {
+        // Counted under the session's lock, so concurrent requests cannot pass the cap together. Non-members are
+        // not told anything about the session: the command refuses them as it does today.
+        if (member) await refuseOverOpenInvitations(q, sessionId, before?.invitations ?? {}, res);
         issued = await issueInvitation(q, {
           sessionId,
           role: body.role,
@@ -274,13 +308,37 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       null,
     );
     const got = issued as { id: string; token: string; expiresAt: number };
-    const base = `${req.protocol}://${req.get("host")}`;
     res.status(201).json({
       invitation: { id: got.id, role: body.role, canBid, expiresAt: got.expiresAt },
       token: got.token,
-      link: `${base}/invite/${got.token}`,
+      // From PUBLIC_URL, never from the request's Host header: a forged Host must not put its own address in a
+      // link that people are asked to follow.
+      link: `${config.publicUrl}/invite/${got.token}`,
     } satisfies CreatedInvitation);
   });
+
+  /** At OPEN_INVITATIONS_PER_SESSION open invitations (unused, unexpired, not revoked), refuses another one. */
+  async function refuseOverOpenInvitations(
+    q: Queryable,
+    sessionId: string,
+    known: Record<string, { revoked: boolean }>,
+    res: Response,
+  ) {
+    const t = now();
+    const { rows } = await q.query<{ id: string; expires_at: Date | string }>(
+      "SELECT id, expires_at FROM invitations WHERE session_id = $1 AND used_at IS NULL AND expires_at > $2::timestamptz",
+      [sessionId, new Date(t).toISOString()],
+    );
+    const open = rows.filter((r) => !known[r.id]?.revoked);
+    if (open.length < limits.maxOpenInvitations) return;
+    const firstExpiry = Math.min(...open.map((r) => new Date(r.expires_at).getTime()));
+    res.setHeader("Retry-After", String(Math.max(1, Math.ceil((firstExpiry - t) / 1000))));
+    throw new AppError(
+      "TOO_MANY_REQUESTS",
+      `This session already has ${limits.maxOpenInvitations} open invitations, the most allowed. Revoke ones nobody will use, or wait until the first expires (${new Date(firstExpiry).toISOString().slice(0, 16).replace("T", " ")} UTC).`,
+      firstExpiry,
+    );
+  }
 
   api.delete("/sessions/:id/invitations/:invitationId", async (req: AuthedRequest, res) => {
     const invitationId = String(req.params.invitationId);

@@ -10,12 +10,12 @@ import {
   viewState,
 } from "@backchannel/common";
 import type { Logger } from "pino";
-import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Server } from "socket.io";
 import { readToken } from "../auth/cookies";
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
 import { AppError, toPublicError } from "../errors";
+import { clientAddress, limitsFor, tooManyRequests } from "../limits";
 import type { Metrics } from "../metrics";
 import type { SessionService } from "../sessions/service";
 import { ROLES, roleRoom, userRoom } from "./publisher";
@@ -41,30 +41,64 @@ export function attachGateway(deps: {
   // Set on shutdown: disconnects then trigger no more presence fan-out through a closing adapter.
   let stopped = false;
   const now = deps.now ?? Date.now;
-  const limiter = new RateLimiterMemory({
-    points: config.socketRateLimit.points,
-    duration: config.socketRateLimit.durationSeconds,
-  });
+  // The node's limits (src/limits.ts): per account and per client address, shared through Redis when configured.
+  const limits = limitsFor(io, config);
 
   io.use(async (socket, next) => {
-    const token =
-      (typeof socket.handshake.auth?.token === "string" ? socket.handshake.auth.token : null) ??
-      readToken({ headers: socket.handshake.headers as { cookie?: string; authorization?: string } });
-    if (!token) return next(withCode("UNAUTHENTICATED", "Sign in first: no session token was sent."));
-    const verified = await tokens.verify(token);
-    if (!verified.ok) {
-      return next(
-        withCode(
-          verified.code,
-          verified.code === "TOKEN_EXPIRED"
-            ? "Your sign-in has expired. Sign in again."
-            : "Your sign-in is not valid.",
-        ),
-      );
+    const refuse = (e: AppError) => {
+      const err = withCode(e.code, e.message);
+      if (e.retryAt !== undefined) Object.assign(err.data, { retryAt: e.retryAt });
+      next(err);
+    };
+    try {
+      // The client's address as req.ip computes it (X-Forwarded-For only from proxies TRUST_PROXY trusts).
+      const address = clientAddress(socket.handshake.address, socket.handshake.headers, limits.trust);
+      const attempt = await limits.socketConnects.consume(address);
+      if (!attempt.ok) {
+        return refuse(
+          tooManyRequests(
+            "Too many connections have been opened from your network address.",
+            attempt.retryAt,
+            now(),
+          ),
+        );
+      }
+      const token =
+        (typeof socket.handshake.auth?.token === "string" ? socket.handshake.auth.token : null) ??
+        readToken({ headers: socket.handshake.headers as { cookie?: string; authorization?: string } });
+      if (!token) return next(withCode("UNAUTHENTICATED", "Sign in first: no session token was sent."));
+      const verified = await tokens.verify(token);
+      if (!verified.ok) {
+        return next(
+          withCode(
+            verified.code,
+            verified.code === "TOKEN_EXPIRED"
+              ? "Your sign-in has expired. Sign in again."
+              : "Your sign-in is not valid.",
+          ),
+        );
+      }
+      // Open sockets per account, across nodes when Redis is configured; the slot is freed when the socket closes.
+      const slot = await limits.sockets.acquire(verified.user.id, socket.id);
+      if (!slot.ok) {
+        return refuse(
+          tooManyRequests(
+            `Your account already has ${limits.sockets.max} open connections (browser tabs or devices), the most allowed. Close some of them.`,
+            slot.retryAt,
+            now(),
+          ),
+        );
+      }
+      socket.once("disconnect", slot.release);
+      // A handshake whose client left before it completed never emits "disconnect".
+      socket.conn.once("close", slot.release);
+      socket.data.user = verified.user satisfies SocketUser;
+      socket.data.expiresAt = verified.expiresAt;
+      next();
+    } catch (err) {
+      log.error({ err: errText(err) }, "socket handshake failed");
+      next(withCode("INTERNAL", "Something went wrong on our side. Try connecting again."));
     }
-    socket.data.user = verified.user satisfies SocketUser;
-    socket.data.expiresAt = verified.expiresAt;
-    next();
   });
 
   io.on("connection", (socket) => {
@@ -85,17 +119,12 @@ export function attachGateway(deps: {
     const handled = new Set<string>();
     /** Every event costs a point, known or not, so a flood of any kind is cut off the same way. */
     const rateLimited = async (reply: Ack): Promise<boolean> => {
-      try {
-        await limiter.consume(socket.id);
-        return false;
-      } catch {
-        reply({
-          ok: false,
-          code: "TOO_MANY_REQUESTS",
-          message: "Too many requests. Wait a few seconds and retry.",
-        });
-        return true;
-      }
+      // One budget per account, whichever of its sockets the events come through.
+      const r = await limits.events.consume(user.id);
+      if (r.ok) return false;
+      const e = tooManyRequests("Your account has sent too many requests in a short time.", r.retryAt, now());
+      reply({ ok: false, code: e.code, message: e.message, retryAt: r.retryAt });
+      return true;
     };
 
     const handle = (name: string, fn: (payload: unknown) => Promise<unknown>) => {

@@ -201,7 +201,7 @@ for (const backend of backends()) {
       }
     });
 
-    it("serves /healthz, /readyz and Prometheus /metrics without any number in them", async () => {
+    it("serves /healthz, /readyz, and Prometheus /metrics on the metrics listener, without any number in them", async () => {
       const t = await table();
       await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 73_914_205 }));
       const health = await fetch(`${suite.server.url}/healthz`);
@@ -209,7 +209,8 @@ for (const backend of backends()) {
       const ready = await fetch(`${suite.server.url}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ ok: true });
-      const metrics = await (await fetch(`${suite.server.url}/metrics`)).text();
+      expect((await fetch(`${suite.server.url}/metrics`)).status).toBe(404);
+      const metrics = await (await fetch(`${suite.server.metricsUrl}/metrics`)).text();
       expect(metrics).toContain("backchannel_commands_total");
       expect(metrics).toMatch(
         /backchannel_commands_total\{[^}]*type="SetNumber"[^}]*outcome="ok"[^}]*\} [1-9]/,

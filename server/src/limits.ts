@@ -1,0 +1,343 @@
+// Flood limits, per client address and per account: sign-ups, sign-in attempts, socket handshakes, open sockets,
+// socket events and REST commands, session creations, invitations. Shared by every node through Redis when
+// REDIS_URL is set (under REDIS_PREFIX), in this process's memory otherwise. Every limit is configurable
+// (docs/configuration.md). Stored keys are hashes: no address, email or id sits in Redis in the clear.
+
+import { createHash, randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import express from "express";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { Config, RateLimit, TrustProxy } from "./config";
+import { AppError } from "./errors";
+
+/** A refusal says when to retry (epoch ms, on the server's clock). */
+export type LimitResult = { ok: true } | { ok: false; retryAt: number };
+
+export interface Limiter {
+  /** a name for logs and stored keys: letters and dashes only */
+  readonly name: string;
+  readonly store: "redis" | "memory";
+  consume(key: string): Promise<LimitResult>;
+  /** forget every attempt counted for key */
+  reset(key: string): Promise<void>;
+}
+
+export interface LimiterOptions {
+  redis?: Redis;
+  /** REDIS_PREFIX */
+  prefix: string;
+  name: string;
+  limit: RateLimit;
+  log?: Logger;
+  now?: () => number;
+}
+
+// Hashed so that addresses, emails and ids never sit in Redis (or a heap dump of the memory store) in the clear.
+export function hashKey(key: string): string {
+  return createHash("sha256").update(key).digest("base64url");
+}
+
+export function createLimiter(opts: LimiterOptions): Limiter {
+  if (!/^[a-z][a-z-]*$/.test(opts.name)) throw new Error("a limiter name is lower-case letters and dashes");
+  const now = opts.now ?? Date.now;
+  const base = {
+    keyPrefix: `${opts.prefix}:limit:${opts.name}`,
+    points: opts.limit.points,
+    duration: opts.limit.durationSeconds,
+  };
+  const memory = new RateLimiterMemory(base);
+  // With Redis down, each node falls back to its own memory: weaker, but the service keeps working, limited.
+  const limiter = opts.redis
+    ? new RateLimiterRedis({
+        ...base,
+        storeClient: opts.redis,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: memory,
+      })
+    : memory;
+
+  return {
+    name: opts.name,
+    store: opts.redis ? "redis" : "memory",
+    async consume(key) {
+      try {
+        await limiter.consume(hashKey(key));
+        return { ok: true };
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) {
+          // Not a refusal but a failure of the store (the memory fallback covers an unreachable Redis): let the
+          // request through rather than refuse everyone, and say so.
+          opts.log?.error({ limit: opts.name, err: errText(rejection) }, "rate limit unavailable");
+          return { ok: true };
+        }
+        // Logged once per window (at the first refusal), so a flood does not flood the log. No key, no count.
+        if (rejection.consumedPoints === base.points + 1)
+          opts.log?.warn({ limit: opts.name }, "rate limit reached");
+        return { ok: false, retryAt: now() + Math.max(1000, rejection.msBeforeNext) };
+      }
+    },
+    async reset(key) {
+      await limiter.delete(hashKey(key));
+      if (limiter !== memory) await memory.delete(hashKey(key));
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------ open sockets
+
+export type SlotResult = { ok: true; release(): void } | { ok: false; retryAt: number };
+
+/** Open sockets per account: counted across every node through Redis, or on this node alone without it. */
+export interface SocketSlots {
+  readonly store: "redis" | "memory";
+  readonly max: number;
+  acquire(userId: string, socketId: string): Promise<SlotResult>;
+  /** how many slots an account holds (as this store sees it) */
+  count(userId: string): Promise<number>;
+  close(): void;
+}
+
+/** How soon a refused handshake may try again: an open socket can close at any moment. */
+const SLOT_RETRY_MS = 10_000;
+/** A node refreshes its sockets' entries this often; an entry not refreshed for SLOT_TTL_MS is gone (a dead node). */
+const SLOT_REFRESH_MS = 20_000;
+const SLOT_TTL_MS = 60_000;
+
+// Atomic check-and-add: drop expired entries, refuse at the cap, else add this socket with its expiry.
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+export function createSocketSlots(opts: {
+  redis?: Redis;
+  prefix: string;
+  max: number;
+  log?: Logger;
+  /** the server's clock, for retryAt */
+  now?: () => number;
+}): SocketSlots {
+  const now = opts.now ?? Date.now;
+  const memory = new Map<string, Set<string>>();
+  const memoryAcquire = (userId: string, socketId: string): SlotResult => {
+    const held = memory.get(userId) ?? new Set<string>();
+    if (held.size >= opts.max) return { ok: false, retryAt: now() + SLOT_RETRY_MS };
+    held.add(socketId);
+    memory.set(userId, held);
+    return {
+      ok: true,
+      release: once(() => {
+        held.delete(socketId);
+        if (held.size === 0 && memory.get(userId) === held) memory.delete(userId);
+      }),
+    };
+  };
+  const redis = opts.redis;
+  if (!redis) {
+    return {
+      store: "memory",
+      max: opts.max,
+      acquire: async (userId, socketId) => memoryAcquire(userId, socketId),
+      count: async (userId) => memory.get(userId)?.size ?? 0,
+      close() {},
+    };
+  }
+
+  const keyOf = (userId: string) => `${opts.prefix}:limit:sockets:${hashKey(userId)}`;
+  // This node's entries, refreshed while their sockets are open.
+  const local = new Map<string, { key: string; member: string }>();
+  const refresh = setInterval(() => {
+    if (local.size === 0) return;
+    const expiry = Date.now() + SLOT_TTL_MS;
+    const batch = redis.pipeline();
+    for (const { key, member } of local.values()) {
+      batch.zadd(key, "XX", expiry, member);
+      batch.pexpire(key, SLOT_TTL_MS);
+    }
+    batch
+      .exec()
+      .catch((err: unknown) => opts.log?.warn({ err: errText(err) }, "socket count refresh failed"));
+  }, SLOT_REFRESH_MS);
+  refresh.unref();
+
+  return {
+    store: "redis",
+    max: opts.max,
+    async acquire(userId, socketId) {
+      const key = keyOf(userId);
+      const member = `${socketId}:${randomUUID()}`;
+      let added: unknown;
+      try {
+        added = await redis.eval(ACQUIRE, 1, key, Date.now(), SLOT_TTL_MS, opts.max, member);
+      } catch (err) {
+        // Redis unreachable: count on this node alone rather than refuse everyone.
+        opts.log?.warn({ err: errText(err) }, "socket count unavailable, counting on this node");
+        return memoryAcquire(userId, socketId);
+      }
+      if (added !== 1) return { ok: false, retryAt: now() + SLOT_RETRY_MS };
+      local.set(member, { key, member });
+      return {
+        ok: true,
+        release: once(() => {
+          local.delete(member);
+          redis.zrem(key, member).catch(() => {
+            // The entry expires by itself when no node refreshes it.
+          });
+        }),
+      };
+    },
+    async count(userId) {
+      const key = keyOf(userId);
+      await redis.zremrangebyscore(key, "-inf", Date.now());
+      return (await redis.zcard(key)) + (memory.get(userId)?.size ?? 0);
+    },
+    close() {
+      clearInterval(refresh);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------ client address
+
+/** Express's own compiled "trust proxy" function, so sockets judge X-Forwarded-For exactly as req.ip does. */
+export type TrustFn = (address: string, hop: number) => boolean;
+
+export function expressTrustSetting(trust: TrustProxy): boolean | number | string[] {
+  // `true` trusts one hop (the load balancer in front), never every hop: that would let anyone forge their address.
+  return trust === true ? 1 : trust;
+}
+
+export function compileTrust(trust: TrustProxy): TrustFn {
+  const app = express();
+  app.set("trust proxy", expressTrustSetting(trust));
+  return app.get("trust proxy fn") as TrustFn;
+}
+
+/** The client's address as Express's req.ip computes it: the nearest hop that is not a trusted proxy. */
+export function clientAddress(
+  remoteAddress: string | undefined,
+  headers: IncomingHttpHeaders,
+  trust: TrustFn,
+): string {
+  const forwarded = headers["x-forwarded-for"];
+  const list = (Array.isArray(forwarded) ? forwarded.join(",") : (forwarded ?? ""))
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a.length > 0)
+    .reverse();
+  const hops = [remoteAddress ?? "", ...list];
+  let i = 0;
+  while (i < hops.length - 1 && trust(hops[i] as string, i)) i++;
+  return hops[i] || "unknown";
+}
+
+// ------------------------------------------------------------------------------------------ all limits of a node
+
+export interface Limits {
+  /** sign-ups per client address */
+  signups: Limiter;
+  /** sign-in attempts per client address (the per address + email limit is the login limiter) */
+  signins: Limiter;
+  /** socket handshakes per client address */
+  socketConnects: Limiter;
+  /** socket events per account, all its sockets together */
+  events: Limiter;
+  /** REST session commands per account: a budget of the same size as the sockets', so REST is no way around it */
+  commands: Limiter;
+  /** session creations per account */
+  sessionCreates: Limiter;
+  /** invitations issued per account */
+  invitations: Limiter;
+  /** open sockets per account */
+  sockets: SocketSlots;
+  /** invitations open at once in one session */
+  maxOpenInvitations: number;
+  trust: TrustFn;
+  now: () => number;
+  close(): void;
+}
+
+export function createLimits(opts: {
+  config: Config;
+  redis?: Redis;
+  log?: Logger;
+  now?: () => number;
+}): Limits {
+  const { config, redis, log } = opts;
+  const now = opts.now ?? Date.now;
+  const make = (name: string, limit: RateLimit) =>
+    createLimiter({ redis, prefix: config.redisPrefix, name, limit, log, now });
+  const sockets = createSocketSlots({
+    redis,
+    prefix: config.redisPrefix,
+    max: config.maxSocketsPerAccount,
+    log,
+    now,
+  });
+  return {
+    signups: make("signup", config.signupRateLimit),
+    signins: make("signin-address", config.loginAddressRateLimit),
+    socketConnects: make("socket-connect", config.socketConnectRateLimit),
+    events: make("events", config.socketRateLimit),
+    commands: make("commands", config.socketRateLimit),
+    sessionCreates: make("session-create", config.sessionRateLimit),
+    invitations: make("invitation", config.invitationRateLimit),
+    sockets,
+    maxOpenInvitations: config.maxOpenInvitations,
+    trust: compileTrust(config.trustProxy),
+    now,
+    close: () => sockets.close(),
+  };
+}
+
+// The gateway finds its node's limits by its Socket.IO server (attachGateway takes no limits of its own).
+const byServer = new WeakMap<object, Limits>();
+
+export function registerLimits(io: object, limits: Limits): void {
+  byServer.set(io, limits);
+}
+
+/** The limits registered for this Socket.IO server, or in-memory ones from config (a gateway used alone). */
+export function limitsFor(io: object, config: Config): Limits {
+  let limits = byServer.get(io);
+  if (!limits) {
+    limits = createLimits({ config });
+    byServer.set(io, limits);
+  }
+  return limits;
+}
+
+// ------------------------------------------------------------------------------------------ refusals
+
+/** "in 40 seconds" / "in about 12 minutes (at 14:05 UTC)". */
+export function whenText(retryAt: number, now: number): string {
+  const seconds = Math.max(1, Math.ceil((retryAt - now) / 1000));
+  if (seconds < 90) return `in ${seconds} seconds`;
+  const at = `${new Date(retryAt).toISOString().slice(11, 16)} UTC`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 90) return `in about ${minutes} minutes (at ${at})`;
+  return `in about ${Math.ceil(minutes / 60)} hours (at ${at})`;
+}
+
+/** TOO_MANY_REQUESTS with retryAt and a sentence that says what happened and when to try again. */
+export function tooManyRequests(what: string, retryAt: number, now: number): AppError {
+  return new AppError("TOO_MANY_REQUESTS", `${what} Try again ${whenText(retryAt, now)}.`, retryAt);
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : "unknown error";
+}
