@@ -318,13 +318,18 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     // Each browser kept the signed heads of its role's stream (through the deal notice's final head), offers them
     // for download, and its role's audit record (fetched as the page's download link does) verifies against them.
     const sessionId = new URL(claimant.page.url()).pathname.split("/").at(-1)!;
+    // The published signing key (no sign-in): what a party checks the signatures with, not the file's own copy.
+    const keyRes = await fetch(`${base}/api/audit/key`);
+    expect(keyRes.status, "GET /api/audit/key").toBe(200);
+    const key = (await keyRes.json()) as { keyId: string; pem: string };
     for (const p of [claimant, respondent, mediator]) {
       const saved = await p.page.evaluate(
-        (key) => JSON.parse(localStorage.getItem(key) ?? "[]") as Array<Record<string, unknown>>,
+        (storageKey) =>
+          JSON.parse(localStorage.getItem(storageKey) ?? "[]") as Array<Record<string, unknown>>,
         `backchannel:heads:${sessionId}`,
       );
       expect(saved.length, `${p.name} saved heads`).toBeGreaterThan(0);
-      for (const head of saved) expect(head).toMatchObject({ sessionId, stream: p.name });
+      for (const head of saved) expect(head).toMatchObject({ sessionId, stream: p.name, keyId: key.keyId });
       const positions = saved.map((h) => h.position as number);
       expect(positions, `${p.name}: one head per position, in order`).toEqual(
         [...new Set(positions)].sort((a, b) => a - b),
@@ -346,7 +351,8 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
       expect(exported.stream).toBe(p.name);
       // The session is over: the last saved head (the final one) is the end of the exported stream.
       expect(Math.max(...positions)).toBe(exported.events.length);
-      expect(verifyAuditExport(exported, { savedHeads: saved }), `${p.name} audit:verify`).toEqual({
+      const verdict = verifyAuditExport(exported, { savedHeads: saved, publicKeyPem: key.pem });
+      expect(verdict, `${p.name} audit:verify`).toEqual({
         ok: true,
         events: exported.events.length,
         head: expect.any(String),
