@@ -6,7 +6,7 @@ import { createLogger } from "../../server/src/log";
 import { type RunningServer, startServer } from "../../server/src/server";
 import type { Backend } from "./backend";
 import type { RoundTrips } from "./baseline";
-import { Account, type Connection, pushKey, pushTypeKey } from "./participant";
+import { Account, type Connection, nthPushKey, pushTypeKey } from "./participant";
 import { type Cast, openStep3Session, type Seats, type Step3Session } from "./sessions";
 
 export interface BackchannelResults {
@@ -66,6 +66,10 @@ export async function runBackchannel(
     PORT: "0",
     // One benchmark socket sends far faster than a person; the default 30 events per 10 s would refuse it.
     SOCKET_RATE_LIMIT: "1000000/1s",
+    SOCKETS_PER_ACCOUNT: "100000",
+    SOCKET_CONNECT_RATE_LIMIT: "1000000/1s",
+    SESSION_RATE_LIMIT: "100000/1s",
+    INVITATION_RATE_LIMIT: "100000/1s",
     ...backend.env,
   });
 
@@ -167,6 +171,8 @@ async function measureNumberChanges(
   opts: BackchannelOptions,
 ): Promise<RoundTrips> {
   const out: RoundTrips = { ack: [], fanout: [] };
+  // Positions differ per role (each role has its own stream): match a command to its push by count instead.
+  const numberSets = new Map<string, number>();
   for (let i = 0; i < opts.warmup + opts.iterations; i++) {
     const table = tables[Math.floor(i / (2 * CHANGES_PER_SIDE))];
     if (!table) throw new Error("ran out of sessions");
@@ -179,7 +185,11 @@ async function measureNumberChanges(
     const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
     const ackAt = performance.now();
     if (!ack.ok) throw new Error(`SetNumber ${i + 1} refused with ${ack.code}`);
-    const key = pushKey(table.sessionId, ack.version);
+    const first = table.sockets[0];
+    if (!first) throw new Error("a session without sockets");
+    const n = (numberSets.get(table.sessionId) ?? first.countOf(table.sessionId, "NumberSet")) + 1;
+    numberSets.set(table.sessionId, n);
+    const key = nthPushKey(table.sessionId, "NumberSet", n);
     const reached = await Promise.all(
       table.sockets.map((s) =>
         s.arrivals.waitFor(key, TIMEOUT_MS, `NumberSet on ${s.account.name}'s socket`),

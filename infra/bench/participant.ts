@@ -16,6 +16,8 @@ export interface SessionPush {
 
 export const pushKey = (sessionId: string, version: number) => `${sessionId}:v${version}`;
 export const pushTypeKey = (sessionId: string, type: string) => `${sessionId}:${type}`;
+/** The n-th push of a type in a session (1-based): the same key on every socket, whatever its role's positions. */
+export const nthPushKey = (sessionId: string, type: string, n: number) => `${sessionId}:${type}#${n}`;
 
 export class Account {
   token = "";
@@ -75,10 +77,17 @@ export class Account {
 
 export class Connection {
   /** Session pushes by (session, version) and by (session, event type), first arrival only. */
-  readonly arrivals = new ArrivalLog<SessionPush>((p) => [
-    pushKey(p.sessionId, p.version),
-    pushTypeKey(p.sessionId, p.event.type),
-  ]);
+  private readonly counts = new Map<string, number>();
+  /** how many pushes of a type this socket has received in a session */
+  countOf(sessionId: string, type: string): number {
+    return this.counts.get(pushTypeKey(sessionId, type)) ?? 0;
+  }
+  readonly arrivals = new ArrivalLog<SessionPush>((p) => {
+    const type = pushTypeKey(p.sessionId, p.event.type);
+    const n = (this.counts.get(type) ?? 0) + 1;
+    this.counts.set(type, n);
+    return [pushKey(p.sessionId, p.version), type, nthPushKey(p.sessionId, p.event.type, n)];
+  });
 
   constructor(
     readonly account: Account,

@@ -24,6 +24,10 @@ export interface Config {
   redisPrefix: string;
   /** 32 bytes as 64 hex characters or base64; decoded by src/store/crypto.ts */
   masterKey?: string;
+  /** PKCS#8 PEM Ed25519 key that signs stream heads; if absent: <dataDir>/audit-signing-key.pem (src/store/signing.ts) */
+  auditSigningKey?: string;
+  /** PostgreSQL URL of the role that owns the schema: migrations run as it, the app as DATABASE_URL's role */
+  databaseOwnerUrl?: string;
   /** if absent: generated into <dataDir>/jwt.key mode 0600 by the auth layer */
   jwtSecret?: string;
   jwtIssuer: string;
@@ -83,7 +87,15 @@ export class ConfigError extends Error {
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 // Values of these variables are never echoed in an error message: they are or may contain credentials.
-const SECRET_VARIABLES = new Set(["JWT_SECRET", "MASTER_KEY", "DATABASE_URL", "REDIS_URL", "METRICS_TOKEN"]);
+const SECRET_VARIABLES = new Set([
+  "JWT_SECRET",
+  "MASTER_KEY",
+  "AUDIT_SIGNING_KEY",
+  "DATABASE_URL",
+  "DATABASE_OWNER_URL",
+  "REDIS_URL",
+  "METRICS_TOKEN",
+]);
 
 function wholeNumber(min: number, max: number) {
   const error = `must be a whole number from ${min} to ${max}`;
@@ -248,6 +260,16 @@ const schema = z.object({
       error: "must be 32 bytes written as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)",
     })
     .optional(),
+  AUDIT_SIGNING_KEY: z
+    .string()
+    .refine((v) => v.trim() === "" || v.includes("BEGIN PRIVATE KEY"), {
+      error: "must be a PKCS#8 PEM Ed25519 private key (`openssl genpkey -algorithm ed25519`)",
+    })
+    .optional(),
+  DATABASE_OWNER_URL: url(
+    ["postgres:", "postgresql:"],
+    "postgres://owner@127.0.0.1:5432/backchannel",
+  ).optional(),
   JWT_SECRET: z
     .string()
     .refine((v) => Buffer.byteLength(v, "utf8") >= 32, {
@@ -318,6 +340,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     ]);
   }
+  if (v.DATABASE_OWNER_URL && !v.DATABASE_URL) {
+    throw new ConfigError([
+      {
+        variable: "DATABASE_OWNER_URL",
+        message: "DATABASE_OWNER_URL runs the migrations for DATABASE_URL's database: set DATABASE_URL too",
+      },
+    ]);
+  }
   const allowedOrigins = v.ALLOWED_ORIGINS ?? [`http://localhost:${v.PORT}`, `http://127.0.0.1:${v.PORT}`];
   return {
     env: v.NODE_ENV,
@@ -329,6 +359,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: v.REDIS_URL,
     redisPrefix: v.REDIS_PREFIX,
     masterKey: v.MASTER_KEY,
+    auditSigningKey: v.AUDIT_SIGNING_KEY,
+    databaseOwnerUrl: v.DATABASE_OWNER_URL,
     jwtSecret: v.JWT_SECRET,
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,

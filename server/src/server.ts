@@ -24,10 +24,12 @@ import { createLogger } from "./log";
 import { createMetrics, type Metrics, type MetricsServer, startMetricsServer } from "./metrics";
 import { attachGateway } from "./realtime/gateway";
 import { createSocketPublisher } from "./realtime/publisher";
+import { createRedisEvictions } from "./sessions/evictions";
 import { SessionService } from "./sessions/service";
 import { loadOrCreateMasterKey } from "./store/crypto";
 import { openDb } from "./store/db";
 import { migrate } from "./store/migrations";
+import { loadOrCreateSigningKey } from "./store/signing";
 import { createScheduler, type Scheduler } from "./timers";
 
 export interface RunningServer {
@@ -57,7 +59,15 @@ export async function startServer(
     databaseUrl: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : path.join(config.dataDir, "pglite"),
   });
-  await migrate(db);
+  if (config.databaseOwnerUrl) {
+    // The schema's owner migrates; the app's own role may only read and append to the log (docs/operations.md).
+    const owner = await openDb({ databaseUrl: config.databaseOwnerUrl });
+    try {
+      await migrate(owner);
+    } finally {
+      await owner.close();
+    }
+  } else await migrate(db);
   const masterKey = loadOrCreateMasterKey({
     masterKeyEnv: config.masterKey,
     dataDir: config.dataDir,
@@ -120,11 +130,22 @@ export async function startServer(
     io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}-io` }));
   }
 
+  const signer = loadOrCreateSigningKey({
+    signingKeyEnv: config.auditSigningKey,
+    dataDir: config.dataDir,
+    log: (m) => log.warn(m),
+  });
+  const evictions =
+    config.redisUrl !== undefined
+      ? createRedisEvictions({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: redisError })
+      : undefined;
   const sessions = new SessionService({
     db,
     masterKey,
+    signer,
+    evictions,
     scheduler,
-    publisher: createSocketPublisher(io, () => metrics.dealsTotal.inc()),
+    publisher: createSocketPublisher(io, signer, () => metrics.dealsTotal.inc()),
     metrics,
     log,
     random: secureRandom(),
@@ -151,6 +172,7 @@ export async function startServer(
     db,
     tokens,
     sessions,
+    signer,
     loginLimiter,
     limits,
     metrics,
@@ -224,6 +246,7 @@ export async function startServer(
         await httpClosed.catch(() => {});
         await metricsServer?.close();
         await sessions.drain();
+        await evictions?.close();
         await Promise.all([redis?.quit(), pub?.quit(), sub?.quit()].map((p) => p?.catch(() => {})));
         await db.close();
       })();

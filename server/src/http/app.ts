@@ -34,12 +34,15 @@ import { parsePayload } from "../realtime/gateway";
 import { buildSessionAudit } from "../sessions/audit";
 import { isUuid, type SessionService } from "../sessions/service";
 import type { Db, Queryable } from "../store/db";
+import type { HeadSigner } from "../store/signing";
 
 export interface HttpDeps {
   config: Config;
   db: Db;
   tokens: TokenService;
   sessions: SessionService;
+  /** signs stream heads; its public half is served at GET /api/audit/key */
+  signer: HeadSigner;
   loginLimiter: ReturnType<typeof createLoginLimiter>;
   /** the node's flood limits; in memory, from config, when not given */
   limits?: Limits;
@@ -52,7 +55,7 @@ export interface HttpDeps {
 type AuthedRequest = Request & { user?: { id: string; email: string; name: string } };
 
 export function createHttpApp(deps: HttpDeps): express.Express {
-  const { config, db, tokens, sessions, log } = deps;
+  const { config, db, tokens, sessions, signer, log } = deps;
   const now = deps.now ?? Date.now;
   const app = express();
   app.disable("x-powered-by");
@@ -164,6 +167,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.json({ invitation: peek.invitation });
   });
 
+  // The public half of the key that signs every stream head: anyone may fetch it to check an audit export.
+  api.get("/audit/key", (_req, res) => {
+    res.json({ keyId: signer.keyId, pem: signer.publicKeyPem, algorithm: "Ed25519" });
+  });
+
   // Everything below needs a signed-in user.
   api.use(async (req: AuthedRequest, _res, next) => {
     const token = readToken({ headers: req.headers as { cookie?: string; authorization?: string } });
@@ -204,10 +212,16 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       termsText: body.termsText ?? "",
     });
     const viewer: Viewer = { userId: user.id, role: body.creatorRole };
-    res.status(201).json({
-      version: committed.version,
-      view: viewState(committed.state, viewer, now()),
-    } satisfies SessionResponse);
+    res
+      .status(201)
+      .json(
+        sessions.present(
+          committed.sessionId,
+          committed.state,
+          committed.heads,
+          viewer,
+        ) satisfies SessionResponse,
+      );
   });
 
   const viewerFor = async (req: AuthedRequest): Promise<Viewer> => {
@@ -218,20 +232,17 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   api.get("/sessions/:id", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
-    const state = await sessions.read(String(req.params.id));
-    if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-    res.json({ version: state.version, view: viewState(state, viewer, now()) } satisfies SessionResponse);
+    res.json((await sessions.viewFor(String(req.params.id), viewer)) satisfies SessionResponse);
   });
 
   // A side's own number, for members of that side only (never pushed through a room).
   api.get("/sessions/:id/number", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
     if (viewer.role === "mediator") throw new AppError("WRONG_ROLE", "Mediators never see a side's number.");
-    const state = await sessions.read(String(req.params.id));
-    if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-    const own = viewState(state, viewer, now()).numbers.own;
-    const history = own ? await sessions.numberHistory(state.sessionId, own.side) : [];
-    res.json({ version: state.version, own: own ? { ...own, history } : null });
+    const { version, view } = await sessions.viewFor(String(req.params.id), viewer);
+    const own = view.numbers.own;
+    const history = own ? await sessions.numberHistory(view.id, own.side) : [];
+    res.json({ version, own: own ? { ...own, history } : null });
   });
 
   // A per-account budget the size of the sockets' one, so REST is no way around the socket limit.
@@ -246,12 +257,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const sessionId = String(req.params.id);
     const user = userOf(req);
     const committed = await sessions.execute(sessionId, user, body.command, body.idempotencyKey);
-    const member = committed.state.members[user.id];
-    if (!member) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-    const viewer: Viewer = { userId: user.id, role: member.role };
-    const own =
-      body.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
-    res.json(own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version });
+    res.json(sessions.ackFor(committed, user.id, body.command.type));
   });
 
   api.get("/sessions/:id/events", async (req: AuthedRequest, res) => {
@@ -264,7 +270,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   api.get("/sessions/:id/audit", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
-    const exported = await buildSessionAudit(sessions, String(req.params.id), viewer, now());
+    const exported = await buildSessionAudit(sessions, signer, String(req.params.id), viewer);
     res.setHeader("Content-Disposition", `attachment; filename="backchannel-audit-${req.params.id}.json"`);
     res.json(exported);
   });
@@ -350,7 +356,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       { type: "RevokeInvitation", invitationId },
       null,
     );
-    res.json({ ok: true, version: committed.version });
+    res.json(sessions.ackFor(committed, userOf(req).id, "RevokeInvitation"));
   });
 
   api.get("/sessions/:id/invitations", async (req: AuthedRequest, res) => {
@@ -379,11 +385,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       null,
     );
     const role = committed.state.members[user.id]?.role;
-    res.json({
-      sessionId,
-      version: committed.version,
-      view: role ? viewState(committed.state, { userId: user.id, role }, now()) : null,
-    } satisfies AcceptedInvitation);
+    if (!role) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+    const { version, view } = sessions.present(sessionId, committed.state, committed.heads, {
+      userId: user.id,
+      role,
+    });
+    res.json({ sessionId, version, view } satisfies AcceptedInvitation);
   });
 
   app.use("/api", api);

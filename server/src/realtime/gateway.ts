@@ -7,7 +7,6 @@ import {
   type Role,
   sessionOpenSchema,
   syncPayloadSchema,
-  viewState,
 } from "@backchannel/common";
 import type { Logger } from "pino";
 import type { Server } from "socket.io";
@@ -18,7 +17,7 @@ import { AppError, toPublicError } from "../errors";
 import { clientAddress, limitsFor, tooManyRequests } from "../limits";
 import type { Metrics } from "../metrics";
 import type { SessionService } from "../sessions/service";
-import { ROLES, roleRoom, userRoom } from "./publisher";
+import { ROLES, roleRoom } from "./publisher";
 
 type Ack = (response: unknown) => void;
 
@@ -174,12 +173,12 @@ export function attachGateway(deps: {
     handle("session:open", async (payload) => {
       const { sessionId } = parse(sessionOpenSchema, payload);
       const role = await memberRole(sessionId);
-      const state = await sessions.read(sessionId);
-      if (!state) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-      await socket.join([roleRoom(sessionId, role), userRoom(sessionId, user.id)]);
+      // Join first, then read: a push committed in between is then at most a duplicate, never missed.
+      await socket.join(roleRoom(sessionId, role));
+      const { version, view, head } = await sessions.viewFor(sessionId, { userId: user.id, role });
       opened.set(sessionId, role);
       void broadcastPresence(sessionId);
-      return { ok: true, version: state.version, view: viewState(state, { userId: user.id, role }, now()) };
+      return { ok: true, version, view, head };
     });
 
     handle("session:leave", async (payload) => {
@@ -187,7 +186,6 @@ export function attachGateway(deps: {
       const role = opened.get(sessionId);
       if (role) {
         await socket.leave(roleRoom(sessionId, role));
-        await socket.leave(userRoom(sessionId, user.id));
         opened.delete(sessionId);
         void broadcastPresence(sessionId);
       }
@@ -197,12 +195,7 @@ export function attachGateway(deps: {
     handle("command", async (payload) => {
       const req = parse(commandPayloadSchema, payload);
       const committed = await sessions.execute(req.sessionId, user, req.command, req.idempotencyKey);
-      const member = committed.state.members[user.id];
-      if (!member) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-      const viewer = { userId: user.id, role: member.role };
-      const own =
-        req.command.type === "SetNumber" ? viewState(committed.state, viewer, now()).numbers.own : undefined;
-      return own ? { ok: true, version: committed.version, own } : { ok: true, version: committed.version };
+      return sessions.ackFor(committed, user.id, req.command.type);
     });
 
     handle("sync", async (payload) => {

@@ -403,6 +403,19 @@ export class SessionService {
     };
   }
 
+  /**
+   * The one answer to a command, for the socket and REST alike: the sender's stream position after it, and for
+   * SetNumber the sender's side's number (the only place a number reaches a client without asking).
+   */
+  ackFor(committed: Committed, userId: string, commandType: string) {
+    const member = committed.state.members[userId];
+    if (!member || committed.actorPosition === null) throw notFound();
+    const version = committed.actorPosition;
+    if (commandType !== "SetNumber") return { ok: true as const, version };
+    const own = viewState(committed.state, { userId, role: member.role }, this.now(), version).numbers.own;
+    return own ? { ok: true as const, version, own } : { ok: true as const, version };
+  }
+
   signHead(sessionId: string, stream: Role, position: number, head: string): SignedHead {
     return this.deps.signer.sign({ sessionId, stream, position, head });
   }

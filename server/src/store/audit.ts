@@ -11,7 +11,7 @@ import {
   type StreamContent,
   type StreamEntry,
   type StreamName,
-  sealedHashOf,
+  sealedCommitmentOf,
   streamContent,
   streamDigest,
 } from "./event-log";
@@ -23,8 +23,8 @@ export interface AuditEntry {
   position: number;
   /** the event's public part, as the stream's digest covers it */
   content: StreamContent;
-  /** sha256 of the event's ciphertexts ("" when it has none) */
-  sealedHash: string;
+  /** a commitment to the event's ciphertexts (see sealedCommitmentOf); never a number, never their hash itself */
+  sealed: string;
   /** the session chain's hash after this event (opaque to a party; links the stream to the operator's log) */
   anchor: string;
   digest: string;
@@ -78,11 +78,11 @@ export function buildAuditExport(opts: {
     }
     const { position, digest, head } = row.entry;
     const content = streamContent(row, opts.stream, position);
-    const sealedHash = sealedHashOf(row.payload);
-    if (streamDigest(content, sealedHash, row.chainHash) !== digest) {
+    const sealed = sealedCommitmentOf(row.payload);
+    if (streamDigest(content, sealed, row.chainHash) !== digest) {
       damaged.push({ position, problem: "the stored event no longer matches the digest written with it" });
     }
-    return { position, content, sealedHash, anchor: row.chainHash, digest, head };
+    return { position, content, sealed, anchor: row.chainHash, digest, head };
   });
   const last = events.at(-1);
   const file: AuditExport = {
@@ -141,18 +141,15 @@ export function verifyAuditExport(
         `expected position ${position}, found ${JSON.stringify(e.position)} (missing or reordered)`,
       );
     }
-    for (const key of ["digest", "head", "anchor"] as const) {
+    for (const key of ["digest", "head", "anchor", "sealed"] as const) {
       if (typeof e[key] !== "string" || !HEX64.test(e[key] as string))
         return broken(`${key} is not a sha256 hex string`);
-    }
-    if (typeof e.sealedHash !== "string" || (e.sealedHash !== "" && !HEX64.test(e.sealedHash))) {
-      return broken("sealed hash is malformed");
     }
     const problem = checkContent(e.content, sessionId, stream, position);
     if (problem) return broken(problem);
     let digest: string;
     try {
-      digest = streamDigest(e.content as StreamContent, e.sealedHash, e.anchor as string);
+      digest = streamDigest(e.content as StreamContent, e.sealed as string, e.anchor as string);
     } catch {
       return broken("content cannot be hashed as canonical JSON");
     }

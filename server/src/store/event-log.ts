@@ -85,17 +85,22 @@ export function streamContent(e: EventContent, stream: StreamName, position: num
 }
 
 /**
- * digest = sha256(sha256(content) "." sealedHash "." anchor): the public part as the stream shows it, the hash of the
- * event's ciphertexts (never a plaintext number; a random salt is always among them) and the session chain's hash
- * after the event. None of the three lets a party count or guess what was hidden from it.
+ * digest = sha256(sha256(content) "." sealed "." anchor): the public part as the stream shows it, a commitment to the
+ * event's ciphertexts, and the session chain's hash after the event (so a rewrite of any event, hidden ones included,
+ * changes every later head a party saved). A party gets only the commitment, never the ciphertexts' hash itself:
+ * with that hash and the public part it could recompute the session chain's digest of each event it sees and test
+ * whether two of its anchors follow each other directly, which would tell whether something hidden happened between.
+ * Every event's ciphertexts include a random salt, so the commitment cannot be guessed either.
  */
-export function streamDigest(content: StreamContent, sealedHash: string, anchor: string): string {
-  return sha256Hex(`${sha256Hex(canonicalJson(content))}.${sealedHash}.${anchor}`);
+export function streamDigest(content: StreamContent, sealed: string, anchor: string): string {
+  return sha256Hex(`${sha256Hex(canonicalJson(content))}.${sealed}.${anchor}`);
 }
 
-export function sealedHashOf(payload: Record<string, unknown>): string {
+/** What a stream entry shows of an event's ciphertexts: sha256 of "backchannel-sealed/1:" + their hash. */
+export function sealedCommitmentOf(payload: Record<string, unknown>): string {
   const { ciphertexts } = splitSealedPayload(payload);
-  return Object.keys(ciphertexts).length === 0 ? "" : sha256Hex(canonicalJson(ciphertexts));
+  const sealedHash = Object.keys(ciphertexts).length === 0 ? "" : sha256Hex(canonicalJson(ciphertexts));
+  return sha256Hex(`backchannel-sealed/1:${sealedHash}`);
 }
 
 /** Numbers one stored event into the given streams, advancing `heads` in place. */
@@ -104,10 +109,10 @@ export function advanceStreams(
   stored: StoredEvent,
   streams: readonly StreamName[],
 ): StreamEntry[] {
-  const sealedHash = sealedHashOf(stored.payload);
+  const sealed = sealedCommitmentOf(stored.payload);
   return streams.map((stream) => {
     const position = heads[stream].position + 1;
-    const digest = streamDigest(streamContent(stored, stream, position), sealedHash, stored.chainHash);
+    const digest = streamDigest(streamContent(stored, stream, position), sealed, stored.chainHash);
     const head = chainHash(heads[stream].head, digest);
     heads[stream] = { position, head };
     return { stream, position, digest, head };

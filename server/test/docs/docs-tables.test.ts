@@ -177,6 +177,7 @@ const app = createHttpApp({
         : { ok: false, code: "TOKEN_INVALID" },
   } as unknown as HttpDeps["tokens"],
   sessions: unused("session service") as HttpDeps["sessions"],
+  signer: unused("signer") as HttpDeps["signer"],
   loginLimiter: unused("login limiter") as HttpDeps["loginLimiter"],
   metrics: {
     registry: { contentType: "text/plain", metrics: async () => "" },

@@ -84,7 +84,7 @@ for (const backend of backends()) {
     });
 
     it("puts no number in any metric", async () => {
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const metrics = await (await fetch(`${server.metricsUrl}/metrics`)).text();
       expect(metrics).toContain("backchannel_commands_total");
       for (const s of secrets) expect(metrics).not.toContain(s);
     });

@@ -164,9 +164,9 @@ describe("audit export v2", () => {
       actor,
       payload: { side: "claimant" },
     });
-    expect(bid.sealedHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(bid.sealed).toMatch(/^[0-9a-f]{64}$/);
     // Even an event without a confidential field has a sealed part: its random salt.
-    expect(file.events[0]!.sealedHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(file.events[0]!.sealed).toMatch(/^[0-9a-f]{64}$/);
     const text = JSON.stringify(file);
     expect(text).not.toContain(String(SECRET_AMOUNT));
     expect(text).not.toContain("$sealed");
@@ -234,11 +234,11 @@ describe("audit export v2", () => {
       payload: { room: "claimant", text: "we accept 1" },
     };
     const anchor = "ab".repeat(32);
-    const digest = streamDigest(content, "", anchor);
+    const digest = streamDigest(content, "cd".repeat(32), anchor);
     file.events.push({
       position: 5,
       content,
-      sealedHash: "",
+      sealed: "cd".repeat(32),
       anchor,
       digest,
       head: chainHash(last.head, digest),
@@ -270,7 +270,7 @@ describe("audit export v2", () => {
       [
         "swapped sealed hash",
         (f) => {
-          f.events[1]!.sealedHash = f.events[3]!.sealedHash;
+          f.events[1]!.sealed = f.events[3]!.sealed;
         },
         2,
         /content does not match the digest/,

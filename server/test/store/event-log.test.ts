@@ -19,7 +19,7 @@ import {
   type StreamEntry,
   type StreamHeads,
   type StreamName,
-  sealedHashOf,
+  sealedCommitmentOf,
   streamContent,
   streamDigest,
   unsealPayload,
@@ -110,7 +110,11 @@ function expectStreamsChained(
       const before = heads[entry.stream];
       expect(entry.position).toBe(before.position + 1);
       expect(entry.digest).toBe(
-        streamDigest(streamContent(e, entry.stream, entry.position), sealedHashOf(e.payload), e.chainHash),
+        streamDigest(
+          streamContent(e, entry.stream, entry.position),
+          sealedCommitmentOf(e.payload),
+          e.chainHash,
+        ),
       );
       expect(entry.head).toBe(chainHash(before.head, entry.digest));
       heads[entry.stream] = { position: entry.position, head: entry.head };
@@ -240,10 +244,10 @@ describeBackends("event log", ({ db }) => {
     // The same event at another position (or in another stream) has another digest.
     const entry = sixth.streams.find((s) => s.stream === "mediator")!;
     expect(
-      streamDigest(streamContent(sixth, "mediator", 4), sealedHashOf(sixth.payload), sixth.chainHash),
+      streamDigest(streamContent(sixth, "mediator", 4), sealedCommitmentOf(sixth.payload), sixth.chainHash),
     ).not.toBe(entry.digest);
     expect(
-      streamDigest(streamContent(sixth, "respondent", 3), sealedHashOf(sixth.payload), sixth.chainHash),
+      streamDigest(streamContent(sixth, "respondent", 3), sealedCommitmentOf(sixth.payload), sixth.chainHash),
     ).not.toBe(entry.digest);
   });
 
@@ -324,7 +328,11 @@ describeBackends("event log", ({ db }) => {
     // The stream digests, recomputed from what was read back, match what was written.
     const [row] = await readStream(db(), sessionId, "respondent");
     expect(row!.entry.digest).toBe(
-      streamDigest(streamContent(stored!, "respondent", 1), sealedHashOf(stored!.payload), stored!.chainHash),
+      streamDigest(
+        streamContent(stored!, "respondent", 1),
+        sealedCommitmentOf(stored!.payload),
+        stored!.chainHash,
+      ),
     );
   });
 

@@ -109,7 +109,7 @@ export function rechain(file: AuditExport, signer: HeadSigner): AuditExport {
   const out = clone(file);
   let prev = GENESIS_HASH;
   for (const e of out.events) {
-    e.digest = streamDigest(e.content, e.sealedHash, e.anchor);
+    e.digest = streamDigest(e.content, e.sealed, e.anchor);
     e.head = chainHash(prev, e.digest);
     prev = e.head;
   }

@@ -103,8 +103,8 @@ describe("issue 6 point 12: saved heads and the published key", () => {
     const after = clone(exportStream(forgedLog, "respondent", signer));
 
     // Nothing the respondent can read changed: same positions, same contents, same ciphertext hashes.
-    expect(after.events.map((e) => [e.position, e.content, e.sealedHash])).toEqual(
-      before.events.map((e) => [e.position, e.content, e.sealedHash]),
+    expect(after.events.map((e) => [e.position, e.content, e.sealed])).toEqual(
+      before.events.map((e) => [e.position, e.content, e.sealed]),
     );
     // But the anchors after the hidden event did, and with them the respondent's heads.
     expect(after.events[0]!.head).toBe(before.events[0]!.head);
