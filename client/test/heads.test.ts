@@ -76,7 +76,7 @@ describe("saved heads", () => {
   // KNOWN BUG (client/src/session/heads.ts): savedHeads calls store.getItem outside its try, so a storage whose
   // reads throw makes saveHead throw, and the controller calls saveHead before applying a push, an open ack or a
   // sync answer. Turn this back into `it` once getItem is guarded.
-  it.fails("survives a storage whose reads throw (storage disabled by the browser)", () => {
+  it("survives a storage whose reads throw (storage disabled by the browser)", () => {
     const blocked: HeadStorage = {
       getItem: () => {
         throw new DOMException("access denied", "SecurityError");

@@ -21,7 +21,17 @@ function storage(): HeadStorage | null {
 }
 
 export function savedHeads(sessionId: string, store: HeadStorage | null = storage()): SignedHeadWire[] {
-  const raw = store?.getItem(KEY_PREFIX + sessionId);
+  return readHeads(sessionId, store) ?? [];
+}
+
+/** The kept heads, or null when the storage cannot be read (then nothing may be written over them either). */
+function readHeads(sessionId: string, store: HeadStorage | null): SignedHeadWire[] | null {
+  let raw: string | null | undefined;
+  try {
+    raw = store?.getItem(KEY_PREFIX + sessionId);
+  } catch {
+    return null;
+  }
   if (!raw) return [];
   try {
     const parsed = JSON.parse(raw) as unknown;
@@ -34,9 +44,9 @@ export function savedHeads(sessionId: string, store: HeadStorage | null = storag
 /** Keeps a head (once per position), the newest KEEP of them. Storage failures are ignored: the page still works. */
 export function saveHead(head: SignedHeadWire, store: HeadStorage | null = storage()): void {
   if (!store || head.position === 0) return;
-  const heads = savedHeads(head.sessionId, store).filter(
-    (h) => !(h.position === head.position && h.stream === head.stream),
-  );
+  const kept = readHeads(head.sessionId, store);
+  if (kept === null) return;
+  const heads = kept.filter((h) => !(h.position === head.position && h.stream === head.stream));
   heads.push(head);
   heads.sort((a, b) => a.position - b.position);
   try {

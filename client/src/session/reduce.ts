@@ -3,7 +3,7 @@
 import type { LedgerItemState, SessionView, Side, VisibleEvent } from "@backchannel/common";
 import { describeRules } from "@backchannel/common";
 
-/** One event as this viewer received it, with the session version it carries. */
+/** One event as this viewer received it, with its position in the viewer's stream. */
 export interface LoggedEvent {
   version: number;
   event: VisibleEvent;
@@ -322,8 +322,8 @@ export type PushOutcome =
   | { kind: "applied"; data: SessionData };
 
 /**
- * A live push. Versions count events this viewer cannot see too, so a jump is normal: the caller then syncs
- * from the last applied version, and the sync answer includes this push's event.
+ * A live push. Positions count only what this viewer's role may see, so a jump means pushes were lost: the caller
+ * then syncs from the last applied position, and the sync answer includes this push's event.
  */
 export function receivePush(data: SessionData, push: LoggedEvent): PushOutcome {
   if (push.version <= data.version) return { kind: "duplicate" };
