@@ -8,6 +8,7 @@ import {
   idempotencyKeySchema,
   roleSchema,
   sessionViewSchema,
+  signedHeadSchema,
   TEXT_LIMITS,
   termsTextSchema,
   titleSchema,
@@ -119,11 +120,23 @@ export type SessionSummary = z.output<typeof sessionSummarySchema>;
 export const sessionListSchema = z.strictObject({ sessions: z.array(sessionSummarySchema) });
 export type SessionList = z.output<typeof sessionListSchema>;
 
-/** GET /api/sessions/:id and POST /api/sessions (201): the session as the caller may see it. */
+/**
+ * GET /api/sessions/:id and POST /api/sessions (201): the session as the caller may see it, the caller's stream
+ * position, and the server's signed head at that position.
+ */
 export const sessionResponseSchema = z.strictObject({
   version: z.number().int().min(0),
   view: sessionViewSchema,
+  head: signedHeadSchema,
 });
+
+/** GET /api/audit/key: the public half of the key that signs stream heads. */
+export const auditKeySchema = z.strictObject({
+  keyId: z.string().regex(/^[0-9a-f]{16}$/),
+  pem: z.string().startsWith("-----BEGIN PUBLIC KEY-----"),
+  algorithm: z.literal("Ed25519"),
+});
+export type AuditKey = z.output<typeof auditKeySchema>;
 export type SessionResponse = z.output<typeof sessionResponseSchema>;
 
 export const createdInvitationSchema = z.strictObject({

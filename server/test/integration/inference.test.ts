@@ -133,7 +133,12 @@ for (const backend of backends()) {
 
     it("a command after the Step 2 deadline, before its trigger, is refused only after everyone heard of the deal", async () => {
       offset = 0;
-      const t = await table({ ...SHORT_RULES, step2DurationMs: 60_000, step3DurationMs: 120_000 });
+      const t = await table({
+        ...SHORT_RULES,
+        step2DurationMs: 60_000,
+        step3DurationMs: 120_000,
+        maxSessionMs: 600_000,
+      });
       await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 50_000_00 }));
       await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 50_000_00 }));
       // The server's clock passes the deadline; its trigger (on the real clock) is a minute away.

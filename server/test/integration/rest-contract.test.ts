@@ -2,6 +2,7 @@
 // so a client that validates responses with the shared schemas never rejects a real one.
 import {
   acceptedInvitationSchema,
+  auditKeySchema,
   authResponseSchema,
   commandAckSchema,
   createdInvitationSchema,
@@ -43,6 +44,10 @@ for (const backend of backends()) {
       const sessionId = (created.body as { view: { id: string } }).view.id;
       parse(sessionListSchema, (await claimant.http("GET", "/api/sessions")).body);
       parse(sessionResponseSchema, (await claimant.http("GET", `/api/sessions/${sessionId}`)).body);
+      parse(
+        auditKeySchema,
+        (await new Participant(suite.server.url, "Anyone").http("GET", "/api/audit/key")).body,
+      );
 
       const inv = await claimant.http("POST", `/api/sessions/${sessionId}/invitations`, {
         role: "respondent",

@@ -20,8 +20,10 @@ for (const backend of backends()) {
       servers.push(first);
       const t = await openTable(first, { ...SHORT_RULES, step2DurationMs: 1500 });
       await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 73_914_205 }));
-      const last = await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 81_234_567 }));
-      const seenVersion = last.version;
+      await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 81_234_567 }));
+      // The mediator's own stream position: the last push it saw (the respondent's NumberSet).
+      const numberSet = await t.mediator.waitFor((e) => e.type === "NumberSet" && e.side === "respondent");
+      const seenVersion = (numberSet.payload as { version: number }).version;
       for (const p of t.all) p.close();
       await first.close();
 
@@ -68,7 +70,15 @@ for (const backend of backends()) {
       expect((own.body as { own: { amount: number } }).own.amount).toBe(73_914_205);
       const audit = await claimant.http("GET", `/api/sessions/${t.sessionId}/audit`);
       const { verifyAuditExport } = await import("../../src/store/audit");
-      expect(verifyAuditExport(audit.body)).toMatchObject({ ok: true });
+      const key = (await claimant.http("GET", "/api/audit/key")).body as { pem: string };
+      // Signed by the same key before and after the restart (it lives in the data folder).
+      const heads = t.claimant.pushes
+        .filter((x) => x.name === "session:event")
+        .map((x) => (x.payload as { head: unknown }).head);
+      expect(verifyAuditExport(audit.body, { savedHeads: heads, publicKeyPem: key.pem })).toMatchObject({
+        ok: true,
+        savedHeadsChecked: heads.length,
+      });
     });
   });
 }
