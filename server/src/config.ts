@@ -340,13 +340,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     ]);
   }
-  if (v.DATABASE_OWNER_URL && !v.DATABASE_URL) {
-    throw new ConfigError([
-      {
-        variable: "DATABASE_OWNER_URL",
-        message: "DATABASE_OWNER_URL runs the migrations for DATABASE_URL's database: set DATABASE_URL too",
-      },
-    ]);
+  if (v.DATABASE_OWNER_URL) {
+    const appUser = v.DATABASE_URL ? decodeURIComponent(new URL(v.DATABASE_URL).username) : "";
+    const ownerUser = decodeURIComponent(new URL(v.DATABASE_OWNER_URL).username);
+    if (!appUser || appUser === ownerUser) {
+      throw new ConfigError([
+        {
+          variable: "DATABASE_OWNER_URL",
+          message:
+            "DATABASE_OWNER_URL migrates as the schema's owner for the app's own role: set DATABASE_URL with a different user name",
+        },
+      ]);
+    }
   }
   const allowedOrigins = v.ALLOWED_ORIGINS ?? [`http://localhost:${v.PORT}`, `http://127.0.0.1:${v.PORT}`];
   return {

@@ -28,7 +28,7 @@ import { createRedisEvictions } from "./sessions/evictions";
 import { SessionService } from "./sessions/service";
 import { loadOrCreateMasterKey } from "./store/crypto";
 import { openDb } from "./store/db";
-import { migrate } from "./store/migrations";
+import { grantAppRole, migrate } from "./store/migrations";
 import { loadOrCreateSigningKey } from "./store/signing";
 import { createScheduler, type Scheduler } from "./timers";
 
@@ -64,6 +64,7 @@ export async function startServer(
     const owner = await openDb({ databaseUrl: config.databaseOwnerUrl });
     try {
       await migrate(owner);
+      await grantAppRole(owner, decodeURIComponent(new URL(config.databaseUrl as string).username));
     } finally {
       await owner.close();
     }

@@ -16,7 +16,6 @@ import {
   signInSchema,
   signUpSchema,
   type Viewer,
-  viewState,
 } from "@backchannel/common";
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";

@@ -161,6 +161,35 @@ export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATI
   });
 }
 
+/** The tables whose rows are history: the app's role may read and append to them, nothing else. */
+export const APPEND_ONLY_TABLES = ["session_events", "session_stream_entries"] as const;
+
+/**
+ * Run by the schema's owner after migrating, when the app connects as another role: that role may read and append to
+ * the log and nothing more (no UPDATE, DELETE or TRUNCATE, and as a non-owner it cannot drop or disable the log's
+ * triggers), and read and write the other tables.
+ */
+export async function grantAppRole(owner: Db, role: string): Promise<void> {
+  const who = quoteIdent(role);
+  await owner.tx(async (q) => {
+    const tables = await q.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+    );
+    for (const { tablename } of tables.rows) {
+      const table = quoteIdent(tablename);
+      await q.query(`REVOKE ALL ON ${table} FROM ${who}`);
+      if ((APPEND_ONLY_TABLES as readonly string[]).includes(tablename))
+        await q.query(`GRANT SELECT, INSERT ON ${table} TO ${who}`);
+      else if (tablename === "schema_migrations") await q.query(`GRANT SELECT ON ${table} TO ${who}`);
+      else await q.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${who}`);
+    }
+  });
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 export async function appliedMigrations(q: Queryable): Promise<{ id: number; name: string }[]> {
   const res = await q.query<{ id: number; name: string }>(
     "SELECT id, name FROM schema_migrations ORDER BY id",

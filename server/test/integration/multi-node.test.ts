@@ -64,6 +64,28 @@ describe.runIf(servicesAvailable)("several nodes on PostgreSQL + Redis", () => {
     expect(new Set(deals.map((d) => (d.payload as { event: { amount: number } }).event.amount)).size).toBe(1);
   });
 
+  it("a session that ends without a deal leaves no plaintext state on any node (issue 6 point 5)", async () => {
+    const t = await crossNodeSession({
+      step2DurationMs: 60_000,
+      step3DurationMs: 120_000,
+      maxSessionMs: 600_000,
+    });
+    await t.claimant.waitFor((e) => e.type === "Step2Opened");
+    // Each node holds the session's state (with the numbers) after a command it ran itself.
+    await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 73_914_205 }));
+    await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 81_234_567 }));
+    expect(webA.sessions.holdsState(t.sessionId)).toBe(true);
+    expect(webB.sessions.holdsState(t.sessionId)).toBe(true);
+    // Node A ends it without a deal: its key is destroyed, and node B must drop its copy too.
+    await ok(t.claimant.command(t.sessionId, { type: "Withdraw" }));
+    await t.respondent.waitFor((e) => e.type === "SessionEnded");
+    const deadline = Date.now() + 2000;
+    while (webB.sessions.holdsState(t.sessionId) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(webA.sessions.holdsState(t.sessionId)).toBe(false);
+    expect(webB.sessions.holdsState(t.sessionId)).toBe(false);
+  });
+
   it("makes exactly one deal when both sides match at once on different nodes", async () => {
     const t = await crossNodeSession({ step2DurationMs: 300, step3DurationMs: 10_000, maxSessionMs: 20_000 });
     await t.claimant.command(t.sessionId, { type: "SetNumber", amount: 90_000_001 });
