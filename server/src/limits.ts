@@ -34,6 +34,11 @@ export interface LimiterOptions {
   now?: () => number;
 }
 
+/** The key for one (client address, email) pair of sign-in attempts. */
+export function signinKey(address: string, email: string): string {
+  return `${address}|${email.trim().toLowerCase()}`;
+}
+
 // Hashed so that addresses, emails and ids never sit in Redis (or a heap dump of the memory store) in the clear.
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("base64url");
@@ -241,8 +246,10 @@ export function clientAddress(
 export interface Limits {
   /** sign-ups per client address */
   signups: Limiter;
-  /** sign-in attempts per client address (the per address + email limit is the login limiter) */
+  /** sign-in attempts per client address */
   signins: Limiter;
+  /** sign-in attempts per client address and email (brute force on one account); reset by a successful sign-in */
+  signinsPerEmail: Limiter;
   /** socket handshakes per client address */
   socketConnects: Limiter;
   /** socket events per account, all its sockets together */
@@ -282,6 +289,7 @@ export function createLimits(opts: {
   return {
     signups: make("signup", config.signupRateLimit),
     signins: make("signin-address", config.loginAddressRateLimit),
+    signinsPerEmail: make("signin-email", config.loginRateLimit),
     socketConnects: make("socket-connect", config.socketConnectRateLimit),
     events: make("events", config.socketRateLimit),
     commands: make("commands", config.socketRateLimit),

@@ -15,7 +15,6 @@ import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Server as IoServer } from "socket.io";
 import { userExists } from "./auth/accounts";
-import { createLoginLimiter } from "./auth/login-limiter";
 import { createTokenService } from "./auth/tokens";
 import type { Config } from "./config";
 import { createHttpApp } from "./http/app";
@@ -93,13 +92,6 @@ export async function startServer(
     onError: (err, job) =>
       log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
   });
-  const loginLimiter = createLoginLimiter({
-    redis,
-    prefix: `${config.redisPrefix}-login`,
-    points: config.loginRateLimit.points,
-    durationSeconds: config.loginRateLimit.durationSeconds,
-  });
-
   // Express is bound late (it needs the session service, which needs the socket server), but the request
   // listener exists before Socket.IO attaches: Socket.IO then owns /socket.io/ and passes the rest through.
   let handleRequest: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -174,7 +166,6 @@ export async function startServer(
     tokens,
     sessions,
     signer,
-    loginLimiter,
     limits,
     metrics,
     log,

@@ -23,11 +23,17 @@ import type { Logger } from "pino";
 import { signIn, signUp } from "../auth/accounts";
 import { COOKIE_NAME, cookieOptions, readToken } from "../auth/cookies";
 import { issueInvitation, listInvitations, peekInvitation, redeemInvitation } from "../auth/invitations";
-import type { createLoginLimiter } from "../auth/login-limiter";
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
 import { AppError, toPublicError } from "../errors";
-import { createLimits, expressTrustSetting, type Limiter, type Limits, tooManyRequests } from "../limits";
+import {
+  createLimits,
+  expressTrustSetting,
+  type Limiter,
+  type Limits,
+  signinKey,
+  tooManyRequests,
+} from "../limits";
 import type { Metrics } from "../metrics";
 import { parsePayload } from "../realtime/gateway";
 import { buildSessionAudit } from "../sessions/audit";
@@ -42,7 +48,6 @@ export interface HttpDeps {
   sessions: SessionService;
   /** signs stream heads; its public half is served at GET /api/audit/key */
   signer: HeadSigner;
-  loginLimiter: ReturnType<typeof createLoginLimiter>;
   /** the node's flood limits; in memory, from config, when not given */
   limits?: Limits;
   metrics: Metrics;
@@ -141,16 +146,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       addressOf(req),
       "Too many sign-in attempts have come from your network address recently.",
     );
-    const key = `${addressOf(req)}|${body.email.trim().toLowerCase()}`;
-    const limited = await deps.loginLimiter.consume(key);
-    if (!limited.ok) {
-      res.setHeader("Retry-After", String(limited.retryAfterSeconds));
-      const retryAt = now() + limited.retryAfterSeconds * 1000;
-      throw tooManyRequests("Too many sign-in attempts for this email.", retryAt, now());
-    }
+    const key = signinKey(addressOf(req), body.email);
+    await limit(res, limits.signinsPerEmail, key, "Too many sign-in attempts for this email.");
     const r = await signIn(db, body);
     if ("code" in r) throw new AppError(r.code, r.message);
-    await deps.loginLimiter.reset(key);
+    await limits.signinsPerEmail.reset(key);
     res.json(await issueSession(res, publicUser(r)));
   });
 

@@ -153,9 +153,9 @@ export function attachGateway(deps: {
     // onAny sees every incoming event, handled ones too: answer only names no handler claims.
     socket.onAny(async (name: unknown, ...args: unknown[]) => {
       if (typeof name === "string" && handled.has(name)) return;
+      // Counted with or without an ack: a flood of unknown events without one costs its budget too.
       const ack = args.at(-1);
-      if (typeof ack !== "function") return;
-      const reply = ack as Ack;
+      const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
       if (await rateLimited(reply)) return;
       reply({
         ok: false,

@@ -178,7 +178,6 @@ const app = createHttpApp({
   } as unknown as HttpDeps["tokens"],
   sessions: unused("session service") as HttpDeps["sessions"],
   signer: unused("signer") as HttpDeps["signer"],
-  loginLimiter: unused("login limiter") as HttpDeps["loginLimiter"],
   metrics: {
     registry: { contentType: "text/plain", metrics: async () => "" },
   } as unknown as HttpDeps["metrics"],

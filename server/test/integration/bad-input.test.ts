@@ -862,6 +862,20 @@ for (const backend of backends()) {
       );
     });
 
+    it("unknown events sent without an ack still spend the budget", async () => {
+      const s = await table();
+      const socket = s.mediator.socket;
+      if (!socket) throw new Error("not connected");
+      const started = Date.now();
+      for (let i = 0; i < SOCKET_LIMIT.points; i++) socket.emit("no:such:event", { i });
+      // Let them arrive before the next event, sent with an ack.
+      await new Promise((r) => setTimeout(r, 200));
+      expectRefused(await s.mediator.emit("no:such:event", {}), "TOO_MANY_REQUESTS");
+      const waitMs = started + SOCKET_LIMIT.seconds * 1000 + 300 - Date.now();
+      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      expectRefused(await s.mediator.emit("no:such:event", {}), "UNKNOWN_EVENT");
+    });
+
     // ------------------------------------------------------------------ invitations
 
     it("a reused invitation -> 410 INVITE_USED; the first joiner keeps the place", async () => {
