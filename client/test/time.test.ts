@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatClock, formatCountdown, formatSpan } from "../src/lib/time";
+import { formatClock, formatCountdown } from "../src/lib/time";
 
 const S = 1_000;
 const M = 60 * S;
@@ -45,14 +45,5 @@ describe("formatClock", () => {
     expect(formatClock(Date.UTC(2025, 2, 5, 9, 5), now, { locale: "en-US", timeZone: "UTC" })).toBe(
       "Wed, Mar 5, 9:05 AM",
     );
-  });
-});
-
-describe("formatSpan", () => {
-  it("names the largest whole unit", () => {
-    expect(formatSpan(5 * S)).toBe("5 seconds");
-    expect(formatSpan(48 * H)).toBe("2 days");
-    expect(formatSpan(90 * M)).toBe("90 minutes");
-    expect(formatSpan(M)).toBe("1 minute");
   });
 });

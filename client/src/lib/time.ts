@@ -48,23 +48,6 @@ export function formatClock(at: number, now: number, opts: ClockOptions = {}): s
   return date.toLocaleString(opts.locale, { ...time, weekday: "short", month: "short", day: "numeric" });
 }
 
-/** A length of time in words for the forms: "5 seconds", "48 hours", "28 days". */
-export function formatSpan(ms: number): string {
-  const units: Array<[number, string]> = [
-    [DAY, "day"],
-    [HOUR, "hour"],
-    [MINUTE, "minute"],
-    [SECOND, "second"],
-  ];
-  for (const [size, noun] of units) {
-    if (ms >= size && ms % size === 0) {
-      const n = ms / size;
-      return `${n} ${noun}${n === 1 ? "" : "s"}`;
-    }
-  }
-  return `${ms} ms`;
-}
-
 /** Value for an <input type="datetime-local"> in the browser's time zone. */
 export function toLocalInputValue(at: number): string {
   const d = new Date(at);
