@@ -84,7 +84,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 // Values of these variables are never echoed in an error message: they are or may contain credentials.
 const SECRET_VARIABLES = new Set([

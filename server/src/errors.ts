@@ -1,5 +1,6 @@
 // Typed application errors with stable codes. Handlers throw them; the HTTP and socket layers map them.
-import type { ErrorCode } from "@backchannel/common";
+// Their sentences come from the factories in common/src/errors.ts (`throw new AppError(errors.sessionNotFound())`).
+import { type ErrorCode, errors, type Refusal } from "@backchannel/common";
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_INPUT: 400,
@@ -7,6 +8,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   UNKNOWN_EVENT: 400,
   INVALID_RULES: 400,
   INVALID_DEADLINE: 400,
+  PROTOCOL_UNSUPPORTED: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHENTICATED: 401,
   TOKEN_EXPIRED: 401,
@@ -18,6 +20,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   WRONG_SIDE: 403,
   NO_BIDDING_RIGHTS: 403,
   NOT_CREATOR: 403,
+  NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
   INVITE_INVALID: 404,
   INVITE_USED: 410,
@@ -34,10 +37,14 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** epoch ms when the refused action becomes possible (e.g. the next allowed change under RATE_LIMITED) */
   readonly retryAt?: number;
-  constructor(code: ErrorCode, message: string, retryAt?: number) {
-    super(message);
-    this.code = code;
-    if (retryAt !== undefined) this.retryAt = retryAt;
+  /** From a refusal (a factory of common/src/errors.ts, or the engine's), or from a code and a sentence. */
+  constructor(refusal: Refusal);
+  constructor(code: ErrorCode, message: string, retryAt?: number);
+  constructor(codeOrRefusal: ErrorCode | Refusal, message?: string, retryAt?: number) {
+    const r = typeof codeOrRefusal === "string" ? { code: codeOrRefusal, message, retryAt } : codeOrRefusal;
+    super(r.message ?? "");
+    this.code = r.code;
+    if (r.retryAt !== undefined) this.retryAt = r.retryAt;
   }
   get status(): number {
     // Negotiation refusals (wrong step, ended, paused...) are a conflict with the session's state.
@@ -46,20 +53,15 @@ export class AppError extends Error {
 }
 
 /** Anything unexpected becomes INTERNAL with a generic sentence: no stack, no detail, no number. */
-export function toPublicError(err: unknown): {
-  code: ErrorCode;
-  message: string;
-  status: number;
-  retryAt?: number;
-} {
+export function toPublicError(err: unknown): Refusal & { status: number } {
   if (err instanceof AppError) {
     const e = { code: err.code, message: err.message, status: err.status };
     return err.retryAt === undefined ? e : { ...e, retryAt: err.retryAt };
   }
-  return {
-    code: "INTERNAL",
-    message:
-      "Something went wrong on our side, and it may not have been saved. Retry the same request (with the same idempotency key): it is applied at most once.",
-    status: 500,
-  };
+  return { ...errors.internal(), status: 500 };
+}
+
+/** The HTTP error body for a refusal: `{ error: { code, message, retryAt? } }`. */
+export function errorBody(r: Refusal): { error: Refusal } {
+  return { error: r.retryAt === undefined ? { code: r.code, message: r.message } : r };
 }

@@ -41,7 +41,7 @@ function pathFor(prefix: string, key: string): string {
 }
 
 /** Each sensitive key at the top level and up to three levels deep (pino's wildcards match one level). */
-export const REDACT_PATHS: string[] = SENSITIVE_KEYS.flatMap((key) => [
+const REDACT_PATHS: string[] = SENSITIVE_KEYS.flatMap((key) => [
   pathFor("", key),
   pathFor("*", key),
   pathFor("*.*", key),
@@ -66,3 +66,8 @@ export function createLogger(cfg: LoggerOptions, destination?: DestinationStream
 }
 
 export const silentLogger: Logger = pino({ level: "silent" });
+
+/** An error as a log field: its name and message only (no stack, no properties that might carry a value). */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : "unknown error";
+}

@@ -19,7 +19,7 @@ export interface Metrics {
   observeCommand(type: string, outcome: string, durationSeconds: number): void;
 }
 
-export const METRIC_PREFIX = "backchannel_";
+const METRIC_PREFIX = "backchannel_";
 
 // Default process metrics install a GC observer and an event-loop monitor that are never removed; creating
 // them once per process (and sharing them with every instance's registry) keeps many test servers cheap.

@@ -1,6 +1,7 @@
 // Accounts: sign up, sign in, look up. Failures are values with a stable code and a sentence for the person.
 
 import { randomUUID } from "node:crypto";
+import { errors } from "@backchannel/common";
 import type { Queryable } from "../store/db";
 import { checkPasswordPolicy, defaultPasswordHasher, type PasswordHasher } from "./passwords";
 
@@ -35,9 +36,7 @@ const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const INVALID_CREDENTIALS = "The email or password is incorrect.";
-
-export function normaliseEmail(email: string): string {
+function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
@@ -94,7 +93,7 @@ export async function signUp(
   if (!row) {
     return {
       code: "EMAIL_TAKEN",
-      message: "An account with this email already exists. Sign in instead.",
+      message: errors.emailTaken().message,
       field: "email",
     };
   }
@@ -115,7 +114,7 @@ export async function signIn(
   // An unknown email costs one hash verification too, so timing does not tell which emails have accounts.
   const storedHash = row?.password_hash ?? (await hasher.dummyHash());
   const matches = await hasher.verify(storedHash, input.password);
-  if (!row || !matches) return { code: "INVALID_CREDENTIALS", message: INVALID_CREDENTIALS };
+  if (!row || !matches) return { code: "INVALID_CREDENTIALS", message: errors.invalidCredentials().message };
   return toUser(row);
 }
 

@@ -2,10 +2,11 @@
 // token is stored, so a copy of the database cannot be used to join a session.
 
 import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { errors, type Refusal } from "@backchannel/common";
 import type { Queryable } from "../store/db";
 
 export type InvitationRole = "claimant" | "respondent" | "mediator";
-export const INVITATION_ROLES: readonly InvitationRole[] = ["claimant", "respondent", "mediator"];
+const INVITATION_ROLES: readonly InvitationRole[] = ["claimant", "respondent", "mediator"];
 
 export type InvitationFailureCode = "INVITE_INVALID" | "INVITE_USED" | "INVITE_EXPIRED";
 export type InvitationFailure = { ok: false; code: InvitationFailureCode; message: string };
@@ -28,14 +29,14 @@ const TOKEN_BYTES = 32;
 // 32 bytes in base64url is 43 characters; anything else was never issued, so it skips the database.
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
-const MESSAGES: Record<InvitationFailureCode, string> = {
-  INVITE_INVALID: "This invitation link is not valid. Check that you copied all of it, or ask for a new one.",
-  INVITE_USED: "This invitation has already been used. Ask the person who invited you for a new one.",
-  INVITE_EXPIRED: "This invitation has expired. Ask the person who invited you for a new one.",
-};
+const REFUSALS = {
+  INVITE_INVALID: errors.inviteInvalid,
+  INVITE_USED: errors.inviteUsed,
+  INVITE_EXPIRED: errors.inviteExpired,
+} satisfies Record<InvitationFailureCode, () => Refusal>;
 
 function failure(code: InvitationFailureCode): InvitationFailure {
-  return { ok: false, code, message: MESSAGES[code] };
+  return { ok: false, code, message: REFUSALS[code]().message };
 }
 
 export function hashInvitationToken(token: string): string {

@@ -17,8 +17,8 @@ export const CHEAP_HASH_OPTIONS: PasswordHashOptions = { memoryCost: 1024, timeC
 // The package declares Algorithm as an ambient const enum, which isolatedModules cannot read; 2 is Argon2id.
 const ARGON2ID = 2 as Algorithm;
 
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 200;
+const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MAX_LENGTH = 200;
 
 /** null when the password is acceptable, else a sentence to show the person choosing it. */
 export function checkPasswordPolicy(password: string): string | null {

@@ -39,12 +39,12 @@ export interface TokenServiceOptions {
   userExists?: (userId: string) => Promise<boolean>;
 }
 
-export const TOKEN_ALGORITHM = "HS256";
-export const TOKEN_TYPE = "at+jwt";
-export const MIN_SECRET_BYTES = 32;
-export const SECRET_FILE = "jwt.key";
+const TOKEN_ALGORITHM = "HS256";
+const TOKEN_TYPE = "at+jwt";
+const MIN_SECRET_BYTES = 32;
+const SECRET_FILE = "jwt.key";
 /** How far in the future a token's `iat` may be (clock differences between nodes); beyond it the token is refused. */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
+const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** Reads <dataDir>/jwt.key, creating it (mode 0600) on first start. */
 export async function loadOrCreateSecret(dataDir: string): Promise<string> {

@@ -10,6 +10,7 @@ import {
   commandRequestSchema,
   createInvitationSchema,
   createSessionSchema,
+  errors,
   resolveRules,
   type SessionList,
   type SessionResponse,
@@ -25,7 +26,7 @@ import { COOKIE_NAME, cookieOptions, readToken } from "../auth/cookies";
 import { issueInvitation, listInvitations, peekInvitation, redeemInvitation } from "../auth/invitations";
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
-import { AppError, toPublicError } from "../errors";
+import { AppError, errorBody, toPublicError } from "../errors";
 import {
   createLimits,
   expressTrustSetting,
@@ -34,8 +35,9 @@ import {
   signinKey,
   tooManyRequests,
 } from "../limits";
+import { errorText } from "../log";
 import type { Metrics } from "../metrics";
-import { parsePayload } from "../realtime/gateway";
+import { parsePayload } from "../payload";
 import { buildSessionAudit } from "../sessions/audit";
 import { isUuid, type SessionService } from "../sessions/service";
 import type { Db, Queryable } from "../store/db";
@@ -92,13 +94,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   if (config.role === "worker") {
     app.use((_req, res) => {
-      res.status(404).json({
-        error: {
-          code: "UNKNOWN_EVENT",
-          message:
-            "This is a worker node: it serves only /healthz and /readyz (metrics are on METRICS_PORT).",
-        },
-      });
+      res
+        .status(404)
+        .json(
+          errorBody(
+            errors.notFound(
+              "This is a worker node: it serves only /healthz and /readyz (metrics are on METRICS_PORT).",
+            ),
+          ),
+        );
     });
     return app;
   }
@@ -132,7 +136,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     );
     const body = parsePayload(signUpSchema, req.body);
     const r = await signUp(db, body);
-    if ("code" in r) throw new AppError(r.code, r.message);
+    if ("code" in r) throw new AppError(r);
     res.status(201).json(await issueSession(res, publicUser(r)));
   });
 
@@ -149,7 +153,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const key = signinKey(addressOf(req), body.email);
     await limit(res, limits.signinsPerEmail, key, "Too many sign-in attempts for this email.");
     const r = await signIn(db, body);
-    if ("code" in r) throw new AppError(r.code, r.message);
+    if ("code" in r) throw new AppError(r);
     await limits.signinsPerEmail.reset(key);
     res.json(await issueSession(res, publicUser(r)));
   });
@@ -162,7 +166,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // Invitation preview works without signing in: "You are invited to <title> as respondent".
   api.get("/invitations/:token", async (req, res) => {
     const peek = await peekInvitation(db, String(req.params.token), now());
-    if (!peek.ok) throw new AppError(peek.code, peek.message);
+    if (!peek.ok) throw new AppError(peek);
     res.json({ invitation: peek.invitation });
   });
 
@@ -174,16 +178,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // Everything below needs a signed-in user.
   api.use(async (req: AuthedRequest, _res, next) => {
     const token = readToken({ headers: req.headers as { cookie?: string; authorization?: string } });
-    if (!token) throw new AppError("UNAUTHENTICATED", "Sign in first.");
+    if (!token) throw new AppError(errors.unauthenticated());
     const v = await tokens.verify(token);
-    if (!v.ok) {
-      throw new AppError(
-        v.code,
-        v.code === "TOKEN_EXPIRED"
-          ? "Your sign-in has expired. Sign in again."
-          : "Your sign-in is not valid. Sign in again.",
-      );
-    }
+    if (!v.ok) throw new AppError(v.code === "TOKEN_EXPIRED" ? errors.tokenExpired() : errors.tokenInvalid());
     req.user = v.user;
     next();
   });
@@ -200,7 +197,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.post("/sessions", async (req: AuthedRequest, res) => {
     const body = parsePayload(createSessionSchema, req.body);
     const rules = resolveRules(body.rules ?? {});
-    if (!rules.ok) throw new AppError("INVALID_RULES", rules.message);
+    if (!rules.ok) throw new AppError(errors.invalidRules(rules.message));
     const user = userOf(req);
     await limit(res, limits.sessionCreates, user.id, "You have created many sessions in a short time.");
     const committed = await sessions.create(user, {
@@ -225,7 +222,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const viewerFor = async (req: AuthedRequest): Promise<Viewer> => {
     const viewer = await sessions.roleOf(String(req.params.id), userOf(req).id);
-    if (!viewer) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+    if (!viewer) throw new AppError(errors.sessionNotFound());
     return viewer;
   };
 
@@ -237,7 +234,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // A side's own number, for members of that side only (never pushed through a room).
   api.get("/sessions/:id/number", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
-    if (viewer.role === "mediator") throw new AppError("WRONG_ROLE", "Mediators never see a side's number.");
+    if (viewer.role === "mediator")
+      throw new AppError(errors.wrongRole("Mediators never see a side's number."));
     const { version, view } = await sessions.viewFor(String(req.params.id), viewer);
     const own = view.numbers.own;
     const history = own ? await sessions.numberHistory(view.id, own.side) : [];
@@ -263,7 +261,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const viewer = await viewerFor(req);
     const since = Number(req.query.since ?? 0);
     if (!Number.isInteger(since) || since < 0)
-      throw new AppError("INVALID_INPUT", "`since` must be a whole number ≥ 0.");
+      throw new AppError(errors.invalidInput("`since` must be a whole number ≥ 0."));
     res.json(await sessions.syncFor(String(req.params.id), viewer, since));
   });
 
@@ -339,16 +337,16 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const firstExpiry = Math.min(...open.map((r) => new Date(r.expires_at).getTime()));
     res.setHeader("Retry-After", String(Math.max(1, Math.ceil((firstExpiry - t) / 1000))));
     throw new AppError(
-      "TOO_MANY_REQUESTS",
-      `This session already has ${limits.maxOpenInvitations} open invitations, the most allowed. Revoke ones nobody will use, or wait until the first expires (${new Date(firstExpiry).toISOString().slice(0, 16).replace("T", " ")} UTC).`,
-      firstExpiry,
+      errors.tooManyRequests(
+        `This session already has ${limits.maxOpenInvitations} open invitations, the most allowed. Revoke ones nobody will use, or wait until the first expires (${new Date(firstExpiry).toISOString().slice(0, 16).replace("T", " ")} UTC).`,
+        firstExpiry,
+      ),
     );
   }
 
   api.delete("/sessions/:id/invitations/:invitationId", async (req: AuthedRequest, res) => {
     const invitationId = String(req.params.invitationId);
-    if (!isUuid(invitationId))
-      throw new AppError("INVITE_INVALID", "There is no such invitation in this session.");
+    if (!isUuid(invitationId)) throw new AppError(errors.noSuchInvitation());
     const committed = await sessions.execute(
       String(req.params.id),
       userOf(req),
@@ -362,7 +360,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const viewer = await viewerFor(req);
     const state = await sessions.read(String(req.params.id));
     if (viewer.role !== "mediator" && state?.createdBy !== viewer.userId) {
-      throw new AppError("WRONG_ROLE", "Only the session's creator and mediators can list invitations.");
+      throw new AppError(errors.wrongRole("Only the session's creator and mediators can list invitations."));
     }
     res.json({ invitations: await listInvitations(db, String(req.params.id)) });
   });
@@ -371,20 +369,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const { token } = parsePayload(acceptInvitationSchema, req.body);
     const user = userOf(req);
     const peek = await peekInvitation(db, token, now());
-    if (!peek.ok) throw new AppError(peek.code, peek.message);
+    if (!peek.ok) throw new AppError(peek);
     const sessionId = peek.invitation.sessionId;
     const committed = await sessions.execute(
       sessionId,
       user,
       async (q) => {
         const r = await redeemInvitation(q, { token, userId: user.id, now: now() });
-        if (!r.ok) throw new AppError(r.code, r.message);
+        if (!r.ok) throw new AppError(r);
         return { type: "JoinSession", invitationId: r.invitation.id };
       },
       null,
     );
     const role = committed.state.members[user.id]?.role;
-    if (!role) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+    if (!role) throw new AppError(errors.sessionNotFound());
     const { version, view } = sessions.present(sessionId, committed.state, committed.heads, {
       userId: user.id,
       role,
@@ -394,9 +392,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.use("/api", api);
   app.use("/api", (_req, res) => {
-    res.status(404).json({
-      error: { code: "UNKNOWN_EVENT", message: "There is no such API route. See docs/protocol.md." },
-    });
+    res.status(404).json(errorBody(errors.unknownRoute()));
   });
 
   // ---------------------------------------------------------------- the built client
@@ -416,32 +412,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const body = err as { type?: string; status?: number };
     if (body?.type === "entity.too.large") {
-      res.status(413).json({
-        error: {
-          code: "PAYLOAD_TOO_LARGE",
-          message: `The request body is larger than ${config.bodyLimit}.`,
-        },
-      });
+      res.status(413).json(errorBody(errors.payloadTooLarge(config.bodyLimit)));
       return;
     }
     if (body?.type === "entity.parse.failed") {
-      res
-        .status(400)
-        .json({ error: { code: "INVALID_INPUT", message: "The request body is not valid JSON." } });
+      res.status(400).json(errorBody(errors.invalidJson()));
       return;
     }
     const e = toPublicError(err);
-    if (e.code === "INTERNAL")
-      log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : "unknown" }, "request failed");
+    if (e.code === "INTERNAL") log.error({ err: errorText(err) }, "request failed");
     const { status, ...error } = e;
-    res.status(status).json({ error });
+    res.status(status).json(errorBody(error));
   });
 
   return app;
 }
 
 function userOf(req: AuthedRequest) {
-  if (!req.user) throw new AppError("UNAUTHENTICATED", "Sign in first.");
+  if (!req.user) throw new AppError(errors.unauthenticated());
   return req.user;
 }
 

@@ -3,8 +3,11 @@
 // stable error. Nothing a handler throws reaches the client except a code and a sentence.
 import {
   commandPayloadSchema,
-  type ErrorCode,
+  errors,
+  PROTOCOL_VERSION,
+  type Refusal,
   type Role,
+  refusal,
   sessionOpenSchema,
   syncPayloadSchema,
 } from "@backchannel/common";
@@ -15,7 +18,9 @@ import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
 import { AppError, toPublicError } from "../errors";
 import { clientAddress, limitsFor, tooManyRequests } from "../limits";
+import { errorText } from "../log";
 import type { Metrics } from "../metrics";
+import { parsePayload as parse } from "../payload";
 import type { SessionService } from "../sessions/service";
 import { ROLES, roleRoom } from "./publisher";
 
@@ -44,11 +49,7 @@ export function attachGateway(deps: {
   const limits = limitsFor(io, config);
 
   io.use(async (socket, next) => {
-    const refuse = (e: AppError) => {
-      const err = withCode(e.code, e.message);
-      if (e.retryAt !== undefined) Object.assign(err.data, { retryAt: e.retryAt });
-      next(err);
-    };
+    const refuse = (r: Refusal) => next(connectError(r));
     try {
       // The client's address as req.ip computes it (X-Forwarded-For only from proxies TRUST_PROXY trusts).
       const address = clientAddress(socket.handshake.address, socket.handshake.headers, limits.trust);
@@ -62,21 +63,18 @@ export function attachGateway(deps: {
           ),
         );
       }
+      // A client that names its protocol must speak this server's; one that names none (an API script written
+      // before the field existed) is taken to speak the current one.
+      const protocol: unknown = socket.handshake.auth?.protocol;
+      if (protocol !== undefined && protocol !== PROTOCOL_VERSION)
+        return refuse(errors.protocolUnsupported());
       const token =
         (typeof socket.handshake.auth?.token === "string" ? socket.handshake.auth.token : null) ??
         readToken({ headers: socket.handshake.headers as { cookie?: string; authorization?: string } });
-      if (!token) return next(withCode("UNAUTHENTICATED", "Sign in first: no session token was sent."));
+      if (!token) return refuse(errors.unauthenticated());
       const verified = await tokens.verify(token);
-      if (!verified.ok) {
-        return next(
-          withCode(
-            verified.code,
-            verified.code === "TOKEN_EXPIRED"
-              ? "Your sign-in has expired. Sign in again."
-              : "Your sign-in is not valid.",
-          ),
-        );
-      }
+      if (!verified.ok)
+        return refuse(verified.code === "TOKEN_EXPIRED" ? errors.tokenExpired() : errors.tokenInvalid());
       // Open sockets per account, across nodes when Redis is configured; the slot is freed when the socket closes.
       const slot = await limits.sockets.acquire(verified.user.id, socket.id);
       if (!slot.ok) {
@@ -95,8 +93,8 @@ export function attachGateway(deps: {
       socket.data.expiresAt = verified.expiresAt;
       next();
     } catch (err) {
-      log.error({ err: errText(err) }, "socket handshake failed");
-      next(withCode("INTERNAL", "Something went wrong on our side. Try connecting again."));
+      log.error({ err: errorText(err) }, "socket handshake failed");
+      refuse(errors.handshakeFailed());
     }
   });
 
@@ -122,7 +120,7 @@ export function attachGateway(deps: {
       const r = await limits.events.consume(user.id);
       if (r.ok) return false;
       const e = tooManyRequests("Your account has sent too many requests in a short time.", r.retryAt, now());
-      reply({ ok: false, code: e.code, message: e.message, retryAt: r.retryAt });
+      reply(errorAck({ code: e.code, message: e.message, retryAt: r.retryAt }));
       return true;
     };
 
@@ -135,17 +133,12 @@ export function attachGateway(deps: {
         const payloads = typeof ack === "function" ? args.slice(0, -1) : args;
         if (await rateLimited(reply)) return;
         try {
-          if (payloads.length > 1)
-            throw new AppError("INVALID_INPUT", "Send one payload object with this event.");
+          if (payloads.length > 1) throw new AppError(errors.onePayload());
           reply(await fn(payloads[0]));
         } catch (err) {
-          const e = toPublicError(err);
-          if (e.code === "INTERNAL") log.error({ err: errText(err), event: name }, "socket handler failed");
-          reply(
-            e.retryAt === undefined
-              ? { ok: false, code: e.code, message: e.message }
-              : { ok: false, code: e.code, message: e.message, retryAt: e.retryAt },
-          );
+          const { status: _status, ...e } = toPublicError(err);
+          if (e.code === "INTERNAL") log.error({ err: errorText(err), event: name }, "socket handler failed");
+          reply(errorAck(e));
         }
       });
     };
@@ -157,16 +150,12 @@ export function attachGateway(deps: {
       const ack = args.at(-1);
       const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
       if (await rateLimited(reply)) return;
-      reply({
-        ok: false,
-        code: "UNKNOWN_EVENT",
-        message: "There is no such event. See docs/protocol.md.",
-      });
+      reply(errorAck(errors.unknownEvent()));
     });
 
     const memberRole = async (sessionId: string): Promise<Role> => {
       const viewer = await sessions.roleOf(sessionId, user.id);
-      if (!viewer) throw new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
+      if (!viewer) throw new AppError(errors.sessionNotFound());
       return viewer.role;
     };
 
@@ -231,7 +220,7 @@ export function attachGateway(deps: {
       for (const role of ROLES)
         io.to(roleRoom(sessionId, role)).emit("session:presence", { sessionId, online });
     } catch (err) {
-      if (!stopped) log.warn({ err: errText(err), sessionId }, "presence broadcast failed");
+      if (!stopped) log.warn({ err: errorText(err), sessionId }, "presence broadcast failed");
     }
   }
 
@@ -242,37 +231,12 @@ export function attachGateway(deps: {
   };
 }
 
-/** Every amount field of a client command (the bracket's two included): a refusal there is INVALID_AMOUNT. */
-const AMOUNT_FIELDS = new Set(["amount", "ourAmount", "theirAmount"]);
-
-function parse<T>(
-  schema: {
-    safeParse(
-      x: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
-  },
-  payload: unknown,
-): T {
-  const r = schema.safeParse(payload);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
-  const code: ErrorCode = issue?.path.some((p) => typeof p === "string" && AMOUNT_FIELDS.has(p))
-    ? "INVALID_AMOUNT"
-    : "INVALID_INPUT";
-  throw new AppError(code, `${where}${issue?.message ?? "The request is not valid."}`);
+/** A socket ack's refusal: `{ ok: false, code, message, retryAt? }`. */
+function errorAck(r: Refusal): { ok: false } & Refusal {
+  return { ok: false, ...refusal(r.code, r.message, r.retryAt) };
 }
 
-export { parse as parsePayload };
-
-function withCode(code: ErrorCode, message: string): Error & { data: { code: ErrorCode; message: string } } {
-  const err = new Error(message) as Error & { data: { code: ErrorCode; message: string } };
-  err.data = { code, message };
-  return err;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : "unknown error";
+/** A handshake refusal: the client's connect_error has `err.data = { code, message, retryAt? }`. */
+function connectError(r: Refusal): Error & { data: Refusal } {
+  return Object.assign(new Error(r.message), { data: refusal(r.code, r.message, r.retryAt) });
 }

@@ -5,6 +5,7 @@ import {
   type ClientCommand,
   type Command,
   decide,
+  errors,
   eventStreams,
   evolve,
   openDeadlines,
@@ -23,6 +24,7 @@ import {
 } from "@backchannel/common";
 import type { Logger } from "pino";
 import { AppError } from "../errors";
+import { errorText } from "../log";
 import type { Metrics } from "../metrics";
 import { canonicalJson } from "../store/canonical-json";
 import { newDataKey, unwrapKey, wrapKey } from "../store/crypto";
@@ -266,13 +268,7 @@ export class SessionService {
       return result;
     } catch (caught) {
       // The row lock makes this unreachable in practice; if two writers ever meet, nothing was stored.
-      const err =
-        caught instanceof ConcurrencyError
-          ? new AppError(
-              "CONFLICT",
-              "The session changed at the same moment. Nothing was saved; please try again.",
-            )
-          : caught;
+      const err = caught instanceof ConcurrencyError ? new AppError(errors.concurrentChange()) : caught;
       outcome = err instanceof AppError ? err.code : "INTERNAL";
       this.deps.log.debug({ sessionId, type, outcome }, "command refused");
       throw err;
@@ -298,10 +294,7 @@ export class SessionService {
     const receipt = prior.rows[0];
     if (!receipt) return null;
     if (receiptHash && receipt.command_hash && receipt.command_hash !== receiptHash) {
-      throw new AppError(
-        "CONFLICT",
-        "This idempotency key was already used for a different request. Use a new key for a new action.",
-      );
+      throw new AppError(errors.idempotencyKeyReused());
     }
     const role = loaded.state.members[actor.id]?.role;
     return {
@@ -629,7 +622,7 @@ export class SessionService {
     events: SessionEvent[],
     receipt: { actorId: string | null; idempotencyKey: string | null; receiptHash: string | null },
   ): Promise<Committed> {
-    if (!dataKey) throw new AppError("SESSION_ENDED", "This session has ended.");
+    if (!dataKey) throw new AppError(errors.sessionEnded());
     const expected = before?.version ?? 0;
     // Each event goes to the streams of the roles that see it, judged on the session as it stands after the event.
     let state = before;
@@ -731,7 +724,7 @@ export class SessionService {
     try {
       this.deps.publisher.publish(committed);
     } catch (err) {
-      this.deps.log.error({ err: errName(err), sessionId: committed.sessionId }, "publish failed");
+      this.deps.log.error({ err: errorText(err), sessionId: committed.sessionId }, "publish failed");
     }
     this.ensureDeadlines(committed.sessionId, committed.state);
   }
@@ -745,7 +738,7 @@ export class SessionService {
     this.track(
       scheduling.catch((err) => {
         // The deadline row is committed; start-up reconciliation will schedule it if this failed.
-        this.deps.log.error({ err: errName(err), sessionId }, "scheduling failed");
+        this.deps.log.error({ err: errorText(err), sessionId }, "scheduling failed");
       }),
     );
   }
@@ -758,7 +751,7 @@ function toEngineCommand(command: ServiceCommand, actor: Actor, state: SessionSt
   if (idField) full[idField] = randomUUID();
   if (command.type === "UpdateSetup" && command.rules) {
     const resolved = resolveRules({ ...state.rules, ...command.rules });
-    if (!resolved.ok) throw new AppError("INVALID_RULES", resolved.message);
+    if (!resolved.ok) throw new AppError(errors.invalidRules(resolved.message));
     full.rules = resolved.rules;
   }
   return full as unknown as Command;
@@ -784,11 +777,7 @@ function toEvent(s: StoredEvent, dataKey: Buffer | null): SessionEvent {
 }
 
 function notFound(): AppError {
-  return new AppError("SESSION_NOT_FOUND", "There is no such session, or you are not in it.");
-}
-
-function errName(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : "unknown error";
+  return new AppError(errors.sessionNotFound());
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -183,7 +183,7 @@ export function isSealedValue(value: unknown): value is SealedValue {
 }
 
 /** The AAD of a sealed field: a ciphertext opens only in the session, version and field it was sealed for. */
-export function sealedFieldAad(sessionId: string, version: number, field: string): string {
+function sealedFieldAad(sessionId: string, version: number, field: string): string {
   return JSON.stringify([sessionId, version, field]);
 }
 
@@ -212,7 +212,7 @@ export function sealPayload(
 }
 
 /** The sealed random value in every stored event's payload; never part of the event itself. */
-export const SALT_FIELD = "$salt";
+const SALT_FIELD = "$salt";
 
 /**
  * Opens the sealed fields of a stored event. With the key destroyed (dataKey null) they become
@@ -241,7 +241,7 @@ export function unsealPayload(
 }
 
 /** Splits a sealed-form payload into its public part and its ciphertexts (by the `$sealed` shape). */
-export function splitSealedPayload(payload: Record<string, unknown>): {
+function splitSealedPayload(payload: Record<string, unknown>): {
   publicPayload: Record<string, unknown>;
   ciphertexts: Record<string, string>;
 } {
@@ -262,7 +262,7 @@ export function sha256Hex(text: string): string {
 export type EventContent = Omit<StoredEvent, "digest" | "chainHash">;
 
 /** The public content of an event: what publicHash covers and what an audit export may show. */
-export function publicContent(e: EventContent): EventContent {
+function publicContent(e: EventContent): EventContent {
   return {
     sessionId: e.sessionId,
     version: e.version,

@@ -162,7 +162,7 @@ export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATI
 }
 
 /** The tables whose rows are history: the app's role may read and append to them, nothing else. */
-export const APPEND_ONLY_TABLES = ["session_events", "session_stream_entries"] as const;
+const APPEND_ONLY_TABLES = ["session_events", "session_stream_entries"] as const;
 
 /**
  * Run by the schema's owner after migrating, when the app connects as another role: that role may read and append to

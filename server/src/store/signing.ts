@@ -16,7 +16,7 @@ import type { Role } from "@backchannel/common";
 import { canonicalJson } from "./canonical-json";
 
 export const SIGNING_KEY_FILE = "audit-signing-key.pem";
-export const HEAD_FORMAT = "backchannel-head/1";
+const HEAD_FORMAT = "backchannel-head/1";
 
 /** A stream head as a party receives it: the position, the chain hash after it, and the server's signature. */
 export interface SignedHead {

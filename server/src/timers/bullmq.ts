@@ -37,7 +37,7 @@ export interface BullMqSchedulerOptions {
   retryBaseMs?: number;
 }
 
-export const DEFAULT_QUEUE_NAME = "deadlines";
+const DEFAULT_QUEUE_NAME = "deadlines";
 const JOB_NAME = "deadline";
 // The handler's own message and stack could say anything; Redis keeps failed jobs' reasons.
 const STORED_FAILURE_REASON = "deadline handler failed (details in the server log)";

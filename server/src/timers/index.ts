@@ -22,7 +22,7 @@ export interface CreateSchedulerOptions {
   onRedisError?: (err: Error) => void;
 }
 
-export const DEFAULT_PREFIX = "bc";
+const DEFAULT_PREFIX = "bc";
 
 export function createScheduler(opts: CreateSchedulerOptions): Scheduler {
   if (opts.redisUrl) {
