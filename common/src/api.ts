@@ -4,12 +4,12 @@ import { z } from "zod";
 import { ERROR_CODES } from "./errors";
 import {
   clientCommandSchema,
+  displayNameSchema,
   epochMsSchema,
   idempotencyKeySchema,
   roleSchema,
   sessionViewSchema,
   signedHeadSchema,
-  TEXT_LIMITS,
   termsTextSchema,
   titleSchema,
 } from "./protocol";
@@ -31,12 +31,6 @@ const newPasswordSchema = z
   .string()
   .min(PASSWORD_MIN, { error: `The password must be at least ${PASSWORD_MIN} characters` })
   .max(PASSWORD_MAX, { error: `The password can be at most ${PASSWORD_MAX} characters` });
-
-export const displayNameSchema = z
-  .string()
-  .trim()
-  .min(1, { error: "A name is required" })
-  .max(TEXT_LIMITS.displayName, { error: `A name can be at most ${TEXT_LIMITS.displayName} characters` });
 
 export const signUpSchema = z.strictObject({
   email: emailSchema,

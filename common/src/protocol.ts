@@ -3,130 +3,88 @@
 
 import { z } from "zod";
 import {
-  LEDGER_ITEM_STATES,
-  MAX_MESSAGE_LENGTH,
-  MAX_NOTE_LENGTH,
-  MAX_TERMS_LENGTH,
-  MAX_TITLE_LENGTH,
-  MEDIATOR_LOCATIONS,
-  ROOM_IDS,
-  SIDES,
-} from "./engine";
-import type {
-  Command,
-  CommandType,
-  LedgerItemState,
-  MediatorLocation,
-  Role,
-  RoomId,
-  Side,
-} from "./engine/types";
+  AMOUNT_FIELDS,
+  COMMAND_SCHEMAS,
+  type Command,
+  type CommandType,
+  epochMsSchema,
+  type ledgerItemStateSchema,
+  type mediatorLocationSchema,
+  roleSchema,
+  type roomSchema,
+  type sideSchema,
+} from "./engine/commands";
+import type { LedgerItemState, MediatorLocation, Role, RoomId, Side } from "./engine/types";
 import type { ErrorCode } from "./errors";
 import { ERROR_CODES } from "./errors";
-import { amountSchema } from "./money";
-import type { SessionRulesInput } from "./rules";
-import { sessionRulesInputSchema } from "./rules";
-import type { BroadcastEvent, OwnNumberView, SessionView, VisibleEvent } from "./visibility";
-import { carriesConfidentialAmount } from "./visibility";
+import { broadcastEventSchema, visibleEventSchema } from "./events";
+import type { OwnNumberView, SessionView } from "./visibility";
+
+// The building blocks are the engine's command schemas' own (engine/commands.ts): one definition of each field.
+export {
+  displayNameSchema,
+  epochMsSchema,
+  idSchema,
+  ledgerItemStateSchema,
+  mediatorLocationSchema,
+  roleSchema,
+  roomSchema,
+  sideSchema,
+  TEXT_LIMITS,
+  termsTextSchema,
+  titleSchema,
+} from "./engine/commands";
+export { broadcastEventSchema, visibleEventSchema } from "./events";
 
 export const PROTOCOL_VERSION = 1;
 
-/** Upper bounds on free text, in UTF-16 code units after trimming; the engine's own limits where it has one. */
-export const TEXT_LIMITS = {
-  title: MAX_TITLE_LENGTH,
-  termsText: MAX_TERMS_LENGTH,
-  message: MAX_MESSAGE_LENGTH,
-  note: MAX_NOTE_LENGTH,
-  displayName: 100,
-} as const;
-
-// ---------------------------------------------------------------- building blocks
-
 export const sessionIdSchema = z.uuid({ error: "The session id must be a UUID" });
 
-/** Ids the server generated and the client echoes back (request, proposal, ledger item). */
-export const idSchema = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[A-Za-z0-9_-]+$/, { error: "Not a valid id" });
-
-/** Epoch milliseconds within the range a Date can hold. */
-export const epochMsSchema = z.number().int().min(0).max(8_640_000_000_000_000);
-
-export const sideSchema = z.enum(SIDES);
-export const roleSchema = z.enum([...SIDES, "mediator"]);
-export const roomSchema = z.enum(ROOM_IDS);
-export const mediatorLocationSchema = z.enum(MEDIATOR_LOCATIONS);
-export const ledgerItemStateSchema = z.enum(LEDGER_ITEM_STATES);
-
-export const titleSchema = z.string().trim().min(1, { error: "A title is required" }).max(TEXT_LIMITS.title);
-export const termsTextSchema = z.string().trim().max(TEXT_LIMITS.termsText);
-const messageTextSchema = z
-  .string()
-  .trim()
-  .min(1, { error: "A message cannot be empty" })
-  .max(TEXT_LIMITS.message);
-/** Optional short text; blank counts as absent. */
-const noteSchema = z
-  .string()
-  .trim()
-  .max(TEXT_LIMITS.note)
-  .nullable()
-  .default(null)
-  .transform((s) => (s === "" ? null : s));
-const termsVersionSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-
 // ---------------------------------------------------------------- client commands
+
+/** The id field the server fills in (a fresh UUID) when a client command creates something new. */
+export const SERVER_FILLED_IDS = {
+  RequestProposal: "requestId",
+  PutMediatorProposal: "proposalId",
+  PostMessage: "messageId",
+  RecordConveyed: "itemId",
+  RecordBracket: "itemId",
+} as const;
+
+/** An engine command's schema as a client sends it: strict, without `actor` (and the id the server fills in). */
+function sent<K extends keyof typeof COMMAND_SCHEMAS, F extends string = never>(type: K, filled?: F) {
+  type Shape = (typeof COMMAND_SCHEMAS)[K]["shape"];
+  const schema = COMMAND_SCHEMAS[type] as unknown as z.ZodObject;
+  const omit: Record<string, true> = { actor: true };
+  if (filled !== undefined) omit[filled] = true;
+  return z.strictObject(schema.omit(omit).shape as unknown as Omit<Shape, "actor" | F>);
+}
 
 /**
  * Commands a client sends over the socket. Not here: CreateSession, JoinSession, IssueInvitation and
  * RevokeInvitation (REST only) and Tick (the clock). `actor` and the ids of new things are the server's.
  */
 export const clientCommandSchema = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("UpdateSetup"),
-    rules: sessionRulesInputSchema.optional(),
-    startAt: epochMsSchema.optional(),
-    title: titleSchema.optional(),
-  }),
-  z.strictObject({ type: z.literal("EditTerms"), baseVersion: termsVersionSchema, text: termsTextSchema }),
-  z.strictObject({ type: z.literal("ApproveTerms"), version: termsVersionSchema }),
-  z.strictObject({ type: z.literal("SkipTerms") }),
-  z.strictObject({ type: z.literal("SetNumber"), amount: amountSchema }),
-  z.strictObject({ type: z.literal("Withdraw") }),
-  z.strictObject({ type: z.literal("Cancel") }),
-  z.strictObject({ type: z.literal("RequestProposal") }),
-  z.strictObject({ type: z.literal("ConsentProposal"), requestId: idSchema }),
-  z.strictObject({ type: z.literal("DeclineProposal"), requestId: idSchema }),
-  z.strictObject({ type: z.literal("AnswerProposal"), proposalId: idSchema, accept: z.boolean() }),
-  z.strictObject({ type: z.literal("PutMediatorProposal"), amount: amountSchema, answerBy: epochMsSchema }),
-  z.strictObject({
-    type: z.literal("SetMediatorLocation"),
-    location: mediatorLocationSchema,
-    until: epochMsSchema.nullable().default(null),
-    note: noteSchema,
-  }),
-  z.strictObject({ type: z.literal("Knock") }),
-  z.strictObject({ type: z.literal("OpenJointRoom") }),
-  z.strictObject({ type: z.literal("CloseJointRoom") }),
-  z.strictObject({ type: z.literal("PostMessage"), room: roomSchema, text: messageTextSchema }),
-  z.strictObject({
-    type: z.literal("RecordConveyed"),
-    from: sideSchema,
-    amount: amountSchema,
-    note: noteSchema,
-    counters: idSchema.nullable().default(null),
-  }),
-  z.strictObject({
-    type: z.literal("RecordBracket"),
-    from: sideSchema,
-    ourAmount: amountSchema,
-    theirAmount: amountSchema,
-    note: noteSchema,
-    counters: idSchema.nullable().default(null),
-  }),
-  z.strictObject({ type: z.literal("UpdateLedgerItem"), itemId: idSchema, state: ledgerItemStateSchema }),
+  sent("UpdateSetup"),
+  sent("EditTerms"),
+  sent("ApproveTerms"),
+  sent("SkipTerms"),
+  sent("SetNumber"),
+  sent("Withdraw"),
+  sent("Cancel"),
+  sent("RequestProposal", SERVER_FILLED_IDS.RequestProposal),
+  sent("ConsentProposal"),
+  sent("DeclineProposal"),
+  sent("AnswerProposal"),
+  sent("PutMediatorProposal", SERVER_FILLED_IDS.PutMediatorProposal),
+  sent("SetMediatorLocation"),
+  sent("Knock"),
+  sent("OpenJointRoom"),
+  sent("CloseJointRoom"),
+  sent("PostMessage", SERVER_FILLED_IDS.PostMessage),
+  sent("RecordConveyed", SERVER_FILLED_IDS.RecordConveyed),
+  sent("RecordBracket", SERVER_FILLED_IDS.RecordBracket),
+  sent("UpdateLedgerItem"),
 ]);
 
 /** A validated client command, as the server receives it after parsing. */
@@ -198,17 +156,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-// Events and views are produced by common/visibility, not typed by hand on the wire: these check the envelope.
-export const visibleEventSchema = z.custom<VisibleEvent>(
-  (v) => isRecord(v) && typeof v.type === "string" && typeof v.at === "number",
-  { error: "Not a session event" },
-);
-/** A room push's event: refused if it still carries a confidential amount (a last guard for the gateway). */
-export const broadcastEventSchema = z.custom<BroadcastEvent>(
-  (v) =>
-    isRecord(v) && typeof v.type === "string" && typeof v.at === "number" && !carriesConfidentialAmount(v),
-  { error: "Not a broadcast-safe session event" },
-);
+// Events are schemas (events.ts); a view is produced by common/visibility and checked here by its envelope.
 export const sessionViewSchema = z.custom<SessionView>(
   (v) => isRecord(v) && typeof v.id === "string" && typeof v.version === "number",
   { error: "Not a session view" },
@@ -282,8 +230,6 @@ export function errorAck(code: ErrorCode, message: string, retryAt?: number): Er
   return retryAt === undefined ? { ok: false, code, message } : { ok: false, code, message, retryAt };
 }
 
-const AMOUNT_KEYS = new Set(["amount", "ourAmount", "theirAmount"]);
-
 /**
  * An ErrorAck for a payload the schemas refused. Zod's messages name the field and the expectation, never the
  * value received, so a refused number is not echoed into an error (or a log line).
@@ -293,7 +239,7 @@ export function invalidInputAck(error: z.ZodError): ErrorAck {
   if (!issue) return errorAck("INVALID_INPUT", "The request is not valid");
   const last = issue.path[issue.path.length - 1];
   const code: ErrorCode =
-    typeof last === "string" && AMOUNT_KEYS.has(last) ? "INVALID_AMOUNT" : "INVALID_INPUT";
+    typeof last === "string" && AMOUNT_FIELDS.has(last) ? "INVALID_AMOUNT" : "INVALID_INPUT";
   const where = issue.path.filter((p) => typeof p === "string" || typeof p === "number").join(".");
   return errorAck(code, where ? `${where}: ${issue.message}` : issue.message);
 }
@@ -308,6 +254,7 @@ export const sessionEventPushSchema = z.strictObject({
   head: signedHeadSchema,
   /** on the deal notice: the stream's signed head after the session's last event, which ends it */
   finalHead: signedHeadSchema.optional(),
+  /** checked against the broadcast form of its type (events.ts): strict, so no confidential amount can pass */
   event: broadcastEventSchema,
 });
 export const presencePushSchema = z.strictObject({
@@ -356,29 +303,17 @@ export type _EveryCommandPlaced = Assert<
   Same<Exclude<CommandType, ClientCommandType | (typeof REST_ONLY_COMMAND_TYPES)[number] | "Tick">, never>
 >;
 
-/** The id field the server fills in (a fresh UUID) when a client command creates something new. */
-export const SERVER_FILLED_IDS = {
-  RequestProposal: "requestId",
-  PutMediatorProposal: "proposalId",
-  PostMessage: "messageId",
-  RecordConveyed: "itemId",
-  RecordBracket: "itemId",
-} as const satisfies Partial<Record<ClientCommandType, string>>;
 type ServerFilled = typeof SERVER_FILLED_IDS;
 type EngineFields<K extends ClientCommandType> = Omit<
   Extract<Command, { type: K }>,
   "actor" | (K extends keyof ServerFilled ? ServerFilled[K] : never)
 >;
-// UpdateSetup carries the creator's partial rules; the server resolves them against the session's.
-type ExpectedClientCommand<K extends ClientCommandType> = K extends "UpdateSetup"
-  ? Omit<EngineFields<K>, "rules"> & { rules?: SessionRulesInput }
-  : EngineFields<K>;
 
 // After parsing, each client command is the engine command minus what the server fills in.
 export type _ClientCommandsMatchEngine = Assert<
   Same<
     {
-      [K in ClientCommandType]: Same<ExpectedClientCommand<K>, Extract<ClientCommand, { type: K }>>;
+      [K in ClientCommandType]: Same<EngineFields<K>, Extract<ClientCommand, { type: K }>>;
     }[ClientCommandType],
     true
   >

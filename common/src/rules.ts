@@ -104,24 +104,49 @@ export type SessionRulesInput = z.infer<typeof sessionRulesInputSchema>;
 
 export const STEP2_LONGER_THAN_SESSION_MESSAGE = "Step 2 must end before the whole session's time limit";
 
+function withDefaults(base: SessionRules, input: SessionRulesInput | null | undefined): SessionRules {
+  const rules: SessionRules = { ...base };
+  for (const [key, value] of Object.entries(input ?? {})) {
+    if (value !== undefined) Object.assign(rules, { [key]: value });
+  }
+  return rules;
+}
+
+/** The cross-field rule: Step 2 must be shorter than the session limit, or Step 3 would be capped to nothing. */
+function crossFieldProblem(rules: SessionRules): string | null {
+  return rules.step2DurationMs >= rules.maxSessionMs ? STEP2_LONGER_THAN_SESSION_MESSAGE : null;
+}
+
 /**
- * Defaults merged with the creator's choices, validated. Absent input (undefined or null) means all defaults.
- * Step 2 must be shorter than the session limit, or Step 3 would be capped to nothing.
+ * The creator's choices merged over the defaults, validated, as one schema (absent or null input means all
+ * defaults). CreateSession's `rules` field: parsing a command resolves its rules, once.
  */
-export function resolveRules(
-  input: unknown,
-): { ok: true; rules: SessionRules } | { ok: false; message: string } {
-  const parsed = sessionRulesInputSchema.safeParse(input ?? {});
+export const resolvedRulesSchema = sessionRulesInputSchema.nullish().transform((input, ctx): SessionRules => {
+  const rules = withDefaults(DEFAULT_RULES, input);
+  const problem = crossFieldProblem(rules);
+  if (problem) {
+    ctx.addIssue({ code: "custom", message: problem, path: ["step2DurationMs"] });
+    return z.NEVER;
+  }
+  return rules;
+});
+
+type ResolvedRules = { ok: true; rules: SessionRules } | { ok: false; message: string };
+
+/** resolvedRulesSchema as a result: the rules, or the first problem's message. */
+export function resolveRules(input: unknown): ResolvedRules {
+  const parsed = resolvedRulesSchema.safeParse(input);
   if (!parsed.success) {
     return { ok: false, message: parsed.error.issues[0]?.message ?? "The rules are not valid" };
   }
-  const rules: SessionRules = { ...DEFAULT_RULES };
-  for (const [key, value] of Object.entries(parsed.data)) {
-    if (value !== undefined) Object.assign(rules, { [key]: value });
-  }
-  if (rules.step2DurationMs >= rules.maxSessionMs)
-    return { ok: false, message: STEP2_LONGER_THAN_SESSION_MESSAGE };
-  return { ok: true, rules };
+  return { ok: true, rules: parsed.data };
+}
+
+/** A change of rules given in part (already parsed with sessionRulesInputSchema) over a session's current rules. */
+export function changeRules(current: SessionRules, change: SessionRulesInput): ResolvedRules {
+  const rules = withDefaults(current, change);
+  const problem = crossFieldProblem(rules);
+  return problem ? { ok: false, message: problem } : { ok: true, rules };
 }
 
 // Hours before the Step 2 deadline at which reminders go out, when Step 2 lasts its default 48 hours.

@@ -368,6 +368,8 @@ export interface ProposalView {
 
 export interface InvitationView {
   invitationId: string;
+  /** who issued it: viewState copies the invitation whole (protocol.md section 8 lists it) */
+  issuedBy?: string;
   role: Role;
   canBid: boolean;
   expiresAt: number;

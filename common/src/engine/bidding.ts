@@ -2,7 +2,6 @@
 // Refusal messages here never contain an amount: they can end up in logs and on other screens.
 
 import { applyBonus, dealAmount, isMatch } from "../matching";
-import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
 import { accept, asBidder, refuse, utc } from "./guards";
 import { currentNumbers, dealEvents } from "./outcomes";
@@ -47,11 +46,9 @@ export function setNumber(s: SessionState, c: CommandOf<"SetNumber">, ctx: Conte
   const { side } = found;
   if (s.phase !== "step2" && s.phase !== "step3")
     return refuse("WRONG_STEP", "Numbers can be entered once Step 2 opens.");
-  const amount = checkAmount(c.amount, s.rules.currency);
-  if (!amount.ok) return refuse("INVALID_AMOUNT", `${amount.message}.`);
   if (s.phase === "step2") {
     // Sealed: nothing is compared before the Step 2 deadline, so any number of changes reveals nothing.
-    return accept([{ type: "BidSet", at: ctx.now, by: c.actor, side, step: 2, amount: amount.amount }]);
+    return accept([{ type: "BidSet", at: ctx.now, by: c.actor, side, step: 2, amount: c.amount }]);
   }
   const blocked = step3Blocked(s, side, ctx.now);
   if (blocked) return blocked;
@@ -61,7 +58,7 @@ export function setNumber(s: SessionState, c: CommandOf<"SetNumber">, ctx: Conte
     by: c.actor,
     side,
     step: 3,
-    amount: amount.amount,
+    amount: c.amount,
   };
   return accept([bid, ...compareNow(fold(s, [bid]), side, ctx)]);
 }

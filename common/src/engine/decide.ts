@@ -24,7 +24,7 @@ import {
 import { cancel, createSession, issueInvitation, joinSession, revokeInvitation, updateSetup } from "./setup";
 import { fold } from "./state";
 import { approveTerms, editTerms, skipTerms } from "./terms";
-import type { Command, Context, Decision, SessionState } from "./types";
+import type { Command, CommandInput, Context, Decision, SessionState } from "./types";
 import { checkCommandShape } from "./validate";
 
 const ENDED_MESSAGE = "This session has ended, so nothing more can be changed.";
@@ -38,7 +38,7 @@ const ENDED_MESSAGE = "This session has ended, so nothing more can be changed.";
  * the returned list; when it is refused, nothing is returned and the scheduler's Tick applies them.
  * Events that follow from the command (Step 2 opening when the last condition is met) come after it.
  */
-export function decide(state: SessionState | null, input: Command, ctx: Context): Decision {
+export function decide(state: SessionState | null, input: CommandInput, ctx: Context): Decision {
   if (
     typeof ctx?.now !== "number" ||
     !Number.isSafeInteger(ctx.now) ||
@@ -49,7 +49,9 @@ export function decide(state: SessionState | null, input: Command, ctx: Context)
       "The server did not supply a valid clock reading or random source for this request.",
     );
   }
-  const shape = checkCommandShape(input);
+  // One schema per command (./commands.ts), the same the socket and REST parse with; amounts refused there name
+  // the bound in the session's currency.
+  const shape = checkCommandShape(input, state?.rules.currency);
   if (!shape.ok) return shape;
   const command = shape.command;
   if (command.type === "CreateSession") {

@@ -67,9 +67,3 @@ export function asMediator(
 export function utc(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
-
-/** Length of text a person typed, ignoring surrounding blanks, within [min, max] characters. */
-export function textFits(text: string, min: number, max: number): boolean {
-  const length = text.trim().length;
-  return length >= min && text.length <= max;
-}

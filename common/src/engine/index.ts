@@ -2,12 +2,24 @@
 
 export { biddingPaused, changesLeft, nextChangeAllowedAt } from "./bidding";
 export { dueEvents } from "./clock";
+export {
+  AMOUNT_FIELDS,
+  COMMAND_SCHEMAS,
+  commandSchema,
+  MAX_ID_LENGTH,
+  MAX_MESSAGE_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_NOTE_LENGTH,
+  MAX_TERMS_LENGTH,
+  MAX_TITLE_LENGTH,
+  TEXT_LIMITS,
+} from "./commands";
 export { nextDeadline, openDeadlines, readyForStep2 } from "./deadlines";
 export { decide } from "./decide";
-export { bracketPositionIds, LEDGER_TRANSITIONS, MAX_MESSAGE_LENGTH, MAX_NOTE_LENGTH } from "./mediation";
+export { bracketPositionIds, LEDGER_TRANSITIONS } from "./mediation";
 export { nextProposalRequestAt } from "./proposals";
 export { type Audience, audienceOf } from "./rooms";
-export { MAX_NAME_LENGTH, MAX_TERMS_LENGTH, MAX_TITLE_LENGTH, sideHasBidder } from "./setup";
+export { sideHasBidder } from "./setup";
 export { evolve, fold, replay } from "./state";
 export * from "./types";
-export { checkCommandShape, MAX_ID_LENGTH } from "./validate";
+export { checkCommandShape, commandRefusal } from "./validate";

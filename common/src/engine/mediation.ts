@@ -1,9 +1,8 @@
 // The traditional mediation day around the numbers: where the mediator is, knocks, rooms and messages, and
 // the ledger of conveyed offers and brackets. Ledger amounts are positions said aloud, not confidential numbers.
 
-import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
-import { accept, asMediator, asMember, asSideMember, refuse, textFits } from "./guards";
+import { accept, asMediator, asMember, asSideMember, refuse } from "./guards";
 import { audienceOf } from "./rooms";
 import type {
   Context,
@@ -16,8 +15,8 @@ import type {
 } from "./types";
 import { otherSide } from "./types";
 
-export const MAX_MESSAGE_LENGTH = 4000;
-export const MAX_NOTE_LENGTH = 1000;
+// Lengths, ids and amounts are the command schemas' (./commands.ts): a command reaching a handler has passed them.
+export { MAX_MESSAGE_LENGTH, MAX_NOTE_LENGTH } from "./commands";
 
 const MEDIATOR_ONLY_LEDGER = "Only a mediator records conveyed offers and brackets.";
 
@@ -40,12 +39,6 @@ export function setMediatorLocation(
   if (!found.ok) return found;
   if (c.until !== null && !(c.until > ctx.now)) {
     return refuse("INVALID_DEADLINE", "The time estimate must be in the future.");
-  }
-  if (c.note !== null && c.note.length > MAX_NOTE_LENGTH) {
-    return refuse(
-      "INVALID_INPUT",
-      `A note can have at most ${MAX_NOTE_LENGTH.toLocaleString("en-US")} characters.`,
-    );
   }
   return accept([
     {
@@ -101,12 +94,6 @@ export function postMessage(s: SessionState, c: CommandOf<"PostMessage">, ctx: C
   if (kind === "side" && role !== roomSide) {
     return refuse("WRONG_SIDE", "Only that side's members can post in its side-only room.");
   }
-  if (!textFits(c.text, 1, MAX_MESSAGE_LENGTH)) {
-    return refuse(
-      "INVALID_INPUT",
-      `A message must have between 1 and ${MAX_MESSAGE_LENGTH.toLocaleString("en-US")} characters.`,
-    );
-  }
   if (s.messages.some((message) => message.messageId === c.messageId)) {
     return refuse("CONFLICT", "This message has already been posted.");
   }
@@ -127,19 +114,13 @@ function findItem(s: SessionState, itemId: string): LedgerItem | undefined {
   return s.ledger.find((item) => item.itemId === itemId);
 }
 
-/** Checks shared by conveyed offers and brackets: a fresh id, a short note, and a valid item to counter. */
+/** Checks shared by conveyed offers and brackets: a fresh id and a valid item to counter. */
 function checkNewItem(
   s: SessionState,
   c: CommandOf<"RecordConveyed"> | CommandOf<"RecordBracket">,
   ctx: Context,
 ): Refused | SessionEvent[] {
   if (findItem(s, c.itemId)) return refuse("CONFLICT", "A ledger item with this id already exists.");
-  if (c.note !== null && c.note.length > MAX_NOTE_LENGTH) {
-    return refuse(
-      "INVALID_INPUT",
-      `A note can have at most ${MAX_NOTE_LENGTH.toLocaleString("en-US")} characters.`,
-    );
-  }
   if (c.counters === null) return [];
   const countered = findItem(s, c.counters);
   if (!countered) return refuse("LEDGER_ITEM_NOT_FOUND", "The item this counters is not in the ledger.");
@@ -168,35 +149,24 @@ function counteredBy(countered: LedgerItem, actor: string, ctx: Context): Sessio
   };
 }
 
-function invalidAmount(currency: string, ...amounts: unknown[]): Refused | null {
-  for (const amount of amounts) {
-    const checked = checkAmount(amount, currency);
-    if (!checked.ok) return refuse("INVALID_AMOUNT", `${checked.message}.`);
-  }
-  return null;
-}
-
 export function recordConveyed(s: SessionState, c: CommandOf<"RecordConveyed">, ctx: Context): Decision {
-  return recordItem(s, c, ctx, { kind: "conveyed", from: c.from, amount: c.amount }, [c.amount]);
+  return recordItem(s, c, ctx, { kind: "conveyed", from: c.from, amount: c.amount });
 }
 
 export function recordBracket(s: SessionState, c: CommandOf<"RecordBracket">, ctx: Context): Decision {
   const item = { kind: "bracket" as const, from: c.from, ourAmount: c.ourAmount, theirAmount: c.theirAmount };
-  return recordItem(s, c, ctx, item, [c.ourAmount, c.theirAmount]);
+  return recordItem(s, c, ctx, item);
 }
 
-/** One path for both ledger records: mediator only, valid amounts, a new id, and what it counters. */
+/** One path for both ledger records: mediator only, a new id, and what it counters. */
 function recordItem(
   s: SessionState,
   c: CommandOf<"RecordConveyed"> | CommandOf<"RecordBracket">,
   ctx: Context,
   item: EventOf<"LedgerItemRecorded">["item"],
-  amounts: unknown[],
 ): Decision {
   const found = asMediator(s, c.actor, MEDIATOR_ONLY_LEDGER);
   if (!found.ok) return found;
-  const badAmount = invalidAmount(s.rules.currency, ...amounts);
-  if (badAmount) return badAmount;
   const counter = checkNewItem(s, c, ctx);
   if (!Array.isArray(counter)) return counter;
   return accept([

@@ -2,7 +2,6 @@
 // both numbers) and the mediator's proposal. Each side answers privately; only "accepted or not" is announced.
 
 import { gapTooWide, proposalAmount } from "../matching";
-import { checkAmount } from "../money";
 import type { CommandOf, Refused } from "./guards";
 import { accept, asBidder, asMediator, refuse, utc } from "./guards";
 import { currentNumbers, resolveProposal } from "./outcomes";
@@ -142,8 +141,6 @@ export function putMediatorProposal(
   if (!found.ok) return found;
   const denied = inStep3(s, "A mediator's proposal can be put in Step 3.");
   if (denied) return denied;
-  const amount = checkAmount(c.amount, s.rules.currency);
-  if (!amount.ok) return refuse("INVALID_AMOUNT", `${amount.message}.`);
   if (!(c.answerBy > ctx.now && s.step3ClosesAt !== null && c.answerBy <= s.step3ClosesAt)) {
     return refuse(
       "INVALID_DEADLINE",
@@ -158,7 +155,7 @@ export function putMediatorProposal(
       at: ctx.now,
       proposalId: c.proposalId,
       by: c.actor,
-      amount: amount.amount,
+      amount: c.amount,
       answerBy: c.answerBy,
     },
   ]);

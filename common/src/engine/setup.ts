@@ -1,46 +1,25 @@
 // Creating a session, changing its setup, bringing people in, and cancelling it before Step 2.
 
 import type { SessionRules } from "../rules";
-import { resolveRules } from "../rules";
+import { changeRules } from "../rules";
 import type { CommandOf, Refused } from "./guards";
-import { accept, asMember, refuse, textFits } from "./guards";
+import { accept, asMember, refuse } from "./guards";
 import type { Context, Decision, Role, SessionState, Side } from "./types";
 
-export const MAX_TITLE_LENGTH = 200;
-export const MAX_NAME_LENGTH = 200;
-// About 25 pages. With the default BODY_LIMIT and SOCKET_MAX_BUFFER (256 KiB) an edit always fits, even in 3-byte UTF-8.
-export const MAX_TERMS_LENGTH = 60_000;
-
-const TITLE_MESSAGE = `The title must have between 1 and ${MAX_TITLE_LENGTH} characters.`;
-const NAME_MESSAGE = `Your name must have between 1 and ${MAX_NAME_LENGTH} characters.`;
-const START_MESSAGE = "The start time is not a valid time.";
-
-function validStart(startAt: number): boolean {
-  return Number.isSafeInteger(startAt) && startAt >= 0;
-}
+// Lengths, ids and times are the command schemas' (./commands.ts): a command reaching a handler has passed them.
+export { MAX_NAME_LENGTH, MAX_TERMS_LENGTH, MAX_TITLE_LENGTH } from "./commands";
 
 export function createSession(c: CommandOf<"CreateSession">, ctx: Context): Decision {
-  if (!textFits(c.title, 1, MAX_TITLE_LENGTH)) return refuse("INVALID_INPUT", TITLE_MESSAGE);
-  if (!textFits(c.actorName, 1, MAX_NAME_LENGTH)) return refuse("INVALID_INPUT", NAME_MESSAGE);
-  if (!validStart(c.startAt)) return refuse("INVALID_INPUT", START_MESSAGE);
-  if (c.termsText.length > MAX_TERMS_LENGTH) {
-    return refuse(
-      "INVALID_INPUT",
-      `The terms can have at most ${MAX_TERMS_LENGTH.toLocaleString("en-US")} characters.`,
-    );
-  }
-  const rules = resolveRules(c.rules);
-  if (!rules.ok) return refuse("INVALID_RULES", rules.message);
   return accept([
     {
       type: "SessionCreated",
       at: ctx.now,
       sessionId: c.sessionId,
-      title: c.title.trim(),
+      title: c.title,
       createdBy: c.actor,
-      creatorName: c.actorName.trim(),
+      creatorName: c.actorName,
       creatorRole: c.creatorRole,
-      rules: rules.rules,
+      rules: c.rules,
       startAt: c.startAt,
       termsText: c.termsText,
     },
@@ -72,17 +51,11 @@ export function updateSetup(s: SessionState, c: CommandOf<"UpdateSetup">, ctx: C
   if (c.rules === undefined && c.startAt === undefined && c.title === undefined) {
     return refuse("INVALID_INPUT", "The request changes nothing.");
   }
-  if (c.title !== undefined && !textFits(c.title, 1, MAX_TITLE_LENGTH))
-    return refuse("INVALID_INPUT", TITLE_MESSAGE);
-  if (c.startAt !== undefined && !validStart(c.startAt)) return refuse("INVALID_INPUT", START_MESSAGE);
   let rules = s.rules;
   if (c.rules !== undefined) {
-    if (typeof c.rules !== "object" || c.rules === null || Array.isArray(c.rules)) {
-      return refuse("INVALID_RULES", "The rules must be an object");
-    }
-    const resolved = resolveRules({ ...s.rules, ...c.rules });
-    if (!resolved.ok) return refuse("INVALID_RULES", resolved.message);
-    rules = resolved.rules;
+    const changed = changeRules(s.rules, c.rules);
+    if (!changed.ok) return refuse("INVALID_RULES", changed.message);
+    rules = changed.rules;
   }
   const startAt = c.startAt ?? s.startAt;
   // A side's approval or skip accepted the rules and start as they stood; changing either withdraws every one,
@@ -96,7 +69,7 @@ export function updateSetup(s: SessionState, c: CommandOf<"UpdateSetup">, ctx: C
       by: c.actor,
       rules,
       startAt,
-      title: c.title?.trim() ?? s.title,
+      title: c.title ?? s.title,
       approvalsWithdrawn: changed && hasAcceptances(s),
     },
   ]);
@@ -229,13 +202,12 @@ export function joinSession(s: SessionState, c: CommandOf<"JoinSession">, ctx: C
       `The ${invitation.role} side has joined since this invitation was made. Ask a member of that side for an invitation.`,
     );
   }
-  if (!textFits(c.actorName, 1, MAX_NAME_LENGTH)) return refuse("INVALID_INPUT", NAME_MESSAGE);
   return accept([
     {
       type: "MemberJoined",
       at: ctx.now,
       userId: c.actor,
-      name: c.actorName.trim(),
+      name: c.actorName,
       role: invitation.role,
       canBid: invitation.canBid,
       invitationId: c.invitationId,

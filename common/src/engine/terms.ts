@@ -3,7 +3,6 @@
 
 import type { CommandOf, Refused } from "./guards";
 import { accept, asBidder, asMember, refuse } from "./guards";
-import { MAX_TERMS_LENGTH } from "./setup";
 import { fold } from "./state";
 import type { Context, Decision, SessionEvent, SessionState } from "./types";
 
@@ -33,12 +32,6 @@ export function editTerms(s: SessionState, c: CommandOf<"EditTerms">, ctx: Conte
   const closed = step1Open(s);
   if (closed) return closed;
   if (c.baseVersion !== s.terms.version) return stale(s);
-  if (c.text.length > MAX_TERMS_LENGTH) {
-    return refuse(
-      "INVALID_INPUT",
-      `The terms can have at most ${MAX_TERMS_LENGTH.toLocaleString("en-US")} characters.`,
-    );
-  }
   if (c.text === s.terms.text)
     return refuse("INVALID_INPUT", "The text is unchanged, so there is nothing to save.");
   return accept([

@@ -59,78 +59,9 @@ export interface Context {
 }
 
 // ---------------------------------------------------------------- commands
-// `actor` is the authenticated user id, filled in by the server, never by the client.
+// One zod schema per command, in ./commands.ts; the types are derived from those schemas.
 
-export type Command =
-  | {
-      type: "CreateSession";
-      actor: string;
-      actorName: string;
-      sessionId: string;
-      title: string;
-      creatorRole: Role;
-      rules: SessionRules;
-      startAt: number;
-      termsText: string;
-    }
-  | { type: "UpdateSetup"; actor: string; rules?: SessionRules; startAt?: number; title?: string }
-  | {
-      type: "IssueInvitation";
-      actor: string;
-      invitationId: string;
-      role: Role;
-      canBid: boolean;
-      expiresAt: number;
-    }
-  | { type: "RevokeInvitation"; actor: string; invitationId: string }
-  | { type: "JoinSession"; actor: string; actorName: string; invitationId: string }
-  | { type: "EditTerms"; actor: string; baseVersion: number; text: string }
-  | { type: "ApproveTerms"; actor: string; version: number }
-  | { type: "SkipTerms"; actor: string }
-  | { type: "SetNumber"; actor: string; amount: Cents }
-  | { type: "Withdraw"; actor: string }
-  | { type: "Cancel"; actor: string }
-  | { type: "RequestProposal"; actor: string; requestId: string }
-  | { type: "ConsentProposal"; actor: string; requestId: string }
-  | { type: "DeclineProposal"; actor: string; requestId: string }
-  | { type: "AnswerProposal"; actor: string; proposalId: string; accept: boolean }
-  | { type: "PutMediatorProposal"; actor: string; proposalId: string; amount: Cents; answerBy: number }
-  | {
-      type: "SetMediatorLocation";
-      actor: string;
-      location: MediatorLocation;
-      until: number | null;
-      note: string | null;
-    }
-  | { type: "Knock"; actor: string }
-  | { type: "OpenJointRoom"; actor: string }
-  | { type: "CloseJointRoom"; actor: string }
-  | { type: "PostMessage"; actor: string; messageId: string; room: RoomId; text: string }
-  | {
-      type: "RecordConveyed";
-      actor: string;
-      itemId: string;
-      from: Side;
-      amount: Cents;
-      note: string | null;
-      counters: string | null;
-    }
-  | {
-      type: "RecordBracket";
-      actor: string;
-      itemId: string;
-      from: Side;
-      /** "we (from) will go to `ourAmount` if you go to `theirAmount`" */
-      ourAmount: Cents;
-      theirAmount: Cents;
-      note: string | null;
-      counters: string | null;
-    }
-  | { type: "UpdateLedgerItem"; actor: string; itemId: string; state: LedgerItemState }
-  /** The clock: closes steps, expires requests and proposals, sends reminders. Idempotent. */
-  | { type: "Tick" };
-
-export type CommandType = Command["type"];
+export type { Command, CommandInput, CommandType } from "./commands";
 
 // ---------------------------------------------------------------- events
 // Every event carries `at` (epoch ms). Amounts in BidSet and SmartProposalMade are confidential:

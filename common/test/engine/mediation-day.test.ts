@@ -18,7 +18,7 @@ const post = (
   actor: string,
   room: RoomId,
   text = "Can we talk?",
-  messageId = `m-${actor}-${room}`,
+  messageId = `m-${actor}-${room.replace(":", "-")}`,
 ): Command => ({
   type: "PostMessage",
   actor,
@@ -135,7 +135,7 @@ describe("rooms and messages", () => {
       {
         type: "MessagePosted",
         at: scenario.now,
-        messageId: "m-claimant-attorney-caucus:claimant",
+        messageId: "m-claimant-attorney-caucus-claimant",
         room: "caucus:claimant",
         by: CLAIMANT,
         text: "Our view",

@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SessionEvent, SessionState } from "../../src/engine";
-import { decide, evolve, openDeadlines, replay } from "../../src/engine";
+import { commandSchema, decide, evolve, openDeadlines, replay } from "../../src/engine";
 import { applyBonus, dealAmount, gapTooWide } from "../../src/matching";
 import type { Random } from "../../src/random";
 import type { DecisionRecord } from "./arbitrary";
@@ -131,7 +131,10 @@ function checkDecision(record: DecisionRecord): void {
   }
   if (before?.phase === "ended" && command.type !== "Tick") {
     expect(decision.ok).toBe(false);
-    if (!decision.ok) expect(decision.code).toBe("SESSION_ENDED");
+    // A command its schema refuses is refused as such first (as on the wire); any other is SESSION_ENDED.
+    if (!decision.ok && !commandSchema.safeParse(command).success)
+      expect(["INVALID_INPUT", "INVALID_AMOUNT", "INVALID_RULES"]).toContain(decision.code);
+    else if (!decision.ok) expect(decision.code).toBe("SESSION_ENDED");
   }
   if (before?.phase === "ended" && command.type === "Tick")
     expect(decision).toEqual({ ok: true, events: [] });

@@ -21,8 +21,12 @@ import {
   CLIENT_COMMAND_TYPES,
   clientCommandSchema,
   clientEventSchemas,
+  commandPayloadSchema,
+  commandRequestSchema,
   createInvitationSchema,
+  createSessionSchema,
   DEFAULT_RULES,
+  decide,
   ERROR_CODES,
   type ErrorCode,
   emailSchema,
@@ -33,6 +37,7 @@ import {
   MAX_NAME_LENGTH,
   REST_ONLY_COMMAND_TYPES,
   RULE_BOUNDS,
+  seededRandom,
   signInSchema,
   signUpSchema,
   TEXT_LIMITS,
@@ -303,7 +308,42 @@ interface KnownLimit {
   max: number | null;
   /** does the wire schema accept a value of this size? */
   probe?: Probe;
+  /** the same limit where each path parses it: the engine (decide), the socket's and REST's payload schemas */
+  paths?: { engine?: Probe; socket?: Probe; rest?: Probe };
 }
+
+// ---- the paths a limit reaches: each must refuse exactly where its constant says (one constant, one schema)
+const UUID = "00000000-0000-4000-8000-000000000000";
+const SHAPE_CODES = new Set(["INVALID_INPUT", "INVALID_AMOUNT", "INVALID_RULES"]);
+/** decide with no session: a command its schema accepts gets past parsing (to SESSION_NOT_FOUND, or a creation). */
+const engineAccepts =
+  (make: (n: number) => Record<string, unknown>): Probe =>
+  (n) => {
+    const d = decide(null, { actor: "u1", ...make(n) } as never, { now: 1_000, random: seededRandom(1) });
+    return d.ok || !SHAPE_CODES.has(d.code);
+  };
+const create = (fields: Record<string, unknown>) => ({
+  type: "CreateSession",
+  actorName: "Ann",
+  sessionId: UUID,
+  title: "T",
+  creatorRole: "mediator",
+  startAt: 0,
+  termsText: "",
+  ...fields,
+});
+const socketAccepts =
+  (make: (n: number) => unknown): Probe =>
+  (n) =>
+    commandPayloadSchema.safeParse({ sessionId: UUID, idempotencyKey: "key-0001", command: make(n) }).success;
+const restCommandAccepts =
+  (make: (n: number) => unknown): Probe =>
+  (n) =>
+    commandRequestSchema.safeParse({ idempotencyKey: "key-0001", command: make(n) }).success;
+const restCreateAccepts =
+  (make: (n: number) => Record<string, unknown>): Probe =>
+  (n) =>
+    createSessionSchema.safeParse({ title: "T", creatorRole: "mediator", ...make(n) }).success;
 
 interface Parser {
   safeParse(x: unknown): { success: boolean };
@@ -349,25 +389,81 @@ function knownLimits(): Record<string, KnownLimit> {
     probe: accepts(schema, make),
   });
   const known: Record<string, KnownLimit> = {
-    MAX_AMOUNT_CENTS: { min: 1, max: MAX_AMOUNT_CENTS, probe: accepts(amountSchema, (n) => n) },
-    "TEXT_LIMITS.title": { min: 1, max: TEXT_LIMITS.title, probe: accepts(titleSchema, chars) },
-    "TEXT_LIMITS.termsText": { min: 0, max: TEXT_LIMITS.termsText, probe: accepts(termsTextSchema, chars) },
+    MAX_AMOUNT_CENTS: {
+      min: 1,
+      max: MAX_AMOUNT_CENTS,
+      probe: accepts(amountSchema, (n) => n),
+      paths: {
+        engine: engineAccepts((n) => ({ type: "SetNumber", amount: n })),
+        socket: socketAccepts((n) => ({ type: "SetNumber", amount: n })),
+        rest: restCommandAccepts((n) => ({ type: "SetNumber", amount: n })),
+      },
+    },
+    "TEXT_LIMITS.title": {
+      min: 1,
+      max: TEXT_LIMITS.title,
+      probe: accepts(titleSchema, chars),
+      paths: {
+        engine: engineAccepts((n) => create({ title: chars(n) })),
+        socket: socketAccepts((n) => ({ type: "UpdateSetup", title: chars(n) })),
+        rest: restCreateAccepts((n) => ({ title: chars(n) })),
+      },
+    },
+    "TEXT_LIMITS.termsText": {
+      min: 0,
+      max: TEXT_LIMITS.termsText,
+      probe: accepts(termsTextSchema, chars),
+      paths: {
+        engine: engineAccepts((n) => ({ type: "EditTerms", baseVersion: 0, text: chars(n) })),
+        socket: socketAccepts((n) => ({ type: "EditTerms", baseVersion: 0, text: chars(n) })),
+        rest: restCreateAccepts((n) => ({ termsText: chars(n) })),
+      },
+    },
     "TEXT_LIMITS.message": {
       min: 1,
       max: TEXT_LIMITS.message,
       probe: accepts(commandField("PostMessage", "text"), chars),
+      paths: {
+        engine: engineAccepts((n) => ({
+          type: "PostMessage",
+          messageId: "m1",
+          room: "joint",
+          text: chars(n),
+        })),
+        socket: socketAccepts((n) => ({ type: "PostMessage", room: "joint", text: chars(n) })),
+        rest: restCommandAccepts((n) => ({ type: "PostMessage", room: "joint", text: chars(n) })),
+      },
     },
     "TEXT_LIMITS.note": {
       min: 0,
       max: TEXT_LIMITS.note,
       probe: accepts(commandField("SetMediatorLocation", "note"), chars),
+      paths: {
+        engine: engineAccepts((n) => ({ type: "SetMediatorLocation", location: "joint", note: chars(n) })),
+        socket: socketAccepts((n) => ({ type: "SetMediatorLocation", location: "joint", note: chars(n) })),
+        rest: restCommandAccepts((n) => ({ type: "SetMediatorLocation", location: "joint", note: chars(n) })),
+      },
     },
     "TEXT_LIMITS.displayName": {
       min: 1,
       max: TEXT_LIMITS.displayName,
       probe: accepts(signUpSchema.shape.displayName, chars),
+      paths: {
+        // the name an account creates a session and joins with is its sign-up name: one limit for both
+        engine: engineAccepts((n) => create({ actorName: chars(n) })),
+        rest: (n) =>
+          signUpSchema.safeParse({ email: "a@example.com", password: "password1", displayName: chars(n) })
+            .success,
+      },
     },
-    idSchema: fromSchema(idSchema, chars),
+    idSchema: {
+      ...fromSchema(idSchema, chars),
+      paths: {
+        engine: engineAccepts((n) => ({ type: "ConsentProposal", requestId: chars(n) })),
+        socket: socketAccepts((n) => ({ type: "ConsentProposal", requestId: chars(n) })),
+        rest: restCommandAccepts((n) => ({ type: "ConsentProposal", requestId: chars(n) })),
+      },
+    },
     idempotencyKeySchema: fromSchema(idempotencyKeySchema, (n) => "!".repeat(n)),
     emailSchema: fromSchema(emailSchema, (n) => `${"a".repeat(Math.max(1, n - 12))}@example.com`),
     "signUpSchema.password": fromSchema(signUpSchema.shape.password, chars),
@@ -447,18 +543,39 @@ describe("protocol.md section 12: the limits table", () => {
     expect(problems).toEqual([]);
   });
 
-  it("the engine's own limits are no tighter than the wire's, and the page quotes them right", () => {
+  it("the engine, the socket and REST each refuse exactly where the constant says (one schema per limit)", () => {
+    const problems: string[] = [];
+    for (const [key, k] of Object.entries(known)) {
+      for (const [where, probe] of Object.entries(k.paths ?? {})) {
+        const check = (n: number, want: boolean) => {
+          if (probe(n) !== want)
+            problems.push(
+              `\`${key}\` over ${where}: ${want ? "refuses" : "accepts"} ${fmt(n)}, but the constant's bounds are ${fmt(k.min)}..${fmt(k.max)}`,
+            );
+        };
+        if (k.max !== null) {
+          check(k.max, true);
+          check(k.max + 1, false);
+        }
+        if (k.min !== null && k.min > 0) {
+          check(k.min, true);
+          check(k.min - 1, false);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("the engine's limits are the wire's own constants, and the page quotes them right", () => {
     const problems: string[] = [];
     const engine = { MAX_NAME_LENGTH, MAX_ID_LENGTH };
-    if (MAX_NAME_LENGTH < TEXT_LIMITS.displayName)
+    if (MAX_NAME_LENGTH !== TEXT_LIMITS.displayName)
       problems.push(
-        `MAX_NAME_LENGTH (${MAX_NAME_LENGTH}) is below TEXT_LIMITS.displayName: the engine would refuse names the wire accepts`,
+        `MAX_NAME_LENGTH (${MAX_NAME_LENGTH}) is not TEXT_LIMITS.displayName: two limits for one name`,
       );
     const idMax = boundsOf(idSchema).max ?? 0;
-    if (MAX_ID_LENGTH < idMax)
-      problems.push(
-        `MAX_ID_LENGTH (${MAX_ID_LENGTH}) is below idSchema's ${idMax}: the engine would refuse ids the wire accepts`,
-      );
+    if (MAX_ID_LENGTH !== idMax)
+      problems.push(`MAX_ID_LENGTH (${MAX_ID_LENGTH}) is not idSchema's ${idMax}: two limits for one id`);
     for (const [name, value] of Object.entries(engine)) {
       const m = new RegExp(`\`${name}\` \\((\\d[\\d,]*)\\)`).exec(doc);
       if (!m) problems.push(`${DOC} section 12 should quote \`${name}\` (${value})`);
