@@ -1,0 +1,91 @@
+// The publisher's last guard: every push is parsed with sessionEventPushSchema before it is emitted. A push that
+// fails is not sent, and what is reported names the event type only, never its content.
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import type { SessionEvent, SessionState } from "@backchannel/common";
+import { describe, expect, it } from "vitest";
+import { createSocketPublisher, PUSH_REFUSED_MESSAGE } from "../../src/realtime/publisher";
+import type { Committed } from "../../src/sessions/service";
+import { createHeadSigner } from "../../src/store/signing";
+
+const signer = createHeadSigner(generateKeyPairSync("ed25519").privateKey);
+const SECRET = 73_400_123;
+
+function fakeIo() {
+  const emitted: Array<{ room: string; event: string; push: unknown }> = [];
+  const io = {
+    to: (room: string) => ({
+      emit: (event: string, push: unknown) => {
+        emitted.push({ room, event, push });
+        return true;
+      },
+    }),
+  };
+  return { io: io as never, emitted };
+}
+
+function committed(events: SessionEvent[]): Committed {
+  const sessionId = randomUUID();
+  const head = "c".repeat(64);
+  return {
+    sessionId,
+    version: events.length,
+    chainHash: head,
+    events: events.map((event, i) => ({
+      version: i + 1,
+      chainHash: head,
+      event,
+      streams: [{ stream: "claimant", position: i + 1, digest: head, head }],
+    })),
+    state: {
+      phase: "step3",
+      createdBy: "u1",
+      members: { u1: { role: "claimant" } },
+      invitations: {},
+    } as unknown as SessionState,
+    heads: {},
+    actorPosition: null,
+    duplicate: false,
+    dataKeyAfter: null,
+  } as unknown as Committed;
+}
+
+describe("the publisher's last guard", () => {
+  it("emits a push its schema accepts", () => {
+    const { io, emitted } = fakeIo();
+    createSocketPublisher(io, signer).publish(
+      committed([{ type: "BidSet", at: 1, by: "u1", side: "claimant", step: 3, amount: SECRET }]),
+    );
+    expect(emitted).toHaveLength(1);
+    expect(JSON.stringify(emitted)).not.toContain(String(SECRET));
+  });
+
+  it("does not emit a push its schema refuses, and logs the event type only", () => {
+    const { io, emitted } = fakeIo();
+    const lines: unknown[] = [];
+    const log = { error: (...args: unknown[]) => lines.push(args) };
+    // A field no schema describes (as a confidential number in an unexpected place would be).
+    const bad = { type: "Step2Closed", at: 1, deal: false, leaked: SECRET } as unknown as SessionEvent;
+    const good: SessionEvent = { type: "Step3Opened", at: 1, closesAt: 2 };
+    createSocketPublisher(io, signer, undefined, log as never).publish(committed([bad, good]));
+    expect(emitted.map((e) => (e.push as { event: { type: string } }).event.type)).toEqual(["Step3Opened"]);
+    expect(lines).toHaveLength(1);
+    expect(JSON.stringify(lines)).toContain("Step2Closed");
+    expect(JSON.stringify(lines)).toContain(PUSH_REFUSED_MESSAGE);
+    expect(JSON.stringify(lines)).not.toContain(String(SECRET));
+    expect(JSON.stringify(lines)).not.toContain("leaked");
+  });
+
+  it("without a logger, sends the rest and then throws naming the type only (for the caller's log line)", () => {
+    const { io, emitted } = fakeIo();
+    const bad = { type: "Step2Closed", at: 1, deal: false, leaked: SECRET } as unknown as SessionEvent;
+    const good: SessionEvent = { type: "Step3Opened", at: 1, closesAt: 2 };
+    const publish = () => createSocketPublisher(io, signer).publish(committed([bad, good]));
+    expect(publish).toThrow(`${PUSH_REFUSED_MESSAGE}: Step2Closed`);
+    expect(emitted).toHaveLength(1);
+    try {
+      publish();
+    } catch (err) {
+      expect(String(err)).not.toContain(String(SECRET));
+    }
+  });
+});
