@@ -9,4 +9,5 @@ export * from "./protocol";
 export * from "./random";
 export * from "./rounding";
 export * from "./rules";
+export * from "./view-apply";
 export * from "./visibility";
