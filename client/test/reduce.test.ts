@@ -1,8 +1,7 @@
 import type { Role, SessionEvent, SessionView } from "@backchannel/common";
-import { audienceOf } from "@backchannel/common";
+import { applyVisibleEvent, audienceOf } from "@backchannel/common";
 import { describe, expect, it } from "vitest";
 import {
-  applyEvent,
   applySync,
   createSessionData,
   followUpFor,
@@ -10,6 +9,7 @@ import {
   receivePush,
   withOwnNumber,
 } from "../src/session/reduce";
+import { EngineLog } from "./engineLog";
 import {
   openedSession,
   positionOf,
@@ -417,11 +417,48 @@ describe("a session that ends without a deal", () => {
   });
 });
 
-describe("applyEvent details", () => {
+describe("a bracket drafted with the other side", () => {
+  it("shows, once conveyed, where the ledger holds it (not after items recorded later)", () => {
+    const log = new EngineLog();
+    log.run("mediator", {
+      type: "RecordBracket",
+      itemId: "b-1",
+      from: "claimant",
+      ourAmount: 8_000_000,
+      theirAmount: 5_000_000,
+      note: null,
+      counters: null,
+    });
+    log.run("mediator", {
+      type: "RecordConveyed",
+      itemId: "c-1",
+      from: "respondent",
+      amount: 4_500_000,
+      note: null,
+      counters: null,
+    });
+    log.run("mediator", { type: "UpdateLedgerItem", itemId: "b-1", state: "conveyed" });
+    const { events, opened } = log;
+    let data = createSessionData(
+      snapshot(events.slice(0, opened), "respondent"),
+      positionOf(events.slice(0, opened), "respondent"),
+    );
+    for (let i = opened; i < events.length; i++) {
+      const push = pushFor(events, i, "respondent");
+      if (!push) continue;
+      const outcome = receivePush(data, push);
+      if (outcome.kind === "applied") data = outcome.data;
+    }
+    expect(data.view.ledger.map((l) => l.itemId)).toEqual(["b-1", "c-1"]);
+    expect(data.view.ledger).toEqual(snapshot(events, "respondent").ledger);
+  });
+});
+
+describe("applyVisibleEvent details (as the client uses it)", () => {
   const view = snapshot(openedSession(), "claimant");
 
   it("an edit withdraws approvals but keeps skips", () => {
-    const approved = applyEvent(
+    const approved = applyVisibleEvent(
       {
         ...view,
         terms: { ...view.terms, approvals: { respondent: 1 }, skipped: { claimant: true }, closed: null },
@@ -438,9 +475,9 @@ describe("applyEvent details", () => {
   });
 
   it("a Step 3 change of the own number counts one change until the refresh", () => {
-    const step3 = applyEvent(view, { type: "Step3Opened", at: T0, closesAt: T0 + 1 }, 11);
+    const step3 = applyVisibleEvent(view, { type: "Step3Opened", at: T0, closesAt: T0 + 1 }, 11);
     const before = step3.numbers.own!.changesLeft;
-    const after = applyEvent(
+    const after = applyVisibleEvent(
       step3,
       { type: "NumberSet", at: T0 + 5, by: USERS.claimant, side: "claimant", step: 3 },
       12,
@@ -451,7 +488,7 @@ describe("applyEvent details", () => {
 
   it("an unknown event type from a newer server only moves the version", () => {
     const unknown = { type: "SomethingNew", at: T0 } as unknown as LoggedEvent["event"];
-    const next = applyEvent(view, unknown, 42);
+    const next = applyVisibleEvent(view, unknown, 42);
     expect(next).toEqual({ ...view, version: 42 });
   });
 
