@@ -159,15 +159,17 @@ function duplicates(rows: Array<{ key: string; line: number }>): string[] {
 
 const GOOD_TOKEN = "docs-test-token";
 const STUB_USER = { id: "00000000-0000-4000-8000-000000000001", email: "docs@example.com", name: "Docs" };
-const unused = (what: string) =>
-  new Proxy(
-    {},
-    {
-      get() {
-        throw new Error(`the docs test's stub ${what} was used`);
-      },
+/** A dependency the tested routes never call: reading its parts is allowed (an app may wire them up), calling throws. */
+const unused = (what: string): unknown =>
+  new Proxy(() => {}, {
+    get(_target, prop) {
+      if (prop === "then" || typeof prop === "symbol") return undefined;
+      return unused(`${what}.${String(prop)}`);
     },
-  );
+    apply() {
+      throw new Error(`the docs test's stub ${what} was used`);
+    },
+  });
 
 let server: Server;
 let base: string;
