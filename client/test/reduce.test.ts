@@ -269,6 +269,46 @@ describe("applying events to a view", () => {
   });
 });
 
+describe("receivePush and applySync over a lossy wire", () => {
+  for (const role of ROLES) {
+    it(`${role}: lost and doubled pushes, healed by sync, end where the stream applied in order ends`, () => {
+      const events = dealEnding(fullDay());
+      const opened = openedSession().length;
+      const start = positionOf(events.slice(0, opened), role);
+      const base = createSessionData(snapshot(events.slice(0, opened), role), start);
+      let data = base;
+      let k = 0;
+      for (let i = opened; i < events.length; i++) {
+        const push = pushFor(events, i, role);
+        if (!push) continue;
+        k += 1;
+        if (k % 3 === 0) continue; // lost
+        for (let times = k % 4 === 0 ? 2 : 1; times > 0; times--) {
+          const outcome = receivePush(data, push);
+          if (outcome.kind === "applied") data = outcome.data;
+          if (outcome.kind === "gap") {
+            data = applySync(data, syncAnswer(events.slice(0, i + 1), outcome.sinceVersion, role));
+          }
+        }
+      }
+      data = applySync(data, syncAnswer(events, data.version, role));
+      // The reference: every event of the stream, in order, as a sync delivers it (own amounts included).
+      let view = base.view;
+      for (const entry of syncAnswer(events, start, role).events) {
+        view = applyVisibleEvent(view, entry.event, entry.version);
+      }
+      expect(data.version).toBe(positionOf(events, role));
+      expect(data.log.map((l) => l.version)).toEqual(
+        syncAnswer(events, start, role).events.map((e) => e.version),
+      );
+      // Pushes carry no own amounts: they are what differs, and only for the sides.
+      expect(comparable(data.view, { ownAmount: false, proposalAmount: false })).toEqual(
+        comparable(view, { ownAmount: false, proposalAmount: false }),
+      );
+    });
+  }
+});
+
 describe("receivePush: versions in order", () => {
   const events = fullDay();
   const index = openedSession().length;
