@@ -2,7 +2,9 @@
 // session at a random point (a snapshot) and then receives its role's stream as the wire delivers it (room pushes in
 // broadcast form, some lost, some twice, old ones again; gaps healed by a sync; syncs and refetches that re-send
 // events it already has, with its own side's amounts) ends with exactly the view the server would send it now:
-// `viewState(replay(log), viewer, now, position)`, compared with toStrictEqual.
+// `viewState(replay(log), viewer, now, position)`, compared with toStrictEqual. The server is modelled as it stores:
+// once a session ended without a deal, sync answers and the snapshot read its sealed amounts back as null.
+// Three generators: the engine's standard random plans, mediation days (ledger, rooms, proposals) and long set-ups.
 //
 // The only fields allowed to differ, and exactly how:
 // - numbers.own.amount: when the latest own-side NumberSet reached the client only as a push (broadcast form, no
