@@ -5,6 +5,7 @@ import type { Refusal } from "../errors";
 import type { Cents } from "../money";
 import type { Random } from "../random";
 import type { SessionRules } from "../rules";
+import type { SessionEvent } from "./events";
 
 export type Side = "claimant" | "respondent";
 export type Role = Side | "mediator";
@@ -64,137 +65,9 @@ export interface Context {
 export type { Command, CommandInput, CommandType } from "./commands";
 
 // ---------------------------------------------------------------- events
-// Every event carries `at` (epoch ms). Amounts in BidSet and SmartProposalMade are confidential:
-// see SEALED_FIELDS. When a session ended without a deal its key is destroyed and those amounts read back as null.
+// One zod schema per event type, in ./events.ts; SessionEvent is derived from them.
 
-interface Base {
-  at: number;
-}
-
-export type SessionEvent =
-  | (Base & {
-      type: "SessionCreated";
-      sessionId: string;
-      title: string;
-      createdBy: string;
-      creatorName: string;
-      creatorRole: Role;
-      rules: SessionRules;
-      startAt: number;
-      termsText: string;
-    })
-  /**
-   * The rules, start and title after the change. `approvalsWithdrawn`: the rules or the start time changed while a
-   * side had approved or skipped in Step 1, so every approval and skip was withdrawn and Step 1 is open again
-   * (a side's approval or skip accepts the rules and start as they stood). Absent in logs written before the
-   * field existed, which means false. A title-only change never withdraws anything.
-   */
-  | (Base & {
-      type: "SetupUpdated";
-      by: string;
-      rules: SessionRules;
-      startAt: number;
-      title: string;
-      approvalsWithdrawn?: boolean;
-    })
-  | (Base & {
-      type: "InvitationIssued";
-      by: string;
-      invitationId: string;
-      role: Role;
-      canBid: boolean;
-      expiresAt: number;
-    })
-  | (Base & { type: "InvitationRevoked"; by: string; invitationId: string })
-  | (Base & {
-      type: "MemberJoined";
-      userId: string;
-      name: string;
-      role: Role;
-      canBid: boolean;
-      invitationId: string;
-    })
-  | (Base & { type: "TermsEdited"; by: string; version: number; text: string })
-  | (Base & { type: "TermsApproved"; by: string; side: Side; version: number })
-  | (Base & { type: "TermsSkipped"; by: string; side: Side })
-  /** Step 1 closed. A later SetupUpdated with approvalsWithdrawn reopens it; it closes again with a new Step1Closed. */
-  | (Base & { type: "Step1Closed"; how: "approved" | "skipped"; termsVersion: number })
-  | (Base & { type: "Step2Opened"; closesAt: number; sessionEndsAt: number })
-  /** Confidential: `amount` is sealed at rest and shown only to `side`. null = shredded. */
-  | (Base & { type: "BidSet"; by: string; side: Side; step: 2 | 3; amount: Cents | null })
-  | (Base & { type: "Step2Closed"; deal: boolean })
-  | (Base & { type: "Step3Opened"; closesAt: number })
-  | (Base & { type: "ReminderDue"; side: Side; closesAt: number; reminder: number })
-  | (Base & { type: "ProposalRequested"; requestId: string; side: Side; by: string; consentBy: number })
-  | (Base & { type: "ProposalRequestDeclined"; requestId: string; side: Side; by: string })
-  | (Base & { type: "ProposalRequestLapsed"; requestId: string })
-  /** `consentedBy`: the member of the other side whose consent led to this answer. */
-  | (Base & { type: "ProposalTooFarApart"; requestId: string; consentedBy: string })
-  /** Confidential from the mediator: `amount` hints at both numbers. Sealed at rest. */
-  | (Base & {
-      type: "SmartProposalMade";
-      requestId: string;
-      proposalId: string;
-      amount: Cents | null;
-      answerBy: number;
-      consentedBy: string;
-    })
-  | (Base & { type: "MediatorProposalPut"; proposalId: string; by: string; amount: Cents; answerBy: number })
-  /** Private to `side`: only that side ever sees `accept`; others see only that the side answered. */
-  | (Base & { type: "ProposalAnswered"; proposalId: string; side: Side; by: string; accept: boolean })
-  /** Nobody learns who rejected; only whether it was accepted. */
-  | (Base & { type: "ProposalResolved"; proposalId: string; kind: "smart" | "mediator"; accepted: boolean })
-  | (Base & {
-      type: "DealMade";
-      amount: Cents;
-      source: DealSource;
-      bonusPercent: number;
-      /** the side whose standing number earned the Step 3 bonus; null when no bonus applied */
-      bonusSide: Side | null;
-      termsVersion: number | null;
-    })
-  | (Base & { type: "SessionEnded"; outcome: Outcome; side: Side | null; by: string | null })
-  | (Base & {
-      type: "MediatorLocationSet";
-      by: string;
-      location: MediatorLocation;
-      until: number | null;
-      note: string | null;
-    })
-  | (Base & { type: "MediatorRequested"; side: Side; by: string })
-  | (Base & { type: "JointRoomOpened"; by: string })
-  | (Base & { type: "JointRoomClosed"; by: string })
-  | (Base & {
-      type: "MessagePosted";
-      messageId: string;
-      room: RoomId;
-      by: string;
-      text: string;
-      /** who the message is for, fixed when it was posted (derived from the room) */
-      audience: { sides: Side[]; mediators: boolean };
-    })
-  | (Base & {
-      type: "LedgerItemRecorded";
-      itemId: string;
-      by: string;
-      item:
-        | { kind: "conveyed"; from: Side; amount: Cents }
-        | { kind: "bracket"; from: Side; ourAmount: Cents; theirAmount: Cents };
-      note: string | null;
-      counters: string | null;
-    })
-  | (Base & {
-      type: "LedgerItemUpdated";
-      itemId: string;
-      by: string;
-      state: LedgerItemState;
-      /** the side the item comes from */
-      from: Side;
-      /** whether the other side sees the item after this update (a drafted bracket is its side's and the mediator's) */
-      shared: boolean;
-      /** on the update that first conveys a drafted item: what the other side needs to show it */
-      details?: Omit<LedgerItem, "state" | "shared">;
-    });
+export type { SessionEvent } from "./events";
 
 export type EventType = SessionEvent["type"];
 export type EventOf<T extends EventType> = Extract<SessionEvent, { type: T }>;
