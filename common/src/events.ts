@@ -5,44 +5,12 @@
 // Objects are strict: a field the wire does not describe (a confidential amount above all) is refused, not passed.
 
 import { z } from "zod";
-import { EVENT_SCHEMAS } from "./engine/events";
+import { EVENT_SCHEMAS, PLAIN_EVENT_SCHEMAS } from "./engine/events";
 import type { SessionEvent } from "./engine/types";
 import type { BroadcastEvent, VisibleEvent } from "./visibility";
 
 const E = EVENT_SCHEMAS;
 const cents = z.number();
-
-/** Events every permitted viewer sees as they are stored: the engine's own schemas (engine/events.ts). */
-const plainEventSchemas = [
-  E.SessionCreated,
-  E.SetupUpdated,
-  E.InvitationIssued,
-  E.InvitationRevoked,
-  E.MemberJoined,
-  E.TermsEdited,
-  E.TermsApproved,
-  E.TermsSkipped,
-  E.Step1Closed,
-  E.Step2Opened,
-  E.Step2Closed,
-  E.Step3Opened,
-  E.ReminderDue,
-  E.ProposalRequested,
-  E.ProposalRequestDeclined,
-  E.ProposalRequestLapsed,
-  E.ProposalTooFarApart,
-  E.MediatorProposalPut,
-  E.ProposalResolved,
-  E.DealMade,
-  E.SessionEnded,
-  E.MediatorLocationSet,
-  E.MediatorRequested,
-  E.JointRoomOpened,
-  E.JointRoomClosed,
-  E.MessagePosted,
-  E.LedgerItemRecorded,
-  E.LedgerItemUpdated,
-] as const;
 
 // The three redacted events, from their stored schemas. In a room push: no confidential amount key at all.
 const { amount: _bidAmount, type: _bidType, ...numberSetShape } = E.BidSet.shape;
@@ -64,7 +32,7 @@ const ownAmount = cents.nullable().optional();
 export const visibleEventSchema = z.discriminatedUnion(
   "type",
   [
-    ...plainEventSchemas,
+    ...PLAIN_EVENT_SCHEMAS,
     numberSetBroadcast.extend({ amount: ownAmount }),
     smartProposalBroadcast.extend({ amount: ownAmount }),
     proposalAnsweredSchema,
@@ -75,7 +43,7 @@ export const visibleEventSchema = z.discriminatedUnion(
 /** An event as a room push carries it (and so Redis): a NumberSet or SmartProposalMade with an amount is refused. */
 export const broadcastEventSchema = z.discriminatedUnion(
   "type",
-  [...plainEventSchemas, numberSetBroadcast, smartProposalBroadcast, proposalAnsweredSchema],
+  [...PLAIN_EVENT_SCHEMAS, numberSetBroadcast, smartProposalBroadcast, proposalAnsweredSchema],
   { error: "Not a broadcast-safe session event" },
 );
 

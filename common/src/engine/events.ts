@@ -197,8 +197,8 @@ export const EVENT_SCHEMAS = {
 
 const E = EVENT_SCHEMAS;
 
-/** Every stored event, as the engine produces it (before any redaction). */
-export const sessionEventSchema = z.discriminatedUnion("type", [
+/** Events every permitted viewer is shown as they are stored. */
+export const PLAIN_EVENT_SCHEMAS = [
   E.SessionCreated,
   E.SetupUpdated,
   E.InvitationIssued,
@@ -209,7 +209,6 @@ export const sessionEventSchema = z.discriminatedUnion("type", [
   E.TermsSkipped,
   E.Step1Closed,
   E.Step2Opened,
-  E.BidSet,
   E.Step2Closed,
   E.Step3Opened,
   E.ReminderDue,
@@ -217,9 +216,7 @@ export const sessionEventSchema = z.discriminatedUnion("type", [
   E.ProposalRequestDeclined,
   E.ProposalRequestLapsed,
   E.ProposalTooFarApart,
-  E.SmartProposalMade,
   E.MediatorProposalPut,
-  E.ProposalAnswered,
   E.ProposalResolved,
   E.DealMade,
   E.SessionEnded,
@@ -230,6 +227,14 @@ export const sessionEventSchema = z.discriminatedUnion("type", [
   E.MessagePosted,
   E.LedgerItemRecorded,
   E.LedgerItemUpdated,
+] as const;
+
+/** Every stored event, as the engine produces it. BidSet, SmartProposalMade and ProposalAnswered are redacted. */
+export const sessionEventSchema = z.discriminatedUnion("type", [
+  ...PLAIN_EVENT_SCHEMAS,
+  E.BidSet,
+  E.SmartProposalMade,
+  E.ProposalAnswered,
 ]);
 
 export type SessionEvent = z.output<typeof sessionEventSchema>;
