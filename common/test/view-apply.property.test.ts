@@ -548,24 +548,38 @@ function checkSession(session: RandomSession, openPick: number, wire: readonly n
   }
 }
 
-describe("applying a viewer's stream gives the server's view", () => {
-  it("random sessions: every member, opened at a random point, pushes lost, doubled and re-sent", () => {
-    fc.assert(
-      fc.property(randomSessionArbitrary({ maxSteps: 50 }), fc.nat(), wireArbitrary, checkSession),
-      propertyParameters(100),
-    );
-  });
+/** Room for deeper runs (FC_RUNS); the default runs take about a second each. */
+const DEEP = { timeout: 300_000 };
 
-  it("mediation days: ledger, rooms, messages, invitations and proposals, likewise", () => {
+describe("applying a viewer's stream gives the server's view", () => {
+  it(
+    "random sessions: every member, opened at a random point, pushes lost, doubled and re-sent",
+    DEEP,
+    () => {
+      fc.assert(
+        fc.property(randomSessionArbitrary({ maxSteps: 50 }), fc.nat(), wireArbitrary, checkSession),
+        propertyParameters(100),
+      );
+    },
+  );
+
+  it("mediation days: ledger, rooms, messages, invitations and proposals, likewise", DEEP, () => {
     fc.assert(
       fc.property(mediationDayArbitrary, fc.nat(), wireArbitrary, checkSession),
       propertyParameters(100),
     );
   });
 
-  it("long set-ups: invitations, joins, terms and start changes (approvals withdrawn), likewise", () => {
-    fc.assert(fc.property(setupDayArbitrary, fc.nat(), wireArbitrary, checkSession), propertyParameters(60));
-  });
+  it(
+    "long set-ups: invitations, joins, terms and start changes (approvals withdrawn), likewise",
+    DEEP,
+    () => {
+      fc.assert(
+        fc.property(setupDayArbitrary, fc.nat(), wireArbitrary, checkSession),
+        propertyParameters(60),
+      );
+    },
+  );
 
   // The generator never changes the rules (UpdateSetup moves only the start), so this one is by hand.
   it("a set-up change of the daily limit moves the changes left with it", () => {
