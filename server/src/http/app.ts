@@ -60,9 +60,8 @@ export interface HttpDeps {
 
 type AuthedRequest = Request & { user?: { id: string; email: string; name: string } };
 
-export function createHttpApp(deps: HttpDeps): express.Express {
-  const { config, db, tokens, sessions, signer, log } = deps;
-  const now = deps.now ?? Date.now;
+/** What every role serves on PORT: security headers, health and readiness; never /metrics. */
+function baseApp(config: Config, ready: HttpDeps["ready"]): express.Express {
   const app = express();
   app.disable("x-powered-by");
   // req.ip (and so every per-address limit) honours X-Forwarded-For only from the proxies TRUST_PROXY names.
@@ -78,34 +77,44 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   );
   app.use(express.json({ limit: config.bodyLimit }));
 
-  // ---------------------------------------------------------------- health
   // No /metrics here: this port is public, and counters that move when a party acts are for operators only.
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true });
   });
   app.get("/readyz", async (_req, res) => {
-    const r = await deps.ready();
+    const r = await ready();
     res.status(r.ok ? 200 : 503).json(r);
   });
   // Not found, as any unknown path, even where the web client would answer every other path with its page.
   app.use("/metrics", (_req, res) => {
     res.status(404).type("text").send("Not found.");
   });
+  return app;
+}
 
-  if (config.role === "worker") {
-    app.use((_req, res) => {
-      res
-        .status(404)
-        .json(
-          errorBody(
-            errors.notFound(
-              "This is a worker node: it serves only /healthz and /readyz (metrics are on METRICS_PORT).",
-            ),
+/** A worker node's PORT: health and readiness, and 404 NOT_FOUND for everything else. */
+export function createWorkerApp(deps: Pick<HttpDeps, "config" | "ready">): express.Express {
+  const app = baseApp(deps.config, deps.ready);
+  app.use((_req, res) => {
+    res
+      .status(404)
+      .json(
+        errorBody(
+          errors.notFound(
+            "This is a worker node: it serves only /healthz and /readyz (metrics are on METRICS_PORT).",
           ),
-        );
-    });
-    return app;
-  }
+        ),
+      );
+  });
+  return app;
+}
+
+/** A web node's PORT: health, the API, and the built client. */
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const { config, db, tokens, signer, log } = deps;
+  const { commands, reads } = deps.sessions;
+  const now = deps.now ?? Date.now;
+  const app = baseApp(config, deps.ready);
 
   const limits = deps.limits ?? createLimits({ config, now });
   /** Counts one attempt against limiter; over the limit, refuses with TOO_MANY_REQUESTS, retryAt and Retry-After. */
@@ -191,7 +200,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {
-    res.json({ sessions: await sessions.listForUser(userOf(req).id) } satisfies SessionList);
+    res.json({ sessions: await reads.listForUser(userOf(req).id) } satisfies SessionList);
   });
 
   api.post("/sessions", async (req: AuthedRequest, res) => {
@@ -200,7 +209,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!rules.ok) throw new AppError(errors.invalidRules(rules.message));
     const user = userOf(req);
     await limit(res, limits.sessionCreates, user.id, "You have created many sessions in a short time.");
-    const committed = await sessions.create(user, {
+    const committed = await commands.create(user, {
       title: body.title,
       creatorRole: body.creatorRole,
       rules: rules.rules,
@@ -211,7 +220,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res
       .status(201)
       .json(
-        sessions.present(
+        reads.present(
           committed.sessionId,
           committed.state,
           committed.heads,
@@ -220,26 +229,17 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       );
   });
 
-  const viewerFor = async (req: AuthedRequest): Promise<Viewer> => {
-    const viewer = await sessions.roleOf(String(req.params.id), userOf(req).id);
-    if (!viewer) throw new AppError(errors.sessionNotFound());
-    return viewer;
-  };
+  const viewerFor = (req: AuthedRequest): Promise<Viewer> =>
+    reads.memberOf(String(req.params.id), userOf(req).id);
 
   api.get("/sessions/:id", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
-    res.json((await sessions.viewFor(String(req.params.id), viewer)) satisfies SessionResponse);
+    res.json((await reads.viewFor(String(req.params.id), viewer)) satisfies SessionResponse);
   });
 
-  // A side's own number, for members of that side only (never pushed through a room).
+  // A side's own number, for members of that side only (never pushed through a room): the one way to fetch it.
   api.get("/sessions/:id/number", async (req: AuthedRequest, res) => {
-    const viewer = await viewerFor(req);
-    if (viewer.role === "mediator")
-      throw new AppError(errors.wrongRole("Mediators never see a side's number."));
-    const { version, view } = await sessions.viewFor(String(req.params.id), viewer);
-    const own = view.numbers.own;
-    const history = own ? await sessions.numberHistory(view.id, own.side) : [];
-    res.json({ version, own: own ? { ...own, history } : null });
+    res.json(await reads.ownNumber(String(req.params.id), await viewerFor(req)));
   });
 
   // A per-account budget the size of the sockets' one, so REST is no way around the socket limit.
@@ -253,8 +253,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const body = parsePayload(commandRequestSchema, req.body);
     const sessionId = String(req.params.id);
     const user = userOf(req);
-    const committed = await sessions.execute(sessionId, user, body.command, body.idempotencyKey);
-    res.json(sessions.ackFor(committed, user.id, body.command.type));
+    const committed = await commands.execute(sessionId, user, body.command, body.idempotencyKey);
+    res.json(reads.ackFor(committed, user.id, body.command.type));
   });
 
   api.get("/sessions/:id/events", async (req: AuthedRequest, res) => {
@@ -262,12 +262,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const since = Number(req.query.since ?? 0);
     if (!Number.isInteger(since) || since < 0)
       throw new AppError(errors.invalidInput("`since` must be a whole number ≥ 0."));
-    res.json(await sessions.syncFor(String(req.params.id), viewer, since));
+    res.json(await reads.syncFor(String(req.params.id), viewer, since));
   });
 
   api.get("/sessions/:id/audit", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
-    const exported = await buildSessionAudit(sessions, signer, String(req.params.id), viewer);
+    const exported = await buildSessionAudit(reads, signer, String(req.params.id), viewer);
     res.setHeader("Content-Disposition", `attachment; filename="backchannel-audit-${req.params.id}.json"`);
     res.json(exported);
   });
@@ -281,35 +281,30 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const canBid = body.role !== "mediator" && body.canBid;
     await limit(res, limits.invitations, user.id, "You have issued many invitations in a short time.");
     // Revocations live in the session's state; a revocation after this read only makes the count below stricter.
-    const before = await sessions.read(sessionId);
+    const before = await reads.read(sessionId);
     const member = Boolean(before?.members[user.id]);
     let issued: { id: string; token: string; expiresAt: number } | undefined;
-    await sessions.execute(
-      sessionId,
-      user,
-      async (q) => {
-        // Counted under the session's lock, so concurrent requests cannot pass the cap together. Non-members are
-        // not told anything about the session: the command refuses them as it does today.
-        if (member) await refuseOverOpenInvitations(q, sessionId, before?.invitations ?? {}, res);
-        issued = await issueInvitation(q, {
-          sessionId,
-          role: body.role,
-          canBid,
-          email: body.email,
-          ttlMs: body.ttlHours * 3_600_000,
-          createdBy: user.id,
-          now: now(),
-        });
-        return {
-          type: "IssueInvitation",
-          invitationId: issued.id,
-          role: body.role,
-          canBid,
-          expiresAt: issued.expiresAt,
-        };
-      },
-      null,
-    );
+    await commands.executeWith(sessionId, user, async (q) => {
+      // Counted under the session's lock, so concurrent requests cannot pass the cap together. Non-members are
+      // not told anything about the session: the command refuses them as it does today.
+      if (member) await refuseOverOpenInvitations(q, sessionId, before?.invitations ?? {}, res);
+      issued = await issueInvitation(q, {
+        sessionId,
+        role: body.role,
+        canBid,
+        email: body.email,
+        ttlMs: body.ttlHours * 3_600_000,
+        createdBy: user.id,
+        now: now(),
+      });
+      return {
+        type: "IssueInvitation",
+        invitationId: issued.id,
+        role: body.role,
+        canBid,
+        expiresAt: issued.expiresAt,
+      };
+    });
     const got = issued as { id: string; token: string; expiresAt: number };
     res.status(201).json({
       invitation: { id: got.id, role: body.role, canBid, expiresAt: got.expiresAt },
@@ -347,18 +342,18 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.delete("/sessions/:id/invitations/:invitationId", async (req: AuthedRequest, res) => {
     const invitationId = String(req.params.invitationId);
     if (!isUuid(invitationId)) throw new AppError(errors.noSuchInvitation());
-    const committed = await sessions.execute(
+    const committed = await commands.execute(
       String(req.params.id),
       userOf(req),
       { type: "RevokeInvitation", invitationId },
       null,
     );
-    res.json(sessions.ackFor(committed, userOf(req).id, "RevokeInvitation"));
+    res.json(reads.ackFor(committed, userOf(req).id, "RevokeInvitation"));
   });
 
   api.get("/sessions/:id/invitations", async (req: AuthedRequest, res) => {
     const viewer = await viewerFor(req);
-    const state = await sessions.read(String(req.params.id));
+    const state = await reads.read(String(req.params.id));
     if (viewer.role !== "mediator" && state?.createdBy !== viewer.userId) {
       throw new AppError(errors.wrongRole("Only the session's creator and mediators can list invitations."));
     }
@@ -371,19 +366,14 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const peek = await peekInvitation(db, token, now());
     if (!peek.ok) throw new AppError(peek);
     const sessionId = peek.invitation.sessionId;
-    const committed = await sessions.execute(
-      sessionId,
-      user,
-      async (q) => {
-        const r = await redeemInvitation(q, { token, userId: user.id, now: now() });
-        if (!r.ok) throw new AppError(r);
-        return { type: "JoinSession", invitationId: r.invitation.id };
-      },
-      null,
-    );
+    const committed = await commands.executeWith(sessionId, user, async (q) => {
+      const r = await redeemInvitation(q, { token, userId: user.id, now: now() });
+      if (!r.ok) throw new AppError(r);
+      return { type: "JoinSession", invitationId: r.invitation.id };
+    });
     const role = committed.state.members[user.id]?.role;
     if (!role) throw new AppError(errors.sessionNotFound());
-    const { version, view } = sessions.present(sessionId, committed.state, committed.heads, {
+    const { version, view } = reads.present(sessionId, committed.state, committed.heads, {
       userId: user.id,
       role,
     });

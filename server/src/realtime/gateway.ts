@@ -41,7 +41,8 @@ export function attachGateway(deps: {
   log: Logger;
   now?: () => number;
 }): { stop(): void } {
-  const { io, config, tokens, sessions, log } = deps;
+  const { io, config, tokens, log } = deps;
+  const { commands, reads } = deps.sessions;
   // Set on shutdown: disconnects then trigger no more presence fan-out through a closing adapter.
   let stopped = false;
   const now = deps.now ?? Date.now;
@@ -153,18 +154,15 @@ export function attachGateway(deps: {
       reply(errorAck(errors.unknownEvent()));
     });
 
-    const memberRole = async (sessionId: string): Promise<Role> => {
-      const viewer = await sessions.roleOf(sessionId, user.id);
-      if (!viewer) throw new AppError(errors.sessionNotFound());
-      return viewer.role;
-    };
+    const memberRole = async (sessionId: string): Promise<Role> =>
+      (await reads.memberOf(sessionId, user.id)).role;
 
     handle("session:open", async (payload) => {
       const { sessionId } = parse(sessionOpenSchema, payload);
       const role = await memberRole(sessionId);
       // Join first, then read: a push committed in between is then at most a duplicate, never missed.
       await socket.join(roleRoom(sessionId, role));
-      const { version, view, head } = await sessions.viewFor(sessionId, { userId: user.id, role });
+      const { version, view, head } = await reads.viewFor(sessionId, { userId: user.id, role });
       opened.set(sessionId, role);
       void broadcastPresence(sessionId);
       return { ok: true, version, view, head };
@@ -183,14 +181,14 @@ export function attachGateway(deps: {
 
     handle("command", async (payload) => {
       const req = parse(commandPayloadSchema, payload);
-      const committed = await sessions.execute(req.sessionId, user, req.command, req.idempotencyKey);
-      return sessions.ackFor(committed, user.id, req.command.type);
+      const committed = await commands.execute(req.sessionId, user, req.command, req.idempotencyKey);
+      return reads.ackFor(committed, user.id, req.command.type);
     });
 
     handle("sync", async (payload) => {
       const { sessionId, sinceVersion } = parse(syncPayloadSchema, payload);
       const role = await memberRole(sessionId);
-      return sessions.syncFor(sessionId, { userId: user.id, role }, sinceVersion);
+      return reads.syncFor(sessionId, { userId: user.id, role }, sinceVersion);
     });
 
     socket.on("disconnect", () => {

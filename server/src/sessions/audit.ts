@@ -3,15 +3,15 @@
 import { sealedFields, type Viewer } from "@backchannel/common";
 import { buildAuditExport } from "../store/audit";
 import type { HeadSigner } from "../store/signing";
-import type { SessionService } from "./service";
+import type { SessionReads } from "./reads";
 
 export async function buildSessionAudit(
-  sessions: SessionService,
+  reads: SessionReads,
   signer: HeadSigner,
   sessionId: string,
   viewer: Viewer,
 ) {
-  const rows = await sessions.readStoredStream(sessionId, viewer.role);
+  const rows = await reads.readStoredStream(sessionId, viewer.role);
   return buildAuditExport({
     sessionId,
     stream: viewer.role,

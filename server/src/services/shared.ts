@@ -1,0 +1,223 @@
+// The parts every role shares: logging and metrics, the database (migrated), tokens, Redis, the scheduler, the
+// flood limits, a Socket.IO server (attached to PORT only by the web role; a worker's only emits through the Redis
+// adapter), the head signer, the cache evictions and the sessions module; and the HTTP server on PORT that answers
+// health on every role. Each role (web.ts, worker.ts) adds its own work on top; server.ts composes them.
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import path from "node:path";
+import { secureRandom } from "@backchannel/common";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { Server as IoServer } from "socket.io";
+import { userExists } from "../auth/accounts";
+import { createTokenService, type TokenService } from "../auth/tokens";
+import type { Config } from "../config";
+import { createLimits, type Limits, registerLimits } from "../limits";
+import { createLogger } from "../log";
+import { createMetrics, type Metrics, type MetricsServer, startMetricsServer } from "../metrics";
+import { createSocketPublisher } from "../realtime/publisher";
+import { type CacheEvictions, createRedisEvictions } from "../sessions/evictions";
+import { SessionService } from "../sessions/service";
+import { loadOrCreateMasterKey } from "../store/crypto";
+import { type Db, openDb } from "../store/db";
+import { grantAppRole, migrate } from "../store/migrations";
+import { type HeadSigner, loadOrCreateSigningKey } from "../store/signing";
+import { createScheduler, type Scheduler } from "../timers";
+
+/** What a role adds to a node, and how it stops. */
+export interface Role {
+  /** shutdown, first step: take no new work */
+  stopAccepting(): void;
+  /** shutdown, once in-flight commands have committed and been answered */
+  close(): Promise<void>;
+}
+
+export interface Shared {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  /** the metrics listener, unless METRICS_PORT=off */
+  metricsServer?: MetricsServer;
+  db: Db;
+  tokens: TokenService;
+  redis?: Redis;
+  scheduler: Scheduler;
+  limits: Limits;
+  io: IoServer;
+  signer: HeadSigner;
+  evictions?: CacheEvictions;
+  sessions: SessionService;
+  /** PORT's server: a role hands it its request handler with serve() */
+  httpServer: HttpServer;
+  serve(handler: (req: IncomingMessage, res: ServerResponse) => void): void;
+  ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  now?: () => number;
+  /** closes what this module opened (after the roles have stopped) */
+  close(): Promise<void>;
+}
+
+export async function openShared(
+  config: Config,
+  opts: { log?: Logger; now?: () => number } = {},
+): Promise<Shared> {
+  const log = opts.log ?? createLogger({ level: config.logLevel, name: "backchannel" });
+  const metrics = createMetrics();
+  // First, so that a taken metrics port stops the process before it opens anything else.
+  const metricsServer = await listenForMetrics(config, metrics);
+  const db = await openDb({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.databaseUrl ? undefined : path.join(config.dataDir, "pglite"),
+  });
+  await migrateAs(config, db);
+  const masterKey = loadOrCreateMasterKey({
+    masterKeyEnv: config.masterKey,
+    dataDir: config.dataDir,
+    log: (m) => log.warn(m),
+  });
+  const tokens = await createTokenService({
+    secret: config.jwtSecret,
+    dataDir: config.dataDir,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.tokenTtlSeconds,
+    now: opts.now,
+    userExists: (id) => userExists(db, id),
+  });
+
+  const redisError = (err: Error) => log.warn({ err: err.message }, "redis connection error");
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  redis?.on("error", redisError);
+  const scheduler = createScheduler({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    onError: (err, job) =>
+      log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
+  });
+  // The request listener exists before Socket.IO attaches (web role): Socket.IO then owns /socket.io/ and passes
+  // the rest through to the role's handler.
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const httpServer = createServer((req, res) => {
+    if (handler) handler(req, res);
+    else res.writeHead(503).end();
+  });
+  const limits = createLimits({ config, redis, log, now: opts.now });
+  const io = new IoServer({
+    maxHttpBufferSize: config.socketMaxBuffer,
+    serveClient: false,
+    // Browsers always send Origin; refuse any origin not on the allow-list. Non-browser clients send none.
+    allowRequest: (req: IncomingMessage, cb: (err: string | null | undefined, success: boolean) => void) => {
+      const origin = req.headers.origin;
+      const allowed = !origin || config.allowedOrigins.includes(origin);
+      cb(allowed ? null : "FORBIDDEN_ORIGIN", allowed);
+    },
+  });
+  registerLimits(io, limits);
+  let adapterClients: Redis[] = [];
+  if (config.redisUrl) {
+    const pub = new Redis(config.redisUrl);
+    const sub = pub.duplicate();
+    adapterClients = [pub, sub];
+    for (const c of adapterClients) c.on("error", redisError);
+    io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}-io` }));
+  }
+
+  const signer = loadOrCreateSigningKey({
+    signingKeyEnv: config.auditSigningKey,
+    dataDir: config.dataDir,
+    log: (m) => log.warn(m),
+  });
+  const evictions =
+    config.redisUrl !== undefined
+      ? createRedisEvictions({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: redisError })
+      : undefined;
+  const sessions = new SessionService({
+    db,
+    masterKey,
+    signer,
+    evictions,
+    scheduler,
+    publisher: createSocketPublisher(io, signer, () => metrics.dealsTotal.inc()),
+    metrics,
+    log,
+    random: secureRandom(),
+    now: opts.now,
+  });
+
+  const ready = async () => {
+    const checks: Record<string, string> = {};
+    try {
+      await db.query("SELECT 1");
+      checks.database = "ok";
+    } catch {
+      checks.database = "unreachable";
+    }
+    if (redis)
+      checks.redis = (await redis.ping().catch(() => "unreachable")) === "PONG" ? "ok" : "unreachable";
+    return { ok: Object.values(checks).every((v) => v === "ok"), checks };
+  };
+
+  return {
+    config,
+    log,
+    metrics,
+    metricsServer,
+    db,
+    tokens,
+    redis,
+    scheduler,
+    limits,
+    io,
+    signer,
+    evictions,
+    sessions,
+    httpServer,
+    serve(h) {
+      handler = h;
+    },
+    ready,
+    now: opts.now,
+    async close() {
+      await metricsServer?.close();
+      await sessions.commands.drain();
+      await evictions?.close();
+      await Promise.all([redis, ...adapterClients].map((c) => c?.quit().catch(() => {})));
+      await db.close();
+    },
+  };
+}
+
+/** Migrates the schema: as its owner when DATABASE_OWNER_URL is set (docs/operations.md), else as the app. */
+async function migrateAs(config: Config, db: Db): Promise<void> {
+  if (!config.databaseOwnerUrl) return void (await migrate(db));
+  // The schema's owner migrates; the app's own role may only read and append to the log.
+  const owner = await openDb({ databaseUrl: config.databaseOwnerUrl });
+  try {
+    await migrate(owner);
+    await grantAppRole(owner, decodeURIComponent(new URL(config.databaseUrl as string).username));
+  } finally {
+    await owner.close();
+  }
+}
+
+async function listenForMetrics(config: Config, metrics: Metrics): Promise<MetricsServer | undefined> {
+  if (config.metricsPort === null) return undefined;
+  try {
+    return await startMetricsServer({
+      metrics,
+      host: config.metricsHost,
+      port: config.metricsPort,
+      token: config.metricsToken,
+    });
+  } catch (err) {
+    const reason =
+      (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : "unknown error");
+    throw new Error(
+      `cannot serve metrics on ${config.metricsHost} port ${config.metricsPort} (${reason}): set METRICS_PORT to a free port, or METRICS_PORT=off`,
+    );
+  }
+}
