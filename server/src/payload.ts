@@ -3,6 +3,13 @@
 import { errors } from "@backchannel/common";
 import { AppError } from "./errors";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether an id (of a user, a session, an invitation) has a UUID's shape: anything else was never issued. */
+export function isUuid(s: string): boolean {
+  return UUID.test(s);
+}
+
 /** Every amount field of a client command (the bracket's two included): a refusal there is INVALID_AMOUNT. */
 const AMOUNT_FIELDS = new Set(["amount", "ourAmount", "theirAmount"]);
 

@@ -2,6 +2,7 @@
 
 import { randomUUID } from "node:crypto";
 import { errors } from "@backchannel/common";
+import { isUuid } from "../payload";
 import type { Queryable } from "../store/db";
 import { checkPasswordPolicy, defaultPasswordHasher, type PasswordHasher } from "./passwords";
 
@@ -34,7 +35,6 @@ const DISPLAY_NAME_MAX_LENGTH = 100;
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -120,7 +120,7 @@ export async function signIn(
 
 export async function getUser(db: Queryable, id: string): Promise<User | null> {
   // A malformed id would make PostgreSQL throw on the uuid cast; it simply matches nobody.
-  if (!UUID_SHAPE.test(id)) return null;
+  if (!isUuid(id)) return null;
   const { rows } = await db.query<UserRow>(
     "SELECT id, email, display_name, password_hash, created_at FROM users WHERE id = $1",
     [id],
@@ -131,7 +131,7 @@ export async function getUser(db: Queryable, id: string): Promise<User | null> {
 
 /** Whether an account with this id exists (a token's subject, checked at every use of the token). */
 export async function userExists(db: Queryable, id: string): Promise<boolean> {
-  if (!UUID_SHAPE.test(id)) return false;
+  if (!isUuid(id)) return false;
   const { rows } = await db.query<{ found: number }>("SELECT 1 AS found FROM users WHERE id = $1", [id]);
   return rows.length > 0;
 }

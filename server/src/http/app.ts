@@ -37,9 +37,9 @@ import {
 } from "../limits";
 import { errorText } from "../log";
 import type { Metrics } from "../metrics";
-import { parsePayload } from "../payload";
+import { isUuid, parsePayload } from "../payload";
 import { buildSessionAudit } from "../sessions/audit";
-import { isUuid, type SessionService } from "../sessions/service";
+import type { SessionService } from "../sessions/service";
 import type { Db, Queryable } from "../store/db";
 import type { HeadSigner } from "../store/signing";
 

@@ -2,14 +2,13 @@
 // in its cache. The node that ended it announces the session's id (never anything of its content) over Redis; every
 // node, itself included, evicts it. Without Redis there is one node, and it evicts directly.
 import { Redis } from "ioredis";
+import { isUuid } from "../payload";
 
 export interface CacheEvictions {
   announce(sessionId: string): void;
   onEvict(handler: (sessionId: string) => void): void;
   close(): Promise<void>;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createRedisEvictions(opts: {
   redisUrl: string;
@@ -24,7 +23,7 @@ export function createRedisEvictions(opts: {
   const handlers: Array<(sessionId: string) => void> = [];
   void subscriber.subscribe(channel).catch(opts.onError);
   subscriber.on("message", (from, message) => {
-    if (from !== channel || !UUID.test(message)) return;
+    if (from !== channel || !isUuid(message)) return;
     for (const handler of handlers) handler(message);
   });
   return {

@@ -10,6 +10,7 @@ import {
   type Side,
   sealedFields,
 } from "@backchannel/common";
+import { isUuid } from "../payload";
 import { newDataKey, unwrapKey, wrapKey } from "../store/crypto";
 import type { Db, Queryable } from "../store/db";
 import {
@@ -40,11 +41,6 @@ export interface Loaded {
 export interface Receipt {
   position: number | null;
   commandHash: string | null;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(s: string): boolean {
-  return UUID.test(s);
 }
 
 export class SessionRepository {

@@ -9,7 +9,6 @@ import { SessionRepository } from "./repository";
 import { StateCache } from "./state-cache";
 
 export type { Actor, Committed, Publisher, ServiceCommand } from "./commands";
-export { isUuid } from "./repository";
 
 /** Beyond this many missed events a sync answers with a fresh snapshot instead of the events. */
 const SYNC_EVENT_LIMIT = 500;
