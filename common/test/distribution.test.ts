@@ -6,8 +6,11 @@ import { secureRandom, seededRandom } from "../src/random";
 
 const BUCKETS = 20;
 const DRAWS = 100_000;
-// Chi-square critical value for 19 degrees of freedom at p = 0.001.
+// Chi-square critical value for 19 degrees of freedom at p = 0.001: for the seeded generator, whose draws are fixed.
 const CRITICAL_19_DOF = 43.82;
+// At p ≈ 1e-9 (Wilson–Hilferty): the secure source cannot be seeded, so its check must not fail by chance (at
+// p = 0.001 over four ranges it did about once in 250 runs). A real modulo bias scores in the thousands (below).
+const CRITICAL_19_DOF_UNSEEDED = 83.4;
 
 /** Chi-square statistic of `draws` draws over [lo, lo + size), split into 20 equal buckets (size divisible by 20). */
 function chiSquare(draw: () => number, lo: number, size: number): number {
@@ -40,16 +43,18 @@ describe("Matching: the draw over the overlap is uniform (chi-square, 20 buckets
     expect(chiSquare(() => drawInRange(lo, lo + size - 1, random), lo, size)).toBeLessThan(CRITICAL_19_DOF);
   });
 
-  test.each(ranges)("secureRandom is uniform over %s", (_name, lo, size) => {
+  test.each(ranges)("secureRandom is uniform over %s (p ≈ 1e-9: never flakes)", (_name, lo, size) => {
     const random = secureRandom();
-    expect(chiSquare(() => drawInRange(lo, lo + size - 1, random), lo, size)).toBeLessThan(CRITICAL_19_DOF);
+    expect(chiSquare(() => drawInRange(lo, lo + size - 1, random), lo, size)).toBeLessThan(
+      CRITICAL_19_DOF_UNSEEDED,
+    );
   });
 
   test("the test detects modulo bias: plain 53-bit modulo fails it over 2/3 of 2^53", () => {
     const [, lo, size] = ranges[3]!;
     const raw = seededRandom(20_240_601);
     const biased = () => lo + (raw.int(0, 2 ** 53 - 1) % size);
-    expect(chiSquare(biased, lo, size)).toBeGreaterThan(CRITICAL_19_DOF);
+    expect(chiSquare(biased, lo, size)).toBeGreaterThan(CRITICAL_19_DOF_UNSEEDED);
   });
 });
 

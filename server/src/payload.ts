@@ -1,6 +1,7 @@
 // Parsing a request's payload (a REST body, a socket event's payload) with its zod schema from common/, for the
 // HTTP routes and the socket gateway alike. A refusal names the field and the expectation, never the value.
-import { errors } from "@backchannel/common";
+import { errors, invalidInputAck } from "@backchannel/common";
+import type { z } from "zod";
 import { AppError } from "./errors";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -10,24 +11,17 @@ export function isUuid(s: string): boolean {
   return UUID.test(s);
 }
 
-/** Every amount field of a client command (the bracket's two included): a refusal there is INVALID_AMOUNT. */
-const AMOUNT_FIELDS = new Set(["amount", "ourAmount", "theirAmount"]);
-
 interface Schema<T> {
-  safeParse(
-    x: unknown,
-  ):
-    | { success: true; data: T }
-    | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+  safeParse(x: unknown): { success: true; data: T } | { success: false; error: z.ZodError };
 }
 
 /** The parsed payload, or an AppError (INVALID_AMOUNT for an amount field, else INVALID_INPUT). */
 export function parsePayload<T>(schema: Schema<T>, payload: unknown): T {
   const r = schema.safeParse(payload);
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
-  const message = `${where}${issue?.message ?? "The request is not valid."}`;
-  const amount = issue?.path.some((p) => typeof p === "string" && AMOUNT_FIELDS.has(p));
-  throw new AppError(amount ? errors.invalidAmount(message) : errors.invalidInput(message));
+  // The same words a socket ack would carry (common's invalidInputAck), as an error this server throws.
+  const ack = invalidInputAck(r.error);
+  throw new AppError(
+    ack.code === "INVALID_AMOUNT" ? errors.invalidAmount(ack.message) : errors.invalidInput(ack.message),
+  );
 }

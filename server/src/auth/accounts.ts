@@ -1,7 +1,7 @@
 // Accounts: sign up, sign in, look up. Failures are values with a stable code and a sentence for the person.
 
 import { randomUUID } from "node:crypto";
-import { errors } from "@backchannel/common";
+import { errors, MAX_NAME_LENGTH } from "@backchannel/common";
 import { isUuid } from "../payload";
 import type { Queryable } from "../store/db";
 import { checkPasswordPolicy, defaultPasswordHasher, type PasswordHasher } from "./passwords";
@@ -30,7 +30,8 @@ export interface AccountDeps {
 }
 
 const EMAIL_MAX_LENGTH = 254;
-const DISPLAY_NAME_MAX_LENGTH = 100;
+// The one limit on a person's name (the sign-up schema and the engine use it too).
+const DISPLAY_NAME_MAX_LENGTH = MAX_NAME_LENGTH;
 // Deliberately loose: one @, something on each side, a dot in the domain. Delivery is the real test.
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point

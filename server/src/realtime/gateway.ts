@@ -2,17 +2,16 @@
 // rate limit, schema validation, authorisation against the caller's role, then an ack with a result or a
 // stable error. Nothing a handler throws reaches the client except a code and a sentence.
 import {
-  commandPayloadSchema,
+  clientEventSchemas,
   errors,
   PROTOCOL_VERSION,
   type Refusal,
   type Role,
   refusal,
-  sessionOpenSchema,
-  syncPayloadSchema,
 } from "@backchannel/common";
 import type { Logger } from "pino";
 import type { Server } from "socket.io";
+import type { z } from "zod";
 import { readToken } from "../auth/cookies";
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
@@ -125,17 +124,25 @@ export function attachGateway(deps: {
       return true;
     };
 
-    const handle = (name: string, fn: (payload: unknown) => Promise<unknown>) => {
+    /** One handler per client event; its payload is parsed with that event's schema in common (clientEventSchemas). */
+    const handle = <E extends keyof typeof clientEventSchemas>(
+      name: E,
+      fn: (payload: z.output<(typeof clientEventSchemas)[E]>) => Promise<unknown>,
+    ) => {
       handled.add(name);
       // The ack is the last argument when there is one: an event sent without a payload still gets an answer.
-      socket.on(name, async (...args: unknown[]) => {
+      socket.on(name as string, async (...args: unknown[]) => {
         const ack = args.at(-1);
         const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
         const payloads = typeof ack === "function" ? args.slice(0, -1) : args;
         if (await rateLimited(reply)) return;
         try {
           if (payloads.length > 1) throw new AppError(errors.onePayload());
-          reply(await fn(payloads[0]));
+          reply(
+            await fn(
+              parse(clientEventSchemas[name], payloads[0]) as z.output<(typeof clientEventSchemas)[E]>,
+            ),
+          );
         } catch (err) {
           const { status: _status, ...e } = toPublicError(err);
           if (e.code === "INTERNAL") log.error({ err: errorText(err), event: name }, "socket handler failed");
@@ -158,7 +165,7 @@ export function attachGateway(deps: {
       (await reads.memberOf(sessionId, user.id)).role;
 
     handle("session:open", async (payload) => {
-      const { sessionId } = parse(sessionOpenSchema, payload);
+      const { sessionId } = payload;
       const role = await memberRole(sessionId);
       // Join first, then read: a push committed in between is then at most a duplicate, never missed.
       await socket.join(roleRoom(sessionId, role));
@@ -169,7 +176,7 @@ export function attachGateway(deps: {
     });
 
     handle("session:leave", async (payload) => {
-      const { sessionId } = parse(sessionOpenSchema, payload);
+      const { sessionId } = payload;
       const role = opened.get(sessionId);
       if (role) {
         await socket.leave(roleRoom(sessionId, role));
@@ -180,13 +187,13 @@ export function attachGateway(deps: {
     });
 
     handle("command", async (payload) => {
-      const req = parse(commandPayloadSchema, payload);
+      const req = payload;
       const committed = await commands.execute(req.sessionId, user, req.command, req.idempotencyKey);
       return reads.ackFor(committed, user.id, req.command.type);
     });
 
     handle("sync", async (payload) => {
-      const { sessionId, sinceVersion } = parse(syncPayloadSchema, payload);
+      const { sessionId, sinceVersion } = payload;
       const role = await memberRole(sessionId);
       return reads.syncFor(sessionId, { userId: user.id, role }, sinceVersion);
     });

@@ -141,7 +141,7 @@ export async function openShared(
     signer,
     evictions,
     scheduler,
-    publisher: createSocketPublisher(io, signer, () => metrics.dealsTotal.inc()),
+    publisher: createSocketPublisher(io, signer, () => metrics.dealsTotal.inc(), log),
     metrics,
     log,
     random: secureRandom(),

@@ -5,13 +5,13 @@ import { createHmac, randomUUID } from "node:crypto";
 import {
   type ClientCommand,
   type Command,
+  type CommandInput,
   decide,
   errors,
   eventStreams,
   evolve,
   openDeadlines,
   type Random,
-  resolveRules,
   SERVER_FILLED_IDS,
   type SessionEvent,
   type SessionState,
@@ -109,10 +109,14 @@ export class CommandPipeline {
   /** Creates a session; the creator becomes its first member. */
   async create(
     actor: Actor,
-    input: Omit<Extract<Command, { type: "CreateSession" }>, "type" | "actor" | "actorName" | "sessionId">,
+    input: Omit<
+      Extract<CommandInput, { type: "CreateSession" }>,
+      "type" | "actor" | "actorName" | "sessionId"
+    >,
   ): Promise<Committed> {
     const sessionId = randomUUID();
-    const command: Command = {
+    // The engine resolves the rules (defaults, bounds) while it parses the command: once per create.
+    const command: CommandInput = {
       type: "CreateSession",
       actor: actor.id,
       actorName: actor.name,
@@ -195,7 +199,7 @@ export class CommandPipeline {
             type = command.type;
             if (command.type !== "JoinSession" && !base.state.members[actor.id])
               throw new AppError(errors.sessionNotFound());
-            const full = toEngineCommand(command, actor, base.state);
+            const full = toEngineCommand(command, actor);
             const decision = decide(base.state, full, { now, random: this.deps.random });
             if (!decision.ok) throw new AppError(decision);
             const result = await this.commit(q, sessionId, base, decision.events, {
@@ -449,17 +453,15 @@ export class CommandPipeline {
   }
 }
 
-/** Fills in what only the server may decide: the actor, ids of new things, rules resolved against the session's. */
-function toEngineCommand(command: ServiceCommand, actor: Actor, state: SessionState): Command {
+/**
+ * Fills in what only the server may decide: the actor and the ids of new things. A partial rules change goes to the
+ * engine as sent: it resolves it against the session's rules while it parses the command.
+ */
+function toEngineCommand(command: ServiceCommand, actor: Actor): CommandInput {
   const full: Record<string, unknown> = { ...command, actor: actor.id, actorName: actor.name };
   const idField = (SERVER_FILLED_IDS as Record<string, string>)[command.type];
   if (idField) full[idField] = randomUUID();
-  if (command.type === "UpdateSetup" && command.rules) {
-    const resolved = resolveRules({ ...state.rules, ...command.rules });
-    if (!resolved.ok) throw new AppError(errors.invalidRules(resolved.message));
-    full.rules = resolved.rules;
-  }
-  return full as unknown as Command;
+  return full as unknown as CommandInput;
 }
 
 /**
