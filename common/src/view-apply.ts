@@ -8,7 +8,8 @@
 // - numbers.own.changesLeft / nextChangeAt count Step 3 changes in a rolling 24 hours: they move with the clock and
 //   need the changes' times, which no view carries. Each own Step 3 change counts one down; GET /number is exact.
 
-import type { LedgerItemState, Side } from "./engine/types";
+import { initialLedgerState, nextTerms } from "./engine/state";
+import type { Side } from "./engine/types";
 import { describeRules } from "./rules";
 import type { InvitationView, SessionView, VisibleEvent } from "./visibility";
 
@@ -32,8 +33,7 @@ export function applyVisibleEvent(view: SessionView, ev: VisibleEvent, position:
         rulesText: describeRules(ev.rules),
         startAt: ev.startAt,
         title: ev.title,
-        // An approval or skip also accepted the rules and start: changing them withdraws every one (Step 1 reopens).
-        terms: ev.approvalsWithdrawn ? { ...v.terms, approvals: {}, skipped: {}, closed: null } : v.terms,
+        terms: nextTerms(v.terms, ev),
         // The daily limit may have changed; the changes already counted against it stay counted.
         numbers: own
           ? {
@@ -82,31 +82,10 @@ export function applyVisibleEvent(view: SessionView, ev: VisibleEvent, position:
       };
     }
     case "TermsEdited":
-      // Approvals were for the old text; skips do not depend on it.
-      return {
-        ...v,
-        terms: { ...v.terms, version: ev.version, text: ev.text, editedBy: ev.by, approvals: {} },
-      };
     case "TermsApproved":
-      return {
-        ...v,
-        terms: {
-          ...v.terms,
-          approvals: { ...v.terms.approvals, [ev.side]: ev.version },
-          skipped: without(v.terms.skipped, ev.side),
-        },
-      };
     case "TermsSkipped":
-      return {
-        ...v,
-        terms: {
-          ...v.terms,
-          skipped: { ...v.terms.skipped, [ev.side]: true },
-          approvals: without(v.terms.approvals, ev.side),
-        },
-      };
     case "Step1Closed":
-      return { ...v, terms: { ...v.terms, closed: ev.how } };
+      return { ...v, terms: nextTerms(v.terms, ev) };
     case "Step2Opened":
       return {
         ...v,
@@ -220,7 +199,7 @@ export function applyVisibleEvent(view: SessionView, ev: VisibleEvent, position:
             item: { ...ev.item },
             note: ev.note,
             counters: ev.counters,
-            state: initialLedgerState(ev.item.kind),
+            state: initialLedgerState(ev.item),
             shared: ev.item.kind === "conveyed",
           },
         ],
@@ -276,17 +255,6 @@ export function completeVisibleEvent(view: SessionView, ev: VisibleEvent): Sessi
     return { ...view, numbers: { ...view.numbers, own: { ...own, amount: ev.amount } } };
   }
   return view;
-}
-
-function without<T extends object>(record: T, key: keyof T): T {
-  const copy = { ...record };
-  delete copy[key];
-  return copy;
-}
-
-function initialLedgerState(kind: "conveyed" | "bracket"): LedgerItemState {
-  // As evolve: a bracket is first drafted with the mediator; a plain conveyed position is already conveyed.
-  return kind === "bracket" ? "proposed" : "conveyed";
 }
 
 /** As viewState: a side knows whether it answered; nobody learns whether the other side did. */

@@ -76,12 +76,45 @@ function created(event: EventOf<"SessionCreated">): SessionState {
   };
 }
 
+type TermsEvent = EventOf<"SetupUpdated" | "TermsEdited" | "TermsApproved" | "TermsSkipped" | "Step1Closed">;
+
+/**
+ * Step 1's terms after one of the events that moves them: the one description of how approvals, skips and closing
+ * change, for the engine's state and the client's view alike (view-apply.ts).
+ */
+export function nextTerms(terms: SessionState["terms"], e: TermsEvent): SessionState["terms"] {
+  switch (e.type) {
+    case "SetupUpdated":
+      // Approvals and skips accepted the old rules and start: all are withdrawn, and Step 1 is open again.
+      return e.approvalsWithdrawn ? { ...terms, approvals: {}, skipped: {}, closed: null } : terms;
+    case "TermsEdited":
+      // Approvals were for the old text; skips ("settle terms later") do not depend on the text.
+      return { ...terms, version: e.version, text: e.text, editedBy: e.by, approvals: {} };
+    case "TermsApproved":
+      return {
+        ...terms,
+        approvals: { ...terms.approvals, [e.side]: e.version },
+        skipped: without(terms.skipped, e.side),
+      };
+    case "TermsSkipped":
+      return {
+        ...terms,
+        skipped: { ...terms.skipped, [e.side]: true },
+        approvals: without(terms.approvals, e.side),
+      };
+    case "Step1Closed":
+      return { ...terms, closed: e.how };
+  }
+}
+
 function without<T extends object, K extends keyof T>(record: T, key: K): Omit<T, K> {
   const { [key]: _dropped, ...rest } = record;
   return rest;
 }
 
-function initialLedgerState(item: EventOf<"LedgerItemRecorded">["item"]): LedgerItemState {
+export function initialLedgerState(
+  item: Pick<EventOf<"LedgerItemRecorded">["item"], "kind">,
+): LedgerItemState {
   // A bracket is first drafted with the mediator ("proposed"); a plain conveyed position is already conveyed.
   return item.kind === "bracket" ? "proposed" : "conveyed";
 }
@@ -94,8 +127,7 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
         rules: e.rules,
         startAt: e.startAt,
         title: e.title,
-        // Approvals and skips accepted the old rules and start: all are withdrawn, and Step 1 is open again.
-        terms: e.approvalsWithdrawn ? { ...s.terms, approvals: {}, skipped: {}, closed: null } : s.terms,
+        terms: nextTerms(s.terms, e),
       };
     case "InvitationIssued":
       return {
@@ -132,28 +164,10 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
       };
     }
     case "TermsEdited":
-      // Approvals were for the old text; skips ("settle terms later") do not depend on the text.
-      return { ...s, terms: { ...s.terms, version: e.version, text: e.text, editedBy: e.by, approvals: {} } };
     case "TermsApproved":
-      return {
-        ...s,
-        terms: {
-          ...s.terms,
-          approvals: { ...s.terms.approvals, [e.side]: e.version },
-          skipped: without(s.terms.skipped, e.side),
-        },
-      };
     case "TermsSkipped":
-      return {
-        ...s,
-        terms: {
-          ...s.terms,
-          skipped: { ...s.terms.skipped, [e.side]: true },
-          approvals: without(s.terms.approvals, e.side),
-        },
-      };
     case "Step1Closed":
-      return { ...s, terms: { ...s.terms, closed: e.how } };
+      return { ...s, terms: nextTerms(s.terms, e) };
     case "Step2Opened":
       return {
         ...s,
