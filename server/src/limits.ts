@@ -5,6 +5,7 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
+import { errors } from "@backchannel/common";
 import express from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -18,6 +19,8 @@ export type LimitResult = { ok: true } | { ok: false; retryAt: number };
 export interface Limiter {
   /** a name for logs and stored keys: letters and dashes only */
   readonly name: string;
+  /** the refusal over this limit: its one sentence, with when to try again */
+  refusal(retryAt: number, now: number): AppError;
   readonly store: "redis" | "memory";
   consume(key: string): Promise<LimitResult>;
   /** forget every attempt counted for key */
@@ -30,6 +33,8 @@ export interface LimiterOptions {
   prefix: string;
   name: string;
   limit: RateLimit;
+  /** what a refused person is told, before "Try again …" */
+  what?: string;
   log?: Logger;
   now?: () => number;
 }
@@ -63,8 +68,10 @@ export function createLimiter(opts: LimiterOptions): Limiter {
       })
     : memory;
 
+  const what = opts.what ?? "Too many requests in a short time.";
   return {
     name: opts.name,
+    refusal: (retryAt, at) => tooManyRequests(what, retryAt, at),
     store: opts.redis ? "redis" : "memory",
     async consume(key) {
       try {
@@ -277,8 +284,8 @@ export function createLimits(opts: {
 }): Limits {
   const { config, redis, log } = opts;
   const now = opts.now ?? Date.now;
-  const make = (name: string, limit: RateLimit) =>
-    createLimiter({ redis, prefix: config.redisPrefix, name, limit, log, now });
+  const make = (name: string, limit: RateLimit, what: string) =>
+    createLimiter({ redis, prefix: config.redisPrefix, name, limit, what, log, now });
   const sockets = createSocketSlots({
     redis,
     prefix: config.redisPrefix,
@@ -287,14 +294,34 @@ export function createLimits(opts: {
     now,
   });
   return {
-    signups: make("signup", config.signupRateLimit),
-    signins: make("signin-address", config.loginAddressRateLimit),
-    signinsPerEmail: make("signin-email", config.loginRateLimit),
-    socketConnects: make("socket-connect", config.socketConnectRateLimit),
-    events: make("events", config.socketRateLimit),
-    commands: make("commands", config.socketRateLimit),
-    sessionCreates: make("session-create", config.sessionRateLimit),
-    invitations: make("invitation", config.invitationRateLimit),
+    signups: make(
+      "signup",
+      config.signupRateLimit,
+      "Too many accounts have been created from your network address recently.",
+    ),
+    signins: make(
+      "signin-address",
+      config.loginAddressRateLimit,
+      "Too many sign-in attempts have come from your network address recently.",
+    ),
+    signinsPerEmail: make("signin-email", config.loginRateLimit, "Too many sign-in attempts for this email."),
+    socketConnects: make(
+      "socket-connect",
+      config.socketConnectRateLimit,
+      "Too many connections have been opened from your network address.",
+    ),
+    events: make("events", config.socketRateLimit, ACCOUNT_BUDGET),
+    commands: make("commands", config.socketRateLimit, ACCOUNT_BUDGET),
+    sessionCreates: make(
+      "session-create",
+      config.sessionRateLimit,
+      "You have created many sessions in a short time.",
+    ),
+    invitations: make(
+      "invitation",
+      config.invitationRateLimit,
+      "You have issued many invitations in a short time.",
+    ),
     sockets,
     maxOpenInvitations: config.maxOpenInvitations,
     trust: compileTrust(config.trustProxy),
@@ -333,8 +360,10 @@ export function whenText(retryAt: number, now: number): string {
 }
 
 /** TOO_MANY_REQUESTS with retryAt and a sentence that says what happened and when to try again. */
+const ACCOUNT_BUDGET = "Your account has sent too many requests in a short time.";
+
 export function tooManyRequests(what: string, retryAt: number, now: number): AppError {
-  return new AppError("TOO_MANY_REQUESTS", `${what} Try again ${whenText(retryAt, now)}.`, retryAt);
+  return new AppError(errors.tooManyRequests(`${what} Try again ${whenText(retryAt, now)}.`, retryAt));
 }
 
 function once(fn: () => void): () => void {

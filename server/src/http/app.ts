@@ -26,14 +26,7 @@ import { issueInvitation, listInvitations, peekInvitation, redeemInvitation } fr
 import type { TokenService } from "../auth/tokens";
 import type { Config } from "../config";
 import { AppError, errorBody, toPublicError } from "../errors";
-import {
-  createLimits,
-  expressTrustSetting,
-  type Limiter,
-  type Limits,
-  signinKey,
-  tooManyRequests,
-} from "../limits";
+import { createLimits, expressTrustSetting, type Limiter, type Limits, signinKey } from "../limits";
 import { errorText } from "../log";
 import type { Metrics } from "../metrics";
 import { isUuid, parsePayload } from "../payload";
@@ -117,12 +110,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const limits = deps.limits ?? createLimits({ config, now });
   /** Counts one attempt against limiter; over the limit, refuses with TOO_MANY_REQUESTS, retryAt and Retry-After. */
-  const limit = async (res: Response, limiter: Limiter, key: string, what: string) => {
+  const limit = async (res: Response, limiter: Limiter, key: string) => {
     const r = await limiter.consume(key);
     if (r.ok) return;
     const t = now();
     res.setHeader("Retry-After", String(Math.max(1, Math.ceil((r.retryAt - t) / 1000))));
-    throw tooManyRequests(what, r.retryAt, t);
+    throw limiter.refusal(r.retryAt, t);
   };
   const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
 
@@ -136,12 +129,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   };
 
   api.post("/auth/signup", async (req, res) => {
-    await limit(
-      res,
-      limits.signups,
-      addressOf(req),
-      "Too many accounts have been created from your network address recently.",
-    );
+    await limit(res, limits.signups, addressOf(req));
     const body = parsePayload(signUpSchema, req.body);
     const r = await signUp(db, body);
     if ("code" in r) throw new AppError(r);
@@ -152,14 +140,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const body = parsePayload(signInSchema, req.body);
     // Per address whatever the email (one address trying many accounts), then per address and email. A
     // successful sign-in clears only the latter: an account of one's own must not reset a guessing budget.
-    await limit(
-      res,
-      limits.signins,
-      addressOf(req),
-      "Too many sign-in attempts have come from your network address recently.",
-    );
+    await limit(res, limits.signins, addressOf(req));
     const key = signinKey(addressOf(req), body.email);
-    await limit(res, limits.signinsPerEmail, key, "Too many sign-in attempts for this email.");
+    await limit(res, limits.signinsPerEmail, key);
     const r = await signIn(db, body);
     if ("code" in r) throw new AppError(r);
     await limits.signinsPerEmail.reset(key);
@@ -205,7 +188,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.post("/sessions", async (req: AuthedRequest, res) => {
     const body = parsePayload(createSessionSchema, req.body);
     const user = userOf(req);
-    await limit(res, limits.sessionCreates, user.id, "You have created many sessions in a short time.");
+    await limit(res, limits.sessionCreates, user.id);
     const committed = await commands.create(user, {
       title: body.title,
       creatorRole: body.creatorRole,
@@ -241,12 +224,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   // A per-account budget the size of the sockets' one, so REST is no way around the socket limit.
   api.post("/sessions/:id/commands", async (req: AuthedRequest, res) => {
-    await limit(
-      res,
-      limits.commands,
-      userOf(req).id,
-      "Your account has sent too many requests in a short time.",
-    );
+    await limit(res, limits.commands, userOf(req).id);
     const body = parsePayload(commandRequestSchema, req.body);
     const sessionId = String(req.params.id);
     const user = userOf(req);
@@ -276,7 +254,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const user = userOf(req);
     // Bidding rights belong to sides; a mediator never bids.
     const canBid = body.role !== "mediator" && body.canBid;
-    await limit(res, limits.invitations, user.id, "You have issued many invitations in a short time.");
+    await limit(res, limits.invitations, user.id);
     // Revocations live in the session's state; a revocation after this read only makes the count below stricter.
     const before = await reads.read(sessionId);
     const member = Boolean(before?.members[user.id]);

@@ -55,13 +55,7 @@ export function attachGateway(deps: {
       const address = clientAddress(socket.handshake.address, socket.handshake.headers, limits.trust);
       const attempt = await limits.socketConnects.consume(address);
       if (!attempt.ok) {
-        return refuse(
-          tooManyRequests(
-            "Too many connections have been opened from your network address.",
-            attempt.retryAt,
-            now(),
-          ),
-        );
+        return refuse(limits.socketConnects.refusal(attempt.retryAt, now()));
       }
       // A client that names its protocol must speak this server's; one that names none (an API script written
       // before the field existed) is taken to speak the current one.
@@ -119,7 +113,7 @@ export function attachGateway(deps: {
       // One budget per account, whichever of its sockets the events come through.
       const r = await limits.events.consume(user.id);
       if (r.ok) return false;
-      const e = tooManyRequests("Your account has sent too many requests in a short time.", r.retryAt, now());
+      const e = limits.events.refusal(r.retryAt, now());
       reply(errorAck({ code: e.code, message: e.message, retryAt: r.retryAt }));
       return true;
     };
