@@ -97,6 +97,8 @@ export async function openShared(
     prefix: config.redisPrefix,
     onError: (err, job) =>
       log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
+    // Into the JSON log like every other line, not stderr as plain text.
+    onRedisError: (err) => log.warn({ err: err.message }, "deadline queue redis error"),
   });
   // The request listener exists before Socket.IO attaches (web role): Socket.IO then owns /socket.io/ and passes
   // the rest through to the role's handler.
