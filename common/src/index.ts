@@ -11,3 +11,4 @@ export * from "./rounding";
 export * from "./rules";
 export * from "./view-apply";
 export * from "./visibility";
+export * from "./notices";

@@ -68,6 +68,15 @@ export interface Config {
   metricsToken?: string;
   /** how often a worker re-arms deadlines that are overdue in the database (a trigger lost after its retries) */
   deadlineSweepMs: number;
+  /** SMTP server URL (smtp:// or smtps://, credentials inside); absent: mail is written to <dataDir>/outbox */
+  smtpUrl?: string;
+  /** the From of every mail: "Backchannel <no-reply@example.com>" */
+  mailFrom: string;
+  /** VAPID key pair for Web Push (base64url); absent: generated into <dataDir>/vapid.json mode 0600 */
+  vapidPublicKey?: string;
+  vapidPrivateKey?: string;
+  /** who push services may contact about this server: a mailto: or https: URL */
+  vapidSubject: string;
 }
 
 export interface ConfigProblem {
@@ -95,6 +104,8 @@ const SECRET_VARIABLES = new Set([
   "DATABASE_OWNER_URL",
   "REDIS_URL",
   "METRICS_TOKEN",
+  "SMTP_URL",
+  "VAPID_PRIVATE_KEY",
 ]);
 
 function wholeNumber(min: number, max: number) {
@@ -307,6 +318,20 @@ const schema = z.object({
     })
     .optional(),
   DEADLINE_SWEEP_MS: wholeNumber(100, 3_600_000).default(30_000),
+  SMTP_URL: url(["smtp:", "smtps:"], "smtps://user:password@mail.example.com:465").optional(),
+  MAIL_FROM: z.string().max(300).default("Backchannel <no-reply@localhost>"),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{80,100}$/, { error: "must be a base64url P-256 public key (`npx web-push generate-vapid-keys`)" })
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{40,50}$/, { error: "must be a base64url P-256 private key (`npx web-push generate-vapid-keys`)" })
+    .optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, { error: "must be a mailto: or https: URL (e.g. mailto:ops@example.com)" })
+    .default("mailto:ops@localhost"),
 });
 
 export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof typeof schema.shape)[];
@@ -393,5 +418,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsHost: v.METRICS_HOST,
     metricsToken: v.METRICS_TOKEN,
     deadlineSweepMs: v.DEADLINE_SWEEP_MS,
+    smtpUrl: v.SMTP_URL,
+    mailFrom: v.MAIL_FROM,
+    vapidPublicKey: v.VAPID_PUBLIC_KEY,
+    vapidPrivateKey: v.VAPID_PRIVATE_KEY,
+    vapidSubject: v.VAPID_SUBJECT,
   };
 }

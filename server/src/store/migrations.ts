@@ -134,6 +134,49 @@ export const MIGRATIONS: readonly Migration[] = [
       "ALTER TABLE command_receipts ADD COLUMN position int",
     ],
   },
+  {
+    id: 4,
+    name: "notifications: an outbox of notices to mail and push, push subscriptions, opt-outs",
+    statements: [
+      // Written in the command's own transaction; a scheduler trigger delivers each row once (sent_at).
+      // title and body never hold an amount; link (an invitation's, with its token) is cleared once sent.
+      `CREATE TABLE notifications (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        session_id uuid REFERENCES sessions(id),
+        user_id uuid REFERENCES users(id),
+        email text,
+        channel text NOT NULL CHECK (channel IN ('mail', 'push')),
+        kind text NOT NULL,
+        title text NOT NULL,
+        body text NOT NULL,
+        link text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        attempts int NOT NULL DEFAULT 0,
+        sent_at timestamptz,
+        outcome text,
+        CHECK (user_id IS NOT NULL OR email IS NOT NULL)
+      )`,
+      "CREATE INDEX notifications_pending_idx ON notifications (created_at) WHERE sent_at IS NULL",
+      `CREATE TABLE push_subscriptions (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id uuid NOT NULL REFERENCES users(id),
+        endpoint text UNIQUE NOT NULL,
+        p256dh text NOT NULL,
+        auth text NOT NULL,
+        label text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      "CREATE INDEX push_subscriptions_user_id_idx ON push_subscriptions (user_id)",
+      // Keyed by address, so an unsubscribe link works without an account and before one exists.
+      `CREATE TABLE notification_optouts (
+        email text NOT NULL,
+        channel text NOT NULL CHECK (channel IN ('mail', 'push')),
+        kind text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (email, channel, kind)
+      )`,
+    ],
+  },
 ];
 
 /**
