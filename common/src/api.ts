@@ -144,6 +144,8 @@ export const createdInvitationSchema = z.strictObject({
   token: z.string(),
   /** the link to pass on: <origin>/invite/<token> */
   link: z.string(),
+  /** when the request gave an email address: the invitation mail is queued to it (the link is still shown) */
+  emailedTo: z.string().optional(),
 });
 export type CreatedInvitation = z.output<typeof createdInvitationSchema>;
 

@@ -322,15 +322,21 @@ const schema = z.object({
   MAIL_FROM: z.string().max(300).default("Backchannel <no-reply@localhost>"),
   VAPID_PUBLIC_KEY: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{80,100}$/, { error: "must be a base64url P-256 public key (`npx web-push generate-vapid-keys`)" })
+    .regex(/^[A-Za-z0-9_-]{80,100}$/, {
+      error: "must be a base64url P-256 public key (`npx web-push generate-vapid-keys`)",
+    })
     .optional(),
   VAPID_PRIVATE_KEY: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{40,50}$/, { error: "must be a base64url P-256 private key (`npx web-push generate-vapid-keys`)" })
+    .regex(/^[A-Za-z0-9_-]{40,50}$/, {
+      error: "must be a base64url P-256 private key (`npx web-push generate-vapid-keys`)",
+    })
     .optional(),
   VAPID_SUBJECT: z
     .string()
-    .regex(/^(mailto:|https:\/\/)/, { error: "must be a mailto: or https: URL (e.g. mailto:ops@example.com)" })
+    .regex(/^(mailto:|https:\/\/)/, {
+      error: "must be a mailto: or https: URL (e.g. mailto:ops@example.com)",
+    })
     .default("mailto:ops@localhost"),
 });
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Server as IoServer } from "socket.io";
 import type { Config } from "./config";
+import type { Notifications } from "./notify/outbox";
 import { openShared, type Role, type Shared } from "./services/shared";
 import { startWeb } from "./services/web";
 import { startWorker } from "./services/worker";
@@ -20,6 +21,8 @@ export interface RunningServer {
   metricsUrl?: string;
   sessions: SessionService;
   scheduler: Scheduler;
+  /** the notification outbox (tests deliver and reconcile through it) */
+  notifications: Notifications;
   io: IoServer;
   /** Graceful: stop accepting, finish in-flight commands, close worker, queue and database. */
   close(): Promise<void>;
@@ -54,6 +57,7 @@ export async function startServer(
       role: config.role,
       db: shared.db.kind,
       scheduler: scheduler.kind,
+      mail: shared.mail.destination,
     },
     "backchannel listening",
   );
@@ -65,6 +69,7 @@ export async function startServer(
     metricsUrl: shared.metricsServer?.url,
     sessions,
     scheduler,
+    notifications: shared.notifications,
     io,
     close() {
       closing ??= (async () => {

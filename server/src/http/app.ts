@@ -11,6 +11,7 @@ import {
   createInvitationSchema,
   createSessionSchema,
   errors,
+  type Role,
   type SessionList,
   type SessionResponse,
   signInSchema,
@@ -29,11 +30,16 @@ import { AppError, errorBody, toPublicError } from "../errors";
 import { createLimits, expressTrustSetting, type Limiter, type Limits, signinKey } from "../limits";
 import { errorText } from "../log";
 import type { Metrics } from "../metrics";
+import { sessionCalendar } from "../notify/calendar";
+import type { PushChannel } from "../notify/channels";
+import type { NoticeRow, Notifications } from "../notify/outbox";
+import type { UnsubscribeTokens } from "../notify/unsubscribe";
 import { isUuid, parsePayload } from "../payload";
 import { buildSessionAudit } from "../sessions/audit";
 import type { SessionService } from "../sessions/service";
 import type { Db, Queryable } from "../store/db";
 import type { HeadSigner } from "../store/signing";
+import { notificationRoutes } from "./notifications";
 
 export interface HttpDeps {
   config: Config;
@@ -47,6 +53,12 @@ export interface HttpDeps {
   metrics: Metrics;
   log: Logger;
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** the notification outbox: invitation mails are stored in the invitation's transaction */
+  notifications?: Pick<Notifications, "record" | "dispatch">;
+  /** Web Push, for its public key */
+  push?: Pick<PushChannel, "publicKey">;
+  /** checks the unsubscribe links in mails */
+  unsubscribe?: Pick<UnsubscribeTokens, "verify">;
   now?: () => number;
 }
 
@@ -117,6 +129,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.setHeader("Retry-After", String(Math.max(1, Math.ceil((r.retryAt - t) / 1000))));
     throw limiter.refusal(r.retryAt, t);
   };
+  const inviteLink = (token: string) => `${config.publicUrl}/invite/${token}`;
   const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
 
   // ---------------------------------------------------------------- accounts
@@ -166,6 +179,27 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.json({ keyId: signer.keyId, pem: signer.publicKeyPem, algorithm: "Ed25519" });
   });
 
+  const notices = deps.unsubscribe
+    ? notificationRoutes({
+        db,
+        push: deps.push,
+        unsubscribe: deps.unsubscribe,
+        calendarFor: async (sessionId, userId) => {
+          const view = (await reads.viewFor(sessionId, await reads.memberOf(sessionId, userId))).view;
+          return sessionCalendar({
+            sessionId,
+            title: view.title,
+            startAt: view.startAt,
+            deadlines: view.deadlines,
+            url: `${config.publicUrl}/sessions/${sessionId}`,
+            now: now(),
+          });
+        },
+      })
+    : undefined;
+  // Unsubscribe links work without signing in.
+  if (notices) api.use(notices.open);
+
   // Everything below needs a signed-in user.
   api.use(async (req: AuthedRequest, _res, next) => {
     const token = readToken({ headers: req.headers as { cookie?: string; authorization?: string } });
@@ -179,6 +213,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.get("/me", (req: AuthedRequest, res) => {
     res.json({ user: req.user });
   });
+
+  if (notices) api.use(notices.signedIn);
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {
@@ -259,6 +295,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const before = await reads.read(sessionId);
     const member = Boolean(before?.members[user.id]);
     let issued: { id: string; token: string; expiresAt: number } | undefined;
+    let mailIds: string[] = [];
     await commands.executeWith(sessionId, user, async (q) => {
       // Counted under the session's lock, so concurrent requests cannot pass the cap together. Non-members are
       // not told anything about the session: the command refuses them as it does today.
@@ -272,6 +309,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         createdBy: user.id,
         now: now(),
       });
+      // The mail is stored with the invitation, in its transaction: both exist, or neither.
+      if (body.email && deps.notifications && before) {
+        mailIds = await deps.notifications.record(q, [
+          invitationMail(before.title, user.name, body.role, body.email, sessionId, inviteLink(issued.token)),
+        ]);
+      }
       return {
         type: "IssueInvitation",
         invitationId: issued.id,
@@ -281,12 +324,14 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       };
     });
     const got = issued as { id: string; token: string; expiresAt: number };
+    await deps.notifications?.dispatch(mailIds);
     res.status(201).json({
       invitation: { id: got.id, role: body.role, canBid, expiresAt: got.expiresAt },
       token: got.token,
       // From PUBLIC_URL, never from the request's Host header: a forged Host must not put its own address in a
       // link that people are asked to follow.
-      link: `${config.publicUrl}/invite/${got.token}`,
+      link: inviteLink(got.token),
+      ...(body.email && { emailedTo: body.email }),
     } satisfies CreatedInvitation);
   });
 
@@ -391,6 +436,33 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   return app;
+}
+
+const ROLE_WORDS: Record<Role, string> = {
+  claimant: "a member of the claimant's side",
+  respondent: "a member of the respondent's side",
+  mediator: "a mediator",
+};
+
+/** The invitation's mail, as an outbox row: the link goes in the row (it holds the token) and is cleared once sent. */
+function invitationMail(
+  title: string,
+  inviter: string,
+  role: Role,
+  email: string,
+  sessionId: string,
+  link: string,
+): NoticeRow {
+  return {
+    sessionId,
+    userId: null,
+    email,
+    channel: "mail",
+    kind: "invitation",
+    title: `You are invited to ${title}`,
+    body: `${inviter} invites you to join ${title} as ${ROLE_WORDS[role]}.`,
+    link,
+  };
 }
 
 function userOf(req: AuthedRequest) {

@@ -20,6 +20,12 @@ import type { Config } from "../config";
 import { createLimits, type Limits, registerLimits } from "../limits";
 import { createLogger } from "../log";
 import { createMetrics, type Metrics, type MetricsServer, startMetricsServer } from "../metrics";
+import type { MailChannel, PushChannel } from "../notify/channels";
+import { createMailChannel } from "../notify/mail";
+import { Notifications } from "../notify/outbox";
+import { createPushChannel } from "../notify/push";
+import { createUnsubscribeTokens, type UnsubscribeTokens, unsubscribeKeyFrom } from "../notify/unsubscribe";
+import { loadOrCreateVapidKeys } from "../notify/vapid";
 import { createSocketPublisher } from "../realtime/publisher";
 import { type CacheEvictions, createRedisEvictions } from "../sessions/evictions";
 import { SessionService } from "../sessions/service";
@@ -52,6 +58,12 @@ export interface Shared {
   signer: HeadSigner;
   evictions?: CacheEvictions;
   sessions: SessionService;
+  /** the notification outbox (mail and Web Push); the worker role delivers it */
+  notifications: Notifications;
+  mail: MailChannel;
+  push: PushChannel;
+  /** signs and checks the unsubscribe links in mails */
+  unsubscribe: UnsubscribeTokens;
   /** PORT's server: a role hands it its request handler with serve() */
   httpServer: HttpServer;
   serve(handler: (req: IncomingMessage, res: ServerResponse) => void): void;
@@ -137,6 +149,49 @@ export async function openShared(
     config.redisUrl !== undefined
       ? createRedisEvictions({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: redisError })
       : undefined;
+  const unsubscribe = createUnsubscribeTokens(unsubscribeKeyFrom(masterKey));
+  const mail = createMailChannel({
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    dataDir: config.dataDir,
+    publicUrl: config.publicUrl,
+    unsubscribe,
+    now: opts.now,
+  });
+  // Never silently dropped: without SMTP_URL every mail is a file in this folder.
+  log.info(
+    { mail: mail.destination },
+    config.smtpUrl ? "mail goes through SMTP" : "mail goes to the outbox folder",
+  );
+  const push = createPushChannel({
+    db,
+    keys: loadOrCreateVapidKeys({
+      publicKey: config.vapidPublicKey,
+      privateKey: config.vapidPrivateKey,
+      dataDir: config.dataDir,
+      log: (m: string) => log.warn(m),
+    }),
+    subject: config.vapidSubject,
+    log,
+  });
+  // Its own queue, so a slow mail server never delays a deadline.
+  const noticeScheduler = createScheduler({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    queueName: "notifications",
+    onError: (err, job) => log.warn({ err: String(err), notice: job.sessionId }, "notice trigger failed"),
+    onRedisError: (err) => log.warn({ err: err.message }, "notification queue redis error"),
+  });
+  let sessionsRef: SessionService | undefined;
+  const notifications = new Notifications({
+    db,
+    scheduler: noticeScheduler,
+    mail,
+    push,
+    readSession: async (id) => (sessionsRef ? sessionsRef.reads.read(id) : null),
+    log,
+    now: opts.now,
+  });
   const sessions = new SessionService({
     db,
     masterKey,
@@ -144,11 +199,13 @@ export async function openShared(
     evictions,
     scheduler,
     publisher: createSocketPublisher(io, signer, () => metrics.dealsTotal.inc(), log),
+    notices: notifications,
     metrics,
     log,
     random: secureRandom(),
     now: opts.now,
   });
+  sessionsRef = sessions;
 
   const ready = async () => {
     const checks: Record<string, string> = {};
@@ -177,6 +234,10 @@ export async function openShared(
     signer,
     evictions,
     sessions,
+    notifications,
+    mail,
+    push,
+    unsubscribe,
     httpServer,
     serve(h) {
       handler = h;
@@ -186,6 +247,7 @@ export async function openShared(
     async close() {
       await metricsServer?.close();
       await sessions.commands.drain();
+      await notifications.close();
       await evictions?.close();
       await Promise.all([redis, ...adapterClients].map((c) => c?.quit().catch(() => {})));
       await db.close();

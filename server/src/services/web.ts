@@ -6,7 +6,21 @@ import type { Role, Shared } from "./shared";
 export function startWeb(shared: Shared): Role {
   const { config, db, tokens, sessions, signer, limits, metrics, log, io, now } = shared;
   shared.serve(
-    createHttpApp({ config, db, tokens, sessions, signer, limits, metrics, log, ready: shared.ready, now }),
+    createHttpApp({
+      config,
+      db,
+      tokens,
+      sessions,
+      signer,
+      limits,
+      metrics,
+      log,
+      ready: shared.ready,
+      notifications: shared.notifications,
+      push: shared.push,
+      unsubscribe: shared.unsubscribe,
+      now,
+    }),
   );
   io.attach(shared.httpServer);
   const gateway = attachGateway({ io, config, tokens, sessions, metrics, log, now });

@@ -5,7 +5,7 @@ import type { Role, Shared } from "./shared";
 
 /** `alone`: no web role on this node, so the worker serves PORT (health only) and owns Socket.IO's closing. */
 export async function startWorker(shared: Shared, opts: { alone: boolean }): Promise<Role> {
-  const { config, sessions, scheduler, metrics, log } = shared;
+  const { config, sessions, scheduler, notifications, metrics, log } = shared;
   if (opts.alone) shared.serve(createWorkerApp({ config, ready: shared.ready }));
   await scheduler.start(async (job, info) => {
     metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
@@ -13,6 +13,10 @@ export async function startWorker(shared: Shared, opts: { alone: boolean }): Pro
   });
   const n = await sessions.commands.reconcileDeadlines();
   log.info({ deadlines: n }, "deadlines reconciled");
+  // The outbox holds every notice; its triggers are only that. Unsent ones get a trigger again at start.
+  await notifications.start();
+  const pending = await notifications.reconcile();
+  if (pending > 0) log.info({ notices: pending }, "pending notices re-armed");
   // The database holds every deadline: a row still there well after its time lost its trigger (a job that failed
   // all its retries, a flushed Redis). Re-arm those; a duplicate trigger only finds nothing due.
   const now = shared.now ?? Date.now;
@@ -23,6 +27,13 @@ export async function startWorker(shared: Shared, opts: { alone: boolean }): Pro
         if (count > 0) log.warn({ deadlines: count }, "re-armed overdue deadlines");
       })
       .catch((err: unknown) => log.error({ err: String(err) }, "deadline sweep failed"));
+    // A notice whose trigger was lost (or whose retries ran out) waits a minute, then gets another.
+    notifications
+      .reconcile({ olderThan: now() - 60_000 })
+      .then((count) => {
+        if (count > 0) log.warn({ notices: count }, "re-armed pending notices");
+      })
+      .catch((err: unknown) => log.error({ err: String(err) }, "notice sweep failed"));
   }, config.deadlineSweepMs);
   sweep.unref();
   return {

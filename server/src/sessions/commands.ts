@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import { AppError } from "../errors";
 import { errorText } from "../log";
 import type { Metrics } from "../metrics";
+import { type Notifications, noticesOf } from "../notify/outbox";
 import { canonicalJson } from "../store/canonical-json";
 import type { Queryable } from "../store/db";
 import {
@@ -69,6 +70,8 @@ export interface Committed {
   duplicate: boolean;
   /** the session's data key after the command: null once it was destroyed (no deal) */
   dataKeyAfter: Buffer | null;
+  /** the notices the command stored for mail and push (the outbox), dispatched once it has committed */
+  noticeIds: string[];
 }
 
 export interface Publisher {
@@ -82,6 +85,8 @@ export interface CommandPipelineDeps {
   evictions?: CacheEvictions;
   scheduler: Scheduler;
   publisher: Publisher;
+  /** the notification outbox: notices are stored in the command's transaction and dispatched after it */
+  notices?: Pick<Notifications, "record" | "dispatch">;
   metrics?: Metrics;
   log: Logger;
   random: Random;
@@ -342,6 +347,7 @@ export class CommandPipeline {
       // A receipt from before streams existed knows no position: answer with the current one.
       actorPosition: receipt.position ?? (role ? loaded.heads[role].position : null),
       duplicate: true,
+      noticeIds: [],
     };
   }
 
@@ -399,6 +405,14 @@ export class CommandPipeline {
     const keyDestroyed = after.phase === "ended" && after.outcome !== "deal";
     // No deal: erase the key, and the numbers with it.
     if (keyDestroyed) await destroySessionKey(q, sessionId);
+    const noticeIds =
+      (await this.deps.notices?.record(
+        q,
+        noticesOf(
+          sessionId,
+          events.map((event, i) => ({ event, state: states[i] as SessionState })),
+        ),
+      )) ?? [];
     const actorRole = receipt.actorId ? after.members[receipt.actorId]?.role : undefined;
     const actorPosition = actorRole ? heads[actorRole].position : null;
     if (receipt.idempotencyKey && receipt.actorId) {
@@ -418,6 +432,7 @@ export class CommandPipeline {
       actorPosition,
       duplicate: false,
       dataKeyAfter: keyDestroyed ? null : dataKey,
+      noticeIds,
     };
   }
 
@@ -436,6 +451,8 @@ export class CommandPipeline {
       log.error({ err: errorText(err), sessionId: committed.sessionId }, "publish failed");
     }
     this.ensureDeadlines(committed.sessionId, committed.state);
+    if (committed.noticeIds.length > 0 && this.deps.notices)
+      this.track(this.deps.notices.dispatch(committed.noticeIds));
   }
 
   private ensureDeadlines(sessionId: string, state: SessionState): void {

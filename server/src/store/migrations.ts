@@ -152,6 +152,7 @@ export const MIGRATIONS: readonly Migration[] = [
         link text,
         created_at timestamptz NOT NULL DEFAULT now(),
         attempts int NOT NULL DEFAULT 0,
+        claimed_until timestamptz,
         sent_at timestamptz,
         outcome text,
         CHECK (user_id IS NOT NULL OR email IS NOT NULL)

@@ -18,6 +18,8 @@ export interface CreateSchedulerOptions {
   redisUrl?: string;
   /** BullMQ key prefix; ignored without redisUrl. */
   prefix?: string;
+  /** BullMQ queue name ("deadlines" unless given); ignored without redisUrl. */
+  queueName?: string;
   onError?: DeadlineErrorReporter;
   onRedisError?: (err: Error) => void;
 }
@@ -29,6 +31,7 @@ export function createScheduler(opts: CreateSchedulerOptions): Scheduler {
     return createBullMqScheduler({
       redisUrl: opts.redisUrl,
       prefix: opts.prefix ?? DEFAULT_PREFIX,
+      ...(opts.queueName && { queueName: opts.queueName }),
       ...(opts.onError && { onError: opts.onError }),
       ...(opts.onRedisError && { onRedisError: opts.onRedisError }),
     });

@@ -46,6 +46,7 @@ function committed(events: SessionEvent[]): Committed {
     actorPosition: null,
     duplicate: false,
     dataKeyAfter: null,
+    noticeIds: [],
   } as unknown as Committed;
 }
 

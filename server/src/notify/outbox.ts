@@ -1,0 +1,242 @@
+// The notification outbox. A command that makes notices (noticeFor, in common) stores them in its own transaction,
+// one row per recipient and channel, so a notice exists exactly when its event does. After the commit, each row gets a
+// trigger on the notifications scheduler (BullMQ on the workers when Redis is configured, in process otherwise); the
+// trigger's handler delivers the row through its channel once: it claims the row for a while, sends outside any
+// transaction (a slow mail server must not hold a connection, nor PGlite's only one), then marks it sent. A failed
+// send is retried by the scheduler, then by the worker's sweep, up to MAX_DELIVERY_ATTEMPTS. Rows hold ids, a kind
+// and sentences without amounts; a queue job holds only the row's id.
+import {
+  NOTICE_CHANNELS,
+  NOTICE_CHANNELS_LIST,
+  type NoticeChannel,
+  type NoticeKind,
+  noticeFor,
+  projectEvent,
+  type SessionEvent,
+  type SessionState,
+} from "@backchannel/common";
+import type { Logger } from "pino";
+import { errorText } from "../log";
+import type { Db, Queryable } from "../store/db";
+import type { Scheduler } from "../timers/scheduler";
+import type { DeliveryOutcome, MailChannel, PendingNotice, PushChannel } from "./channels";
+import { isOptedOut } from "./preferences";
+
+/** One notice to store: for a member (userId) or, for an invitation, an address. */
+export interface NoticeRow {
+  sessionId: string | null;
+  userId: string | null;
+  email: string | null;
+  channel: NoticeChannel;
+  kind: NoticeKind;
+  title: string;
+  body: string;
+  link: string | null;
+}
+
+/** After this many failed sends a notice is given up (outcome "failed"); the log says why. */
+export const MAX_DELIVERY_ATTEMPTS = 10;
+/** How long a delivery holds its claim on a row: a node that dies mid-send leaves it to the sweep after this. */
+const CLAIM_MS = 120_000;
+/** The scheduler's key for a notice's trigger (its "session" is the notice's own id, so notices run in parallel). */
+const TRIGGER_KEY = "notice";
+
+/**
+ * The notices a commit sends outside the page: for each new event, each member of the session as it stands after the
+ * event is told what noticeFor says of the event as that member's role sees it, on every channel that carries its kind.
+ */
+export function noticesOf(
+  sessionId: string,
+  events: ReadonlyArray<{ event: SessionEvent; state: SessionState }>,
+): NoticeRow[] {
+  const rows: NoticeRow[] = [];
+  for (const { event, state } of events) {
+    const nameOf = (id: string) => state.members[id]?.name;
+    for (const [userId, member] of Object.entries(state.members)) {
+      const viewer = { userId, role: member.role };
+      const visible = projectEvent(event, viewer, state);
+      if (!visible) continue;
+      const notice = noticeFor(visible, viewer, { title: state.title, nameOf });
+      if (!notice) continue;
+      for (const channel of NOTICE_CHANNELS_LIST) {
+        if (!NOTICE_CHANNELS[notice.kind][channel]) continue;
+        rows.push({
+          sessionId,
+          userId,
+          email: null,
+          channel,
+          kind: notice.kind,
+          title: notice.title,
+          body: notice.body,
+          link: null,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+export interface NotificationsDeps {
+  db: Db;
+  /** the notifications' own scheduler (not the deadlines'): a trigger per row */
+  scheduler: Scheduler;
+  mail?: MailChannel;
+  push?: PushChannel;
+  /** the session as it stands now, for the deal mail's summary; null when there is none */
+  readSession(sessionId: string): Promise<SessionState | null>;
+  log: Logger;
+  now?: () => number;
+}
+
+interface StoredRow {
+  id: string;
+  session_id: string | null;
+  user_id: string | null;
+  email: string | null;
+  user_email: string | null;
+  display_name: string | null;
+  channel: NoticeChannel;
+  kind: NoticeKind;
+  title: string;
+  body: string;
+  link: string | null;
+  attempts: number;
+}
+
+export class Notifications {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: NotificationsDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Stores rows in the caller's transaction; returns their ids for dispatch() once it has committed. */
+  async record(q: Queryable, rows: readonly NoticeRow[]): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const params: unknown[] = [];
+    const tuples = rows.map((r) => {
+      const values = [r.sessionId, r.userId, r.email, r.channel, r.kind, r.title, r.body, r.link];
+      const start = params.length;
+      params.push(...values);
+      return `(${values.map((_, i) => `$${start + i + 1}`).join(", ")})`;
+    });
+    const { rows: ids } = await q.query<{ id: string }>(
+      `INSERT INTO notifications (session_id, user_id, email, channel, kind, title, body, link)
+       VALUES ${tuples.join(", ")} RETURNING id`,
+      params,
+    );
+    return ids.map((r) => r.id);
+  }
+
+  /** Arms a trigger per committed row. A failure here is only logged: the worker's sweep re-arms pending rows. */
+  dispatch(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    const dueAt = this.now();
+    return this.deps.scheduler
+      .ensure(ids.map((id) => ({ sessionId: id, key: TRIGGER_KEY, dueAt })))
+      .catch((err) =>
+        this.deps.log.error({ err: errorText(err), notices: ids.length }, "notice dispatch failed"),
+      );
+  }
+
+  /** The worker's side: fire triggers into deliver(). */
+  async start(): Promise<void> {
+    await this.deps.scheduler.start(async (job) => {
+      await this.deliver(job.sessionId);
+    });
+  }
+
+  /**
+   * Delivers one row, at most once per successful send: claims it (so two triggers never send it together), sends,
+   * marks it sent. Throws when the send failed, so the trigger retries.
+   */
+  async deliver(id: string): Promise<DeliveryOutcome | null> {
+    const { db, log } = this.deps;
+    const claimed = await db.query<StoredRow>(
+      `UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
+         FROM notifications x LEFT JOIN users u ON u.id = x.user_id
+        WHERE n.id = $1 AND x.id = n.id AND n.sent_at IS NULL
+          AND (n.claimed_until IS NULL OR n.claimed_until < $3::timestamptz)
+        RETURNING n.id, n.session_id, n.user_id, n.email, u.email AS user_email, u.display_name, n.channel, n.kind,
+                  n.title, n.body, n.link, n.attempts`,
+      [id, new Date(this.now() + CLAIM_MS).toISOString(), new Date(this.now()).toISOString()],
+    );
+    const row = claimed.rows[0];
+    if (!row) return null;
+    const notice: PendingNotice = {
+      id: row.id,
+      sessionId: row.session_id,
+      userId: row.user_id,
+      email: row.email ?? row.user_email ?? "",
+      name: row.display_name,
+      kind: row.kind,
+      title: row.title,
+      body: row.body,
+      link: row.link,
+    };
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await this.send(notice, row.channel);
+    } catch (err) {
+      const last = row.attempts >= MAX_DELIVERY_ATTEMPTS;
+      // The claim is let go, so the next trigger (or the sweep) may try again at once.
+      await db.query(
+        `UPDATE notifications SET claimed_until = NULL${last ? ", sent_at = now(), outcome = 'failed', link = NULL" : ""} WHERE id = $1`,
+        [id],
+      );
+      log.warn(
+        {
+          err: errorText(err),
+          notice: id,
+          channel: row.channel,
+          kind: row.kind,
+          attempt: row.attempts,
+          gaveUp: last,
+        },
+        "notice delivery failed",
+      );
+      if (last) return null;
+      throw err;
+    }
+    await db.query(
+      "UPDATE notifications SET sent_at = now(), outcome = $2, claimed_until = NULL, link = NULL WHERE id = $1",
+      [id, outcome],
+    );
+    return outcome;
+  }
+
+  private async send(notice: PendingNotice, channel: NoticeChannel): Promise<DeliveryOutcome> {
+    const { db, mail, push } = this.deps;
+    // Opt-outs are checked when sending, so turning a kind off stops what is already queued.
+    if (notice.email && (await isOptedOut(db, notice.email, channel, notice.kind))) return "opted-out";
+    if (channel === "push") {
+      if (!push || !notice.userId) return "not-configured";
+      return push.send(notice);
+    }
+    if (!mail || !notice.email) return "not-configured";
+    const session = notice.sessionId ? await this.deps.readSession(notice.sessionId).catch(() => null) : null;
+    return mail.send(notice, session);
+  }
+
+  /**
+   * Re-arms a trigger for every row still unsent and unclaimed (created before `olderThan`): at start-up, and by the
+   * worker's sweep for rows whose trigger was lost. Returns how many.
+   */
+  async reconcile(opts: { olderThan?: number } = {}): Promise<number> {
+    const before = new Date(opts.olderThan ?? this.now()).toISOString();
+    const { rows } = await this.deps.db.query<{ id: string }>(
+      `SELECT id FROM notifications
+        WHERE sent_at IS NULL AND created_at <= $1::timestamptz
+          AND (claimed_until IS NULL OR claimed_until < $2::timestamptz)
+        ORDER BY created_at LIMIT 1000`,
+      [before, new Date(this.now()).toISOString()],
+    );
+    await this.dispatch(rows.map((r) => r.id));
+    return rows.length;
+  }
+
+  async close(): Promise<void> {
+    await this.deps.scheduler.close();
+    await this.deps.mail?.close();
+  }
+}
