@@ -1,0 +1,115 @@
+// The mail channel: renders a notice (mail-templates.ts) and hands it to an SMTP server (SMTP_URL), or, with no SMTP
+// server configured, writes it as an .eml file into <dataDir>/outbox, so no mail is ever dropped silently: a developer
+// or operator can open the files, and a later relay can pick them up. Each mail's Message-ID comes from the notice's
+// id, so a retry after a send that may have half-finished is recognisable as the same message.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { SessionState } from "@backchannel/common";
+import nodemailer from "nodemailer";
+import type { DeliveryOutcome, MailChannel, PendingNotice } from "./channels";
+import { isMemberRecipient, renderMail } from "./mail-templates";
+import type { UnsubscribeTokens } from "./unsubscribe";
+
+export interface MailChannelOptions {
+  /** smtp:// or smtps:// URL, credentials inside; absent: mail goes to <dataDir>/outbox */
+  smtpUrl?: string;
+  from: string;
+  dataDir: string;
+  publicUrl: string;
+  unsubscribe: UnsubscribeTokens;
+  now?: () => number;
+}
+
+export const OUTBOX_FOLDER = "outbox";
+
+/** Stable per notice: `<notice-<id>@backchannel>`. */
+export function messageIdFor(noticeId: string): string {
+  return `<notice-${noticeId.replace(/[^A-Za-z0-9._-]/g, "_")}@backchannel>`;
+}
+
+/** "smtp://host:port" with no credentials, path or query: safe to log and to show an operator. */
+export function smtpDestination(smtpUrl: string): string {
+  const u = new URL(smtpUrl);
+  const secure = u.protocol === "smtps:";
+  const port = u.port || (secure ? "465" : "587");
+  return `${secure ? "smtps" : "smtp"}://${u.hostname}:${port}`;
+}
+
+export function createMailChannel(opts: MailChannelOptions): MailChannel {
+  const now = opts.now ?? Date.now;
+  const publicUrl = opts.publicUrl.replace(/\/+$/, "");
+
+  const render = (notice: PendingNotice, session: SessionState | null) => {
+    const mail = renderMail(notice, session, { publicUrl, unsubscribe: opts.unsubscribe, now: now() });
+    return {
+      from: opts.from,
+      to: notice.email,
+      // The envelope names exactly the one recipient: nothing else in the message can add one.
+      envelope: { from: envelopeFrom(opts.from), to: [notice.email] },
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      headers: mail.headers,
+      messageId: messageIdFor(notice.id),
+      date: new Date(now()),
+      ...(mail.attachments ? { attachments: mail.attachments } : {}),
+    };
+  };
+
+  /** An invitation goes to an address, not a member; every other kind only to a current member of its session. */
+  const refuse = (notice: PendingNotice, session: SessionState | null): DeliveryOutcome | null =>
+    notice.kind !== "invitation" &&
+    notice.userId !== null &&
+    session !== null &&
+    !isMemberRecipient(notice, session)
+      ? "not-a-member"
+      : null;
+
+  if (opts.smtpUrl) {
+    const transport = nodemailer.createTransport(opts.smtpUrl, { pool: true, maxConnections: 2 } as never);
+    return {
+      destination: smtpDestination(opts.smtpUrl),
+      async send(notice, session) {
+        const refused = refuse(notice, session);
+        if (refused) return refused;
+        // Throws on any refusal or connection failure; the caller's trigger retries.
+        await transport.sendMail(render(notice, session));
+        return "sent";
+      },
+      async close() {
+        transport.close();
+      },
+    };
+  }
+
+  const folder = path.resolve(opts.dataDir, OUTBOX_FOLDER);
+  mkdirSync(folder, { recursive: true });
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "windows" });
+  return {
+    destination: folder,
+    async send(notice, session) {
+      const refused = refuse(notice, session);
+      if (refused) return refused;
+      const info = await transport.sendMail(render(notice, session));
+      const message = info.message as unknown;
+      if (!Buffer.isBuffer(message)) throw new Error("the mail was not rendered to a buffer");
+      const stamp = new Date(now()).toISOString().replace(/:/g, "-");
+      const name = `${stamp}-${notice.id.replace(/[^A-Za-z0-9._-]/g, "_")}.eml`;
+      // Written under a temporary name and renamed: the folder never holds half a mail.
+      const partial = path.join(folder, `.${name}.partial`);
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(partial, message, { mode: 0o600 });
+      renameSync(partial, path.join(folder, name));
+      return "sent";
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}
+
+/** The bare address of a From like "Backchannel <no-reply@example.com>", for the envelope's MAIL FROM. */
+function envelopeFrom(from: string): string {
+  const angle = /<([^<>]+)>\s*$/.exec(from);
+  return (angle?.[1] ?? from).trim();
+}
