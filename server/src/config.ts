@@ -371,6 +371,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     ]);
   }
+  if (Boolean(v.VAPID_PUBLIC_KEY) !== Boolean(v.VAPID_PRIVATE_KEY)) {
+    const missing = v.VAPID_PUBLIC_KEY ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY";
+    throw new ConfigError([
+      {
+        variable: missing,
+        message: `${missing} must be set too: a VAPID key pair is given whole, or left to be generated into DATA_DIR/vapid.json`,
+      },
+    ]);
+  }
   if (v.DATABASE_OWNER_URL) {
     const appUser = v.DATABASE_URL ? decodeURIComponent(new URL(v.DATABASE_URL).username) : "";
     const ownerUser = decodeURIComponent(new URL(v.DATABASE_OWNER_URL).username);

@@ -48,6 +48,11 @@ describe("loadConfig", () => {
       metricsHost: "127.0.0.1",
       metricsToken: undefined,
       deadlineSweepMs: 30_000,
+      smtpUrl: undefined,
+      mailFrom: "Backchannel <no-reply@localhost>",
+      vapidPublicKey: undefined,
+      vapidPrivateKey: undefined,
+      vapidSubject: "mailto:ops@localhost",
     });
   });
 
@@ -88,6 +93,11 @@ describe("loadConfig", () => {
       METRICS_HOST: "10.0.0.5",
       METRICS_TOKEN: "m".repeat(20),
       DEADLINE_SWEEP_MS: "5000",
+      SMTP_URL: "smtp://mail.example.com:587",
+      MAIL_FROM: "Mediation <m@example.com>",
+      VAPID_PUBLIC_KEY: `B${"k".repeat(86)}`,
+      VAPID_PRIVATE_KEY: "p".repeat(43),
+      VAPID_SUBJECT: "https://example.com/contact",
     });
     expect(cfg).toEqual({
       env: "production",
@@ -123,6 +133,11 @@ describe("loadConfig", () => {
       metricsHost: "10.0.0.5",
       metricsToken: "m".repeat(20),
       deadlineSweepMs: 5000,
+      smtpUrl: "smtp://mail.example.com:587",
+      mailFrom: "Mediation <m@example.com>",
+      vapidPublicKey: `B${"k".repeat(86)}`,
+      vapidPrivateKey: "p".repeat(43),
+      vapidSubject: "https://example.com/contact",
     });
   });
 
@@ -225,6 +240,29 @@ describe("loadConfig", () => {
     });
     expect(problems.map((p) => p.variable).sort()).toEqual(["DATABASE_URL", "REDIS_URL"]);
     expect(JSON.stringify(problems)).not.toContain("hunter2");
+  });
+
+  it("reads mail and push settings: an SMTP URL, never echoed, and a VAPID pair given whole", () => {
+    const config = loadConfig({
+      SMTP_URL: "smtps://u:pw@mail.example.com:465",
+      MAIL_FROM: "B <b@example.com>",
+    });
+    expect(config.smtpUrl).toBe("smtps://u:pw@mail.example.com:465");
+    expect(config.mailFrom).toBe("B <b@example.com>");
+    expect(loadConfig({}).smtpUrl).toBeUndefined();
+    const bad = problemsOf({ SMTP_URL: "http://u:hunter2@mail.example.com" });
+    expect(bad.map((p) => p.variable)).toEqual(["SMTP_URL"]);
+    expect(JSON.stringify(bad)).not.toContain("hunter2");
+    const pub = `B${"x".repeat(86)}`;
+    const priv = "y".repeat(43);
+    expect(loadConfig({ VAPID_PUBLIC_KEY: pub, VAPID_PRIVATE_KEY: priv }).vapidPublicKey).toBe(pub);
+    expect(problemsOf({ VAPID_PUBLIC_KEY: pub }).map((p) => p.variable)).toEqual(["VAPID_PRIVATE_KEY"]);
+    const half = problemsOf({ VAPID_PRIVATE_KEY: priv });
+    expect(half.map((p) => p.variable)).toEqual(["VAPID_PUBLIC_KEY"]);
+    expect(JSON.stringify(problemsOf({ VAPID_PRIVATE_KEY: "secret!" }))).not.toContain("secret!");
+    expect(problemsOf({ VAPID_SUBJECT: "ops@example.com" }).map((p) => p.variable)).toEqual([
+      "VAPID_SUBJECT",
+    ]);
   });
 
   it("accepts postgresql:// and rediss:// URLs", () => {

@@ -235,6 +235,16 @@ export class Notifications {
     return rows.length;
   }
 
+  /** The newest rows, for operators and tests: what was sent to whom, and how it went. */
+  async recent(limit = 1000) {
+    const { rows } = await this.deps.db.query<Record<string, unknown>>(
+      `SELECT id, session_id, user_id, email, channel, kind, title, body, link, attempts, sent_at, outcome
+         FROM notifications ORDER BY created_at DESC LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
   async close(): Promise<void> {
     await this.deps.scheduler.close();
     await this.deps.mail?.close();

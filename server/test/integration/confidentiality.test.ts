@@ -1,7 +1,10 @@
 // "A number never enters a room broadcast, a Redis message, a queue job, a log line, an error message or a
 // metric." Each channel is captured for real while a full negotiation runs, then searched for the numbers.
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { Redis } from "ioredis";
+import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log";
 import type { RunningServer } from "../../src/server";
@@ -81,6 +84,43 @@ for (const backend of backends()) {
         expect(pushes).toContain("NumberSet");
         for (const s of secrets) expect(pushes).not.toContain(s);
       }
+    });
+
+    // No SMTP_URL here: every mail is a file in the outbox folder, which is searched whole (headers, both parts,
+    // attachments), for each number in cents and as money ("739,142.05", "739142.05").
+    it("puts no number in any mail, nor in the notification outbox", async () => {
+      const outbox = path.join(storage.dataDir, "outbox");
+      const deadline = Date.now() + 10_000;
+      let mails: string[] = [];
+      // Every member gets the deal mail.
+      while (Date.now() < deadline) {
+        mails = readdirSync(outbox, { withFileTypes: true })
+          .filter((f) => f.isFile())
+          .map((f) => readFileSync(path.join(outbox, f.name), "utf8"));
+        if (mails.filter((m) => /^Subject: .*Deal/im.test(m)).length >= t.all.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(mails.filter((m) => /^Subject: .*Deal/im.test(m)).length).toBe(t.all.length);
+      const money = (cents: number) => (cents / 100).toFixed(2);
+      const forms = [DEMAND, OFFER, 73_444_401].flatMap((c) => [
+        String(c),
+        money(c),
+        Number(money(c)).toLocaleString("en-US", { minimumFractionDigits: 2 }),
+      ]);
+      // Decoded too: a base64 or quoted-printable part would hide a number from a search of the raw file.
+      const decoded = await Promise.all(
+        mails.map(async (m) => {
+          const p = await simpleParser(m);
+          const files = p.attachments.map((a) => a.content.toString("utf8"));
+          return [m, p.subject, p.text, p.html, ...files].join("\n");
+        }),
+      );
+      const all = decoded.join("\n");
+      expect(all).toContain("Smith v. Acme"); // the decoding works
+      for (const f of forms) expect(all).not.toContain(f);
+      const rows = await server.notifications.recent();
+      expect(rows.length).toBeGreaterThan(t.all.length);
+      for (const f of forms) expect(JSON.stringify(rows)).not.toContain(f);
     });
 
     it("puts no number in any metric", async () => {
