@@ -1,13 +1,18 @@
 // The app shell: who is signed in, and which page the path names.
 import { type ReactNode, useEffect } from "react";
 import { setSignedOutHandler } from "./api";
+import { Toasts } from "./components/Toasts";
+import { watchAttention } from "./lib/browserNotices";
 import { AuthPage } from "./pages/AuthPage";
 import { HomePage } from "./pages/HomePage";
 import { InvitePage } from "./pages/InvitePage";
+import { NotificationSettingsPage } from "./pages/NotificationSettingsPage";
 import { SessionPage } from "./pages/SessionPage";
+import { UnsubscribePage } from "./pages/UnsubscribePage";
 import { Link, matchRoute, navigate, useLocation } from "./router";
 import { disconnectSocket } from "./socket";
 import { useAuth } from "./store/auth";
+import { noticeCenter } from "./store/live";
 
 function Redirect({ to }: { to: string }) {
   useEffect(() => navigate(to, { replace: true }), [to]);
@@ -30,6 +35,9 @@ function TopBar() {
       {user && (
         <span className="account">
           Signed in as <strong>{user.name}</strong>
+          <Link href="/settings/notifications" className="nav-link">
+            Notifications
+          </Link>
           <button type="button" className="link-button" onClick={signOut}>
             Sign out
           </button>
@@ -50,7 +58,12 @@ export function App() {
       useAuth.getState().expire();
     });
     void useAuth.getState().load();
-    return () => setSignedOutHandler(null);
+    // Coming back to the page (tab shown, window focused) is seeing what it told meanwhile.
+    const unwatch = watchAttention(() => noticeCenter.seen());
+    return () => {
+      setSignedOutHandler(null);
+      unwatch();
+    };
   }, []);
 
   let page: ReactNode;
@@ -65,12 +78,17 @@ export function App() {
       );
   } else if (route.name === "invite") {
     page = <InvitePage token={route.token} />;
+  } else if (route.name === "unsubscribe") {
+    // Works without signing in: the token in the mail's link says who and what.
+    page = <UnsubscribePage token={route.token} />;
   } else if (status !== "signedIn") {
     page = <Redirect to={`/signin?next=${encodeURIComponent(location)}`} />;
   } else if (route.name === "home") {
     page = <HomePage />;
   } else if (route.name === "session") {
     page = <SessionPage key={route.id} sessionId={route.id} />;
+  } else if (route.name === "notificationSettings") {
+    page = <NotificationSettingsPage />;
   } else {
     page = (
       <main className="page narrow">
@@ -88,6 +106,7 @@ export function App() {
       </a>
       <TopBar />
       <div id="main">{page}</div>
+      <Toasts />
     </>
   );
 }

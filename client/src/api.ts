@@ -5,7 +5,12 @@ import type {
   CreateInvitationRequest,
   CreateSessionRequest,
   ErrorCode,
+  NoticeChannel,
+  NoticeKind,
+  NoticePreferences,
   OwnNumberView,
+  PushSubscriptionInput,
+  PushSubscriptionView,
   Role,
   SessionView,
   SignInRequest,
@@ -55,7 +60,11 @@ export function setSignedOutHandler(handler: (() => void) | null): void {
   onSignedOut = handler;
 }
 
-export async function request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+export async function request<T>(
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  path: string,
+  body?: unknown,
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -130,4 +139,24 @@ export const api = {
       token: string;
       invitation: { id: string; role: Role; canBid: boolean; expiresAt: number };
     }>("POST", `/api/sessions/${encodeURIComponent(sessionId)}/invitations`, body),
+
+  // Notifications (docs/protocol.md): Web Push subscriptions of this person's browsers, and which kinds of notice
+  // each channel brings them.
+  vapidKey: () => request<{ publicKey: string }>("GET", "/api/notifications/vapid-key"),
+  pushSubscriptions: () =>
+    request<{ subscriptions: PushSubscriptionView[] }>("GET", "/api/notifications/push-subscriptions"),
+  addPushSubscription: (body: PushSubscriptionInput) =>
+    request<{ subscription: PushSubscriptionView }>("POST", "/api/notifications/push-subscriptions", body),
+  removePushSubscription: (id: string) =>
+    request<void>("DELETE", `/api/notifications/push-subscriptions/${encodeURIComponent(id)}`),
+  noticePreferences: () => request<NoticePreferences>("GET", "/api/notifications/preferences"),
+  updateNoticePreferences: (body: Partial<NoticePreferences>) =>
+    request<NoticePreferences>("PUT", "/api/notifications/preferences", body),
+  /** From a mail's unsubscribe link: no sign-in needed, the token says who and what. */
+  unsubscribe: (token: string) =>
+    request<{ email: string; channel: NoticeChannel; kind: NoticeKind }>(
+      "POST",
+      "/api/notifications/unsubscribe",
+      { token },
+    ),
 };

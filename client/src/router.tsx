@@ -36,6 +36,8 @@ export type Route =
   | { name: "signup"; next: string | null }
   | { name: "invite"; token: string }
   | { name: "session"; id: string }
+  | { name: "notificationSettings" }
+  | { name: "unsubscribe"; token: string | null }
   | { name: "notFound" };
 
 /** Only same-site paths are accepted as a place to return to after signing in. */
@@ -52,6 +54,8 @@ export function matchRoute(location: string): Route {
   if (path === "/signup") return { name: "signup", next };
   const invite = /^\/invite\/([^/]+)$/.exec(path);
   if (invite) return { name: "invite", token: decodeURIComponent(invite[1]!) };
+  if (path === "/settings/notifications") return { name: "notificationSettings" };
+  if (path === "/unsubscribe") return { name: "unsubscribe", token: url.searchParams.get("token") || null };
   const session = /^\/sessions\/([^/]+)$/.exec(path);
   if (session) return { name: "session", id: decodeURIComponent(session[1]!) };
   return { name: "notFound" };

@@ -9,6 +9,7 @@ import type {
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { type HeadStorage, savedHeads, saveHead } from "../src/session/heads";
 import {
+  type ControllerDeps,
   createSessionStore,
   SessionController,
   type Transport,
@@ -130,6 +131,7 @@ function setup(role: Role, events: SessionEvent[], committed = openedSession().l
   });
   const onAuthExpired = vi.fn();
   const saveHead = vi.fn((_head: SignedHeadWire) => {});
+  const onEvents = vi.fn<NonNullable<ControllerDeps["onEvents"]>>();
   let key = 0;
   const controller = new SessionController({
     transport: socket,
@@ -137,10 +139,11 @@ function setup(role: Role, events: SessionEvent[], committed = openedSession().l
     fetchOwnNumber,
     onAuthExpired,
     saveHead,
+    onEvents,
     newKey: () => `key-${++key}-abcdefgh`,
     pushGraceMs: 5,
   });
-  return { socket, store, controller, fetchOwnNumber, onAuthExpired, saveHead };
+  return { socket, store, controller, fetchOwnNumber, onAuthExpired, saveHead, onEvents };
 }
 
 describe("opening a session", () => {
@@ -495,5 +498,50 @@ describe("connection", () => {
     await opening;
     expect(t.store.getState().status).toBe("idle");
     expect(t.socket.callsOf("session:leave")).toEqual([{ sessionId: SESSION_ID }]);
+  });
+});
+
+describe("events handed on for notices", () => {
+  /** [how, event types] of each onEvents call */
+  const calls = (t: ReturnType<typeof setup>) =>
+    t.onEvents.mock.calls.map(([sessionId, events, view, how]) => {
+      expect(sessionId).toBe(SESSION_ID);
+      expect(view.version).toBe(events.at(-1)!.version);
+      return [how, events.map((e) => e.event.type)];
+    });
+
+  it("never the opening snapshot or its first sync; each live push once, with the view after it", async () => {
+    const t = setup("mediator", bids());
+    await t.controller.open(SESSION_ID);
+    expect(t.onEvents).not.toHaveBeenCalled();
+    t.socket.commitAndPush(); // the claimant's number (the mediator learns only that it was entered)
+    t.socket.commitAndPush(); // the respondent knocks
+    t.socket.commitAndPush(); // the respondent's number
+    expect(calls(t)).toEqual([
+      ["live", ["NumberSet"]],
+      ["live", ["MediatorRequested"]],
+      ["live", ["NumberSet"]],
+    ]);
+  });
+
+  it("a push lost in the stream comes with the sync that fills the gap, as live", async () => {
+    const t = setup("mediator", bids());
+    await t.controller.open(SESSION_ID);
+    t.socket.commitAndPush({ lost: true });
+    t.socket.commitAndPush();
+    await flush();
+    await flush();
+    expect(calls(t)).toEqual([["live", ["NumberSet", "MediatorRequested"]]]);
+  });
+
+  it("what a reconnect's sync brings is a catch-up", async () => {
+    const t = setup("mediator", bids());
+    await t.controller.open(SESSION_ID);
+    t.socket.committed = t.socket.events.length;
+    for (const h of t.socket.handlers) h.connection(false, false);
+    for (const h of t.socket.handlers) h.connection(true, true);
+    await flush();
+    await flush();
+    expect(calls(t)).toEqual([["catch-up", ["NumberSet", "MediatorRequested", "NumberSet"]]]);
   });
 });

@@ -11,6 +11,12 @@ describe("routes", () => {
       name: "session",
       id: "6f1c1c52-6a0e-4a53-9d2b-0a4b8e3f1a10",
     });
+    expect(matchRoute("/settings/notifications")).toEqual({ name: "notificationSettings" });
+    expect(matchRoute("/unsubscribe?token=abc_DEF-123")).toEqual({
+      name: "unsubscribe",
+      token: "abc_DEF-123",
+    });
+    expect(matchRoute("/unsubscribe")).toEqual({ name: "unsubscribe", token: null });
     expect(matchRoute("/nowhere")).toEqual({ name: "notFound" });
   });
 

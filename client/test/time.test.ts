@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatClock, formatCountdown } from "../src/lib/time";
+import { formatClock, formatCountdown, formatDeadline } from "../src/lib/time";
 
 const S = 1_000;
 const M = 60 * S;
@@ -45,5 +45,24 @@ describe("formatClock", () => {
     expect(formatClock(Date.UTC(2025, 2, 5, 9, 5), now, { locale: "en-US", timeZone: "UTC" })).toBe(
       "Wed, Mar 5, 9:05 AM",
     );
+  });
+});
+
+describe("formatDeadline", () => {
+  const now = Date.UTC(2025, 2, 4, 12, 0);
+  it("names the viewer's time zone", () => {
+    const at = Date.UTC(2025, 2, 5, 3, 2); // 10:02 PM on Mar 4 in New York (EST)
+    expect(formatDeadline(at, now, { locale: "en-US", timeZone: "America/New_York" })).toBe("10:02 PM EST");
+    expect(formatDeadline(at, now, { locale: "en-US", timeZone: "UTC" })).toBe("Wed, Mar 5, 3:02 AM UTC");
+  });
+  it("follows summer time", () => {
+    const at = Date.UTC(2025, 6, 4, 16, 30);
+    expect(formatDeadline(at, at, { locale: "en-US", timeZone: "America/New_York" })).toBe("12:30 PM EDT");
+  });
+  it("uses the browser's own zone when none is given", () => {
+    const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" })
+      .formatToParts(now)
+      .find((p) => p.type === "timeZoneName")?.value;
+    expect(formatDeadline(now, now, { locale: "en-US" }).endsWith(` ${zone}`)).toBe(true);
   });
 });

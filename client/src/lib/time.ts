@@ -28,6 +28,8 @@ export function formatCountdown(msLeft: number): string {
 export interface ClockOptions {
   locale?: string;
   timeZone?: string;
+  /** names the time zone ("10:02 PM EST"): for deadlines, which people carry to calendars and other places */
+  zone?: boolean;
 }
 
 function sameDay(a: Date, b: Date, timeZone?: string): boolean {
@@ -40,12 +42,25 @@ function sameDay(a: Date, b: Date, timeZone?: string): boolean {
   return day.format(a) === day.format(b);
 }
 
-/** "2:30 PM" today, "Tue, Mar 4, 2:30 PM" on another day. */
+/**
+ * "2:30 PM" today, "Tue, Mar 4, 2:30 PM" on another day; with `zone`, the zone is named: "2:30 PM EST" (the
+ * viewer's own zone unless `timeZone` says otherwise).
+ */
 export function formatClock(at: number, now: number, opts: ClockOptions = {}): string {
   const date = new Date(at);
-  const time: Intl.DateTimeFormatOptions = { hour: "numeric", minute: "2-digit", timeZone: opts.timeZone };
+  const time: Intl.DateTimeFormatOptions = {
+    hour: "numeric",
+    minute: "2-digit",
+    timeZone: opts.timeZone,
+    ...(opts.zone ? { timeZoneName: "short" } : {}),
+  };
   if (sameDay(date, new Date(now), opts.timeZone)) return date.toLocaleTimeString(opts.locale, time);
   return date.toLocaleString(opts.locale, { ...time, weekday: "short", month: "short", day: "numeric" });
+}
+
+/** A deadline as a time in the viewer's own zone, the zone named: "10:02 PM EST", "Wed, Mar 5, 9:05 AM GMT+1". */
+export function formatDeadline(at: number, now: number, opts: Omit<ClockOptions, "zone"> = {}): string {
+  return formatClock(at, now, { ...opts, zone: true });
 }
 
 /** Value for an <input type="datetime-local"> in the browser's time zone. */

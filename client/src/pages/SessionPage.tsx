@@ -3,7 +3,7 @@ import { useEffect } from "react";
 import { ErrorLine } from "../components/ErrorLine";
 import { useNow } from "../lib/useNow";
 import { Link } from "../router";
-import { sessionController, useSession } from "../store/live";
+import { noticeCenter, sessionController, useSession } from "../store/live";
 import { ActivityFeed } from "./session/ActivityFeed";
 import { panelProps } from "./session/context";
 import { DealBanner } from "./session/DealBanner";
@@ -11,6 +11,7 @@ import { Header } from "./session/Header";
 import { InvitationsPanel, invitableRoles } from "./session/InvitationsPanel";
 import { LedgerPanel } from "./session/LedgerPanel";
 import { MediatorConsole } from "./session/MediatorConsole";
+import { NotifyOffer } from "./session/NotifyOffer";
 import { NumberPanel } from "./session/NumberPanel";
 import { ProposalPanel } from "./session/ProposalPanel";
 import { Rooms } from "./session/Rooms";
@@ -26,8 +27,12 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const now = useNow(1_000);
 
   useEffect(() => {
+    noticeCenter.open(sessionId);
     void sessionController.open(sessionId);
-    return () => sessionController.close();
+    return () => {
+      sessionController.close();
+      noticeCenter.close();
+    };
   }, [sessionId]);
 
   if (status === "error") {
@@ -52,6 +57,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
     <main className={`page session ${isMediator ? "as-mediator" : "as-side"}`}>
       <DealBanner {...p} />
       <Header {...p} presence={presence} connection={connection} />
+      {view.phase !== "ended" && <NotifyOffer />}
       {isMediator ? (
         <div className="layout">
           <div className="main-col">

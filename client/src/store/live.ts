@@ -1,18 +1,28 @@
-// The app's one session store and controller, wired to the real socket and REST API.
+// The app's one session store and controller, wired to the real socket and REST API, and the one notice centre
+// that tells the person of what arrives.
 import { useStore } from "zustand";
 import { api } from "../api";
+import { notifyOutside, pageAttended } from "../lib/browserNotices";
 import { saveHead } from "../session/heads";
 import { disconnectSocket, socketTransport } from "../socket";
 import { useAuth } from "./auth";
+import { NoticeCenter, type NoticesState } from "./notices";
 import { createSessionStore, SessionController, type SessionStoreState } from "./session";
 
 export const sessionStore = createSessionStore();
+
+export const noticeCenter = new NoticeCenter({
+  now: () => Date.now(),
+  attended: pageAttended,
+  notifyOutside,
+});
 
 export const sessionController = new SessionController({
   transport: socketTransport,
   store: sessionStore,
   fetchOwnNumber: async (sessionId) => (await api.ownNumber(sessionId)).own,
   saveHead: (head) => saveHead(head),
+  onEvents: (sessionId, events, view, how) => noticeCenter.receive(sessionId, events, view, how),
   onAuthExpired: () => {
     disconnectSocket();
     useAuth.getState().expire();
@@ -21,4 +31,8 @@ export const sessionController = new SessionController({
 
 export function useSession<T>(selector: (state: SessionStoreState) => T): T {
   return useStore(sessionStore, selector);
+}
+
+export function useNotices<T>(selector: (state: NoticesState) => T): T {
+  return useStore(noticeCenter.store, selector);
 }

@@ -8,6 +8,7 @@ import type {
   PresencePush,
   Role,
   SessionEventPush,
+  SessionView,
   SignedHeadWire,
 } from "@backchannel/common";
 import { createStore, type StoreApi } from "zustand/vanilla";
@@ -59,6 +60,9 @@ export interface SessionStoreState {
   connection: "connecting" | "online" | "reconnecting";
 }
 
+/** How events reached the page: one by one as they happened, or in a batch after the page was away. */
+export type ArrivalHow = "live" | "catch-up";
+
 export type CommandResult = { ok: true; version: number } | ({ ok: false } & UserError);
 
 export const INITIAL_SESSION_STATE: SessionStoreState = {
@@ -82,6 +86,13 @@ export interface ControllerDeps {
   onAuthExpired(): void;
   /** keeps a signed stream head the server sent (the party's own record for audit:verify) */
   saveHead?: (head: SignedHeadWire) => void;
+  /**
+   * Events that arrived after the session was open, once applied (`view` is the view with them): "live" for a
+   * push (or the sync that filled a gap in the pushes), "catch-up" for what a sync brought after a reconnect.
+   * The opening snapshot and its first sync are not news and never reach it. What a person is told of them is
+   * src/store/notices.ts.
+   */
+  onEvents?: (sessionId: string, events: LoggedEvent[], view: SessionView, how: ArrivalHow) => void;
   newKey?: () => string;
   requestTimeoutMs?: number;
   commandAttempts?: number;
@@ -93,18 +104,28 @@ export interface ControllerDeps {
 const TIMEOUT_MESSAGE =
   "The server did not confirm this in time. Check your connection; the page updates by itself if it went through.";
 
+/** Two syncs merged into one: a catch-up stays a catch-up; the opening sync's events are never news. */
+function mergeHow(a: ArrivalHow | "initial", b: ArrivalHow | "initial"): ArrivalHow | "initial" {
+  if (a === "initial" || b === "initial") return "initial";
+  return a === "catch-up" || b === "catch-up" ? "catch-up" : "live";
+}
+
 function isTimeout(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === "TIMEOUT";
 }
 
 export class SessionController {
-  private readonly deps: Required<Omit<ControllerDeps, "fetchOwnNumber" | "onAuthExpired" | "saveHead">> &
-    Pick<ControllerDeps, "fetchOwnNumber" | "onAuthExpired" | "saveHead">;
+  private readonly deps: Required<
+    Omit<ControllerDeps, "fetchOwnNumber" | "onAuthExpired" | "saveHead" | "onEvents">
+  > &
+    Pick<ControllerDeps, "fetchOwnNumber" | "onAuthExpired" | "saveHead" | "onEvents">;
   private unsubscribe: (() => void) | null = null;
   /** bumps on every open/close, so answers for an earlier session are dropped */
   private epoch = 0;
   private syncing = false;
   private pendingSince: number | null = null;
+  /** how the events of the pending sync arrive; "initial" (the opening sync) tells nobody of anything */
+  private pendingHow: ArrivalHow | "initial" = "live";
   private buffered: SessionEventPush[] = [];
 
   constructor(deps: ControllerDeps) {
@@ -138,6 +159,7 @@ export class SessionController {
     const epoch = ++this.epoch;
     this.syncing = false;
     this.pendingSince = null;
+    this.pendingHow = "live";
     this.buffered = [];
     this.unsubscribe ??= this.deps.transport.subscribe({
       push: (p) => this.onPush(p),
@@ -174,7 +196,7 @@ export class SessionController {
     this.set({ status: "ready", data: createSessionData(ack.view, ack.version), connection: "online" });
     // The own number with its history (sides only), and the whole log as this viewer may see it (the feed).
     void this.refreshOwnNumber();
-    await this.sync(0);
+    await this.sync(0, "initial");
   }
 
   close(): void {
@@ -257,6 +279,7 @@ export class SessionController {
       return;
     }
     this.setData(outcome.data);
+    if (sessionId) this.deps.onEvents?.(sessionId, [entry], outcome.data.view, "live");
     const follow = followUpFor(outcome.data.view, entry);
     if (follow.refreshOwnNumber) void this.refreshOwnNumber();
     if (follow.refetchFrom !== null) void this.sync(follow.refetchFrom);
@@ -282,19 +305,23 @@ export class SessionController {
       .then(() => {
         const now = this.state.data;
         if (epoch === this.epoch && now) {
-          void this.sync(now.version);
+          void this.sync(now.version, "catch-up");
           void this.refreshOwnNumber();
         }
       })
       .catch(() => {});
   }
 
-  /** Asks for every event after `since`; one sync at a time, pushes meanwhile wait in a buffer. */
-  async sync(since: number): Promise<void> {
+  /**
+   * Asks for every event after `since`; one sync at a time, pushes meanwhile wait in a buffer. `how` says how the
+   * events it brings count for notices (a catch-up after a reconnect is summed up; "initial" is not news).
+   */
+  async sync(since: number, how: ArrivalHow | "initial" = "live"): Promise<void> {
     const sessionId = this.state.sessionId;
     if (!sessionId) return;
     if (this.syncing) {
       this.pendingSince = Math.min(this.pendingSince ?? since, since);
+      this.pendingHow = mergeHow(this.pendingHow, how);
       return;
     }
     this.syncing = true;
@@ -316,6 +343,11 @@ export class SessionController {
             : { version: ack.version, events: ack.events };
         const next = applySync(data, answer);
         this.setData(since === 0 && "events" in answer ? { ...next, logComplete: true } : next);
+        const arrived = "snapshot" in ack ? [] : ack.events.filter((e) => e.version > data.version);
+        if (how !== "initial" && arrived.length > 0) {
+          arrived.sort((a, b) => a.version - b.version);
+          this.deps.onEvents?.(sessionId, arrived, next.view, how);
+        }
       }
     } catch {
       retry = epoch === this.epoch;
@@ -326,12 +358,14 @@ export class SessionController {
         this.buffered = [];
         for (const push of waiting) this.onPush(push);
         const pending = this.pendingSince;
+        const pendingHow = this.pendingHow;
         this.pendingSince = null;
-        if (pending !== null) void this.sync(pending);
+        this.pendingHow = "live";
+        if (pending !== null) void this.sync(pending, pendingHow);
         else if (retry) {
           this.deps.setTimer(() => {
             const data = this.state.data;
-            if (epoch === this.epoch && data) void this.sync(data.version);
+            if (epoch === this.epoch && data) void this.sync(data.version, "catch-up");
           }, 2_000);
         }
       }

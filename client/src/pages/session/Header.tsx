@@ -5,6 +5,8 @@ import { phaseDeadline, statusLine, waitingFor } from "../../lib/deadline";
 import { formatCountdown } from "../../lib/time";
 import { useCommand } from "../../lib/useCommand";
 import { locationPhrase, phaseHeadline, roleDescription, roleName } from "../../lib/words";
+import { tabTitle } from "../../session/notices";
+import { useNotices } from "../../store/live";
 import type { PresenceEntry, SessionStoreState } from "../../store/session";
 import type { PanelProps } from "./context";
 
@@ -14,15 +16,17 @@ export function Header(
   const { view, now } = p;
   const headline = phaseHeadline(view);
   const deadline = phaseDeadline(view, now);
-  const missing = waitingFor(view, now, p.clock);
-  // The browser tab carries the status too, so a glance at another tab shows the countdown.
+  const missing = waitingFor(view, now, p.deadline);
+  // The browser tab carries the status too, so a glance at another tab shows the countdown, and how many notices
+  // arrived while the person was elsewhere: "(2) Step 3 — live bidding — closes in 4:05 · Smith v. Acme · Backchannel".
   const status = statusLine(headline.title, deadline, now);
+  const unseen = useNotices((s) => s.unseen);
   useEffect(() => {
-    document.title = `${status} · ${view.title} · Backchannel`;
-  }, [status, view.title]);
+    document.title = tabTitle(status, view.title, unseen);
+  }, [status, view.title, unseen]);
   useEffect(
     () => () => {
-      document.title = "Backchannel";
+      document.title = tabTitle(null, null, 0);
     },
     [],
   );
@@ -63,9 +67,20 @@ export function Header(
         </p>
         <p className="phase-detail">
           {headline.detail}
-          {deadline && <> Deadline: {p.clock(deadline.at)}.</>}
+          {deadline && <> Deadline: {p.deadline(deadline.at)}.</>}
         </p>
         {missing.length > 0 && <p className="phase-detail">Step 2 opens after: {missing.join("; ")}.</p>}
+        {view.phase !== "ended" && (
+          <p className="phase-detail">
+            <a
+              className="calendar-link"
+              href={`/api/sessions/${encodeURIComponent(view.id)}/calendar.ics`}
+              download={`${calendarFileName(view.title)}.ics`}
+            >
+              Add deadlines to calendar
+            </a>
+          </p>
+        )}
       </div>
 
       <div className="header-facts">
@@ -78,6 +93,18 @@ export function Header(
       </div>
     </header>
   );
+}
+
+/** "smith-v-acme-deadlines": a file name any system accepts. */
+export function calendarFileName(title: string): string {
+  const slug = title
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[^A-Za-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .toLowerCase()
+    .slice(0, 60);
+  return `${slug || "session"}-deadlines`;
 }
 
 function MediatorWhereabouts(p: PanelProps) {

@@ -8,6 +8,8 @@ import type { PanelProps } from "./context";
 
 interface IssuedLink {
   link: string;
+  /** the address the invitation was mailed to, if one was given */
+  email: string | null;
   role: Role;
   canBid: boolean;
   expiresAt: number;
@@ -44,6 +46,7 @@ export function InvitationsPanel(p: PanelProps) {
   const [chosen, setRole] = useState<Role | null>(null);
   const role: Role = chosen && allowed.includes(chosen) ? chosen : (allowed[0] ?? "mediator");
   const [canBid, setCanBid] = useState(true);
+  const [email, setEmail] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UserError | null>(null);
   const [issued, setIssued] = useState<IssuedLink[]>([]);
@@ -54,11 +57,17 @@ export function InvitationsPanel(p: PanelProps) {
     setBusy(true);
     setError(null);
     try {
-      const r = await api.createInvitation(view.id, { role, canBid: role !== "mediator" && canBid });
+      const to = email.trim() || null;
+      const r = await api.createInvitation(view.id, {
+        role,
+        canBid: role !== "mediator" && canBid,
+        ...(to ? { email: to } : {}),
+      });
       setIssued((list) => [
-        { link: r.link, role, canBid: r.invitation.canBid, expiresAt: r.invitation.expiresAt },
+        { link: r.link, email: to, role, canBid: r.invitation.canBid, expiresAt: r.invitation.expiresAt },
         ...list,
       ]);
+      setEmail("");
     } catch (err) {
       setError(toUserError(err));
     } finally {
@@ -90,8 +99,20 @@ export function InvitationsPanel(p: PanelProps) {
               </label>
             )}
           </div>
+          <Field label="Their email address" hint="(optional: we mail them the invitation)">
+            {(id) => (
+              <input
+                id={id}
+                type="email"
+                autoComplete="off"
+                maxLength={254}
+                value={email}
+                onChange={(e) => setEmail(e.target.value)}
+              />
+            )}
+          </Field>
           <button type="submit" disabled={busy}>
-            Create invitation link
+            {email.trim() ? "Send invitation" : "Create invitation link"}
           </button>
           <ErrorLine error={error} />
         </form>
@@ -134,6 +155,11 @@ function IssuedLinkBox({ issued, clock }: { issued: IssuedLink; clock: (at: numb
   const label = `Invitation link for ${inviteeWords(issued.role, issued.canBid)}`;
   return (
     <div className="issued-link">
+      {issued.email && (
+        <p className="ok" role="status">
+          We emailed the invitation to {issued.email}.
+        </p>
+      )}
       <label htmlFor={id}>{label}</label>
       <div className="row">
         <input id={id} readOnly value={issued.link} onFocus={(e) => e.target.select()} />
@@ -142,8 +168,10 @@ function IssuedLinkBox({ issued, clock }: { issued: IssuedLink; clock: (at: numb
         </button>
       </div>
       <p className="hint">
-        Send this link to that person yourself. It works once and expires {clock(issued.expiresAt)}. It is
-        shown only now.
+        {issued.email
+          ? "You can also pass this link on yourself."
+          : "Send this link to that person yourself."}{" "}
+        It works once and expires {clock(issued.expiresAt)}. It is shown only now.
       </p>
     </div>
   );

@@ -210,7 +210,8 @@ function MediatorProposal(p: PanelProps) {
             {proposal.kind === "smart"
               ? "A smart proposal is with the parties. You do not see its amount: it hints at both numbers."
               : `Your proposal of ${proposal.amount != null ? p.money(proposal.amount) : "—"} is with the parties.`}{" "}
-            Answers due by {p.clock(proposal.answerBy)} ({formatCountdown(proposal.answerBy - p.now)} left).
+            Answers due by {p.deadline(proposal.answerBy)} ({formatCountdown(proposal.answerBy - p.now)}{" "}
+            left).
           </p>
           <p>
             Each side answers privately. You will learn only whether it was accepted, never who answered or

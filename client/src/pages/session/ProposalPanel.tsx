@@ -34,7 +34,7 @@ export function ProposalPanel(p: PanelProps) {
             </strong>
           </p>
           <p>
-            Answer privately by <strong>{p.clock(proposal.answerBy)}</strong> (
+            Answer privately by <strong>{p.deadline(proposal.answerBy)}</strong> (
             {formatCountdown(proposal.answerBy - p.now)} left). If both sides accept, it is a deal. If not,
             everyone is told only that it was not accepted — nobody learns who said no.
           </p>
@@ -88,7 +88,7 @@ export function ProposalPanel(p: PanelProps) {
         request.side === side ? (
           <p>
             Your side asked for a smart proposal. Waiting for the {otherSideOf(side)} side to agree (until{" "}
-            {p.clock(request.consentBy)}). Live bidding is paused meanwhile.
+            {p.deadline(request.consentBy)}). Live bidding is paused meanwhile.
           </p>
         ) : (
           <div>
@@ -97,7 +97,7 @@ export function ProposalPanel(p: PanelProps) {
               If your side agrees, the system compares both numbers privately. If the gap is more than{" "}
               {view.rules.proposalMaxGapPercent}% of the demand, both sides are told only “too far apart”.
               Otherwise both sides receive the same proposed amount. Live bidding is paused until you answer
-              (by {p.clock(request.consentBy)}).
+              (by {p.deadline(request.consentBy)}).
             </p>
             {canAct && (
               <div className="actions">

@@ -1,9 +1,10 @@
 // Rooms of the mediation day. Every composer says who will read the message before it is sent.
 import type { Role, RoomId } from "@backchannel/common";
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, useEffect, useId, useState } from "react";
 import { ErrorLine } from "../../components/ErrorLine";
 import { useCommand } from "../../lib/useCommand";
 import { roomAudienceSentence, roomName } from "../../lib/words";
+import { noticeCenter, useNotices } from "../../store/live";
 import type { PanelProps } from "./context";
 
 /** The rooms a viewer reads, in the order they are shown. */
@@ -17,7 +18,12 @@ export function Rooms(p: PanelProps) {
   const rooms = roomsFor(view.viewer.role);
   const [active, setActive] = useState<RoomId>(rooms[0]!);
   const tabId = useId();
-  const unread = (room: RoomId) => view.messages.filter((m) => m.room === room).length;
+  // Messages that arrived in the other rooms since this page opened; opening a room reads them.
+  const unread = useNotices((s) => s.unread);
+  useEffect(() => {
+    noticeCenter.showRoom(active);
+  }, [active]);
+  useEffect(() => () => noticeCenter.showRoom(null), []);
 
   return (
     <section className="panel rooms" aria-labelledby="rooms-title">
@@ -34,8 +40,16 @@ export function Rooms(p: PanelProps) {
             onClick={() => setActive(room)}
           >
             {roomName(room, view.viewer.side)}
-            {room === "joint" && !view.jointRoomOpen ? " (closed)" : ""}{" "}
-            <span className="count">{unread(room)}</span>
+            {room === "joint" && !view.jointRoomOpen ? " (closed)" : ""}
+            {(unread[room] ?? 0) > 0 && (
+              <>
+                {" "}
+                <span className="unread" data-testid={`unread-${room}`}>
+                  {unread[room]}
+                  <span className="visually-hidden"> unread</span>
+                </span>
+              </>
+            )}
           </button>
         ))}
       </div>
