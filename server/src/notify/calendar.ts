@@ -46,7 +46,7 @@ export function sessionCalendar(input: SessionCalendarInput): string {
       key: "start",
       summary: "Session starts",
       at: input.startAt,
-      description: `The mediation session "${input.title}" starts.`,
+      description: `The Backchannel mediation session "${input.title}" starts.`,
     },
   ];
   for (const d of DEADLINES) {
@@ -56,7 +56,7 @@ export function sessionCalendar(input: SessionCalendarInput): string {
       key: d.key,
       summary: d.summary,
       at,
-      description: `${d.summary} in the mediation session "${input.title}".`,
+      description: `${d.summary} (Backchannel mediation session "${input.title}").`,
     });
   }
 

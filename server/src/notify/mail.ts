@@ -66,7 +66,14 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
       : null;
 
   if (opts.smtpUrl) {
-    const transport = nodemailer.createTransport(opts.smtpUrl, { pool: true, maxConnections: 2 } as never);
+    // Bounded waits: a stuck server fails the attempt (the trigger retries) instead of holding a worker for minutes.
+    const transport = nodemailer.createTransport(opts.smtpUrl, {
+      pool: true,
+      maxConnections: 2,
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
+      socketTimeout: 60_000,
+    } as never);
     return {
       destination: smtpDestination(opts.smtpUrl),
       async send(notice, session) {
