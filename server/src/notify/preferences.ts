@@ -132,6 +132,14 @@ function view(r: SubscriptionRow): PushSubscriptionView {
   };
 }
 
+function protocolOf(url: string): string | null {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return null;
+  }
+}
+
 /** The push service's host: the one part of an endpoint that is shown or logged (the path identifies a browser). */
 export function serviceOf(endpoint: string): string {
   try {
@@ -143,7 +151,8 @@ export function serviceOf(endpoint: string): string {
 
 /**
  * Stores a browser's subscription for a user. The same endpoint again (the browser subscribed anew, or another
- * account signed in in it) updates its keys, label and owner: one row per endpoint. Refuses a 21st browser.
+ * account signed in in it) updates its keys, label and owner: one row per endpoint. Refuses an endpoint that is not
+ * https, and a 21st browser.
  * Run it in one transaction: it locks the user's row, so two requests at once cannot pass the cap together.
  */
 export async function addSubscription(
@@ -151,6 +160,11 @@ export async function addSubscription(
   userId: string,
   input: PushSubscriptionRequest,
 ): Promise<PushSubscriptionView> {
+  // Browsers' push services are all https, and web-push speaks nothing else: an http: endpoint would fail at every
+  // notice, each retried. (common's schema lets http through; see docs/protocol.md.)
+  if (protocolOf(input.endpoint) !== "https:") {
+    throw new AppError(errors.invalidInput("endpoint: The push endpoint must be an https address"));
+  }
   await q.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);
   const { rows: others } = await q.query<{ n: number | string }>(
     "SELECT count(*) AS n FROM push_subscriptions WHERE user_id = $1 AND endpoint <> $2",

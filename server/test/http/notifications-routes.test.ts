@@ -268,6 +268,12 @@ describeBackends(
         "endpoint: The push endpoint must be an http(s) address",
       );
       refused(await post(subscription({ endpoint: "not a url" })), 400, "INVALID_INPUT", /^endpoint: /);
+      refused(
+        await post(subscription({ endpoint: "http://push.example/fcm/send/abc" })),
+        400,
+        "INVALID_INPUT",
+        "endpoint: The push endpoint must be an https address",
+      );
       refused(await post(subscription({ userId: randomUUID() })), 400, "INVALID_INPUT");
       refused(
         await post({ ...subscription(), keys: { p256dh: "x", auth: "y", extra: "z" } }),
