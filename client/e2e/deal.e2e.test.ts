@@ -3,66 +3,18 @@
 // sides skip the terms and enter overlapping numbers; all three see the same deal. Throughout, the mediator's
 // page never holds either number and the respondent's never holds the claimant's. Each browser keeps the signed
 // heads of its role's stream, and its role's audit record verifies against them.
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../server/src/config";
-import { type RunningServer, startServer } from "../../server/src/server";
+import type { RunningServer } from "../../server/src/server";
 import { verifyAuditExport } from "../../server/src/store/audit";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const browserRequired = process.env.CI === "true" || process.env.REQUIRE_BROWSER === "1";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  if (browserRequired) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: CI (or REQUIRE_BROWSER=1) requires the browser e2e`);
-  }
-  console.warn(`\n!!! SKIPPING browser e2e: Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)\n`);
-}
-
-const clientDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+import { Browsers, fillSignUp, haveChromium, type Participant, signUpAndAccept, startStack } from "./harness";
 
 // The two confidential numbers. Cents that a neutrally rounded deal amount (a multiple of $100 here) can never
 // show, so any appearance of these digits on a page is a leak, even after the deal.
 const DEMAND = { typed: "41,234.56", cents: "4123456", marks: ["41,234", "41234"] };
 const OFFER = { typed: "58,765.43", cents: "5876543", marks: ["58,765", "58765"] };
-
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-interface Participant {
-  name: string;
-  context: BrowserContext;
-  page: Page;
-  /** problems seen by the page: script errors, and any forbidden text that ever appeared */
-  pageErrors: string[];
-  leaks: string[];
-}
 
 /**
  * Watches a page for forbidden strings: in its text and HTML after every DOM change (a MutationObserver
@@ -121,92 +73,26 @@ async function pageHas(p: Participant, marks: string[]): Promise<string[]> {
 
 describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-"));
-  const shots = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-screens-"));
-  const shotPaths: string[] = [];
+  const browsers = new Browsers(tmp);
   let server: RunningServer | undefined;
   let base = "";
-  const people: Participant[] = [];
-
-  async function open(name: string): Promise<Participant> {
-    const context = await chromium.launchPersistentContext(path.join(tmp, `profile-${name}`), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
-    const p: Participant = { name, context, page, pageErrors: [], leaks: [] };
-    page.on("pageerror", (err) => p.pageErrors.push(err.message));
-    page.on("console", (msg) => {
-      // The browser logs every refused request; a 401 from /api/me before signing in is expected.
-      if (msg.type() === "error" && !msg.text().includes("status of 401")) p.pageErrors.push(msg.text());
-    });
-    people.push(p);
-    return p;
-  }
-
-  async function shoot(p: Participant, moment: string): Promise<void> {
-    const file = path.join(shots, `${String(shotPaths.length + 1).padStart(2, "0")}-${p.name}-${moment}.png`);
-    await p.page.screenshot({ path: file, fullPage: true, animations: "disabled" });
-    shotPaths.push(file);
-  }
-
-  async function signUpAndAccept(p: Participant, link: string, displayName: string): Promise<void> {
-    await p.page.goto(link);
-    await p.page.getByRole("heading", { name: /You're invited/ }).waitFor();
-    await p.page.getByRole("link", { name: "Create an account" }).click();
-    await fillSignUp(p, displayName);
-    await p.page.getByRole("button", { name: "Accept invitation" }).click();
-    await p.page.waitForURL(/\/sessions\//);
-  }
-
-  async function fillSignUp(p: Participant, displayName: string): Promise<void> {
-    await p.page.getByLabel("Your name").fill(displayName);
-    await p.page.getByLabel("Email").fill(`${p.name}-${randomBytes(3).toString("hex")}@example.test`);
-    await p.page.getByLabel("Password").fill("correct horse battery");
-    await p.page.getByRole("button", { name: "Create account" }).click();
-  }
+  const open = (name: string) => browsers.open(name);
+  const shoot = async (p: Participant, moment: string) => {
+    await browsers.shoot(p, moment);
+  };
 
   beforeAll(async () => {
     if (!haveChromium) return;
-    const dist = path.join(tmp, "dist");
-    // Vitest runs with NODE_ENV=test, which Vite and the React plugin would honour (a development build):
-    // the browser must get the production build, as users do.
-    const nodeEnv = process.env.NODE_ENV;
-    process.env.NODE_ENV = "production";
-    try {
-      await build({
-        root: clientDir,
-        configFile: path.join(clientDir, "vite.config.ts"),
-        logLevel: "warn",
-        mode: "production",
-        build: { outDir: dist, emptyOutDir: true, sourcemap: false },
-      });
-    } finally {
-      process.env.NODE_ENV = nodeEnv;
-    }
-    const port = await freePort();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATA_DIR: path.join(tmp, "data"),
-      LOG_LEVEL: "silent",
-      JWT_SECRET: randomBytes(32).toString("base64url"),
-      MASTER_KEY: randomBytes(32).toString("base64"),
-      ALLOWED_ORIGINS: `http://127.0.0.1:${port}`,
-      CLIENT_DIST: dist,
-    });
-    server = await startServer(config);
-    base = server.url;
+    const stack = await startStack(tmp);
+    server = stack.server;
+    base = stack.base;
   });
 
   afterAll(async () => {
-    for (const p of people) await p.context.close().catch(() => {});
+    await browsers.closeAll();
     await server?.close();
     rmSync(tmp, { recursive: true, force: true });
-    if (shotPaths.length > 0)
-      console.log(`\nBrowser e2e screenshots:\n${shotPaths.map((s) => `  ${s}`).join("\n")}\n`);
+    browsers.printShots("Browser e2e screenshots");
   });
 
   it("claimant, respondent and mediator reach the same deal; no page shows a number it may not", {
@@ -216,10 +102,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
       await scenario();
     } catch (err) {
       // Evidence for whoever reads the failure: each page as it was, and what its console said.
-      for (const p of people) {
-        await shoot(p, "at-failure").catch(() => {});
-        if (p.pageErrors.length > 0) console.error(`${p.name} page errors:\n  ${p.pageErrors.join("\n  ")}`);
-      }
+      await browsers.evidence();
       throw err;
     }
   });
@@ -363,6 +246,6 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
 
     expect(await pageLeaks(mediator)).toEqual([]);
     expect(await pageLeaks(respondent)).toEqual([]);
-    for (const p of people) expect(p.pageErrors, `${p.name} page errors`).toEqual([]);
+    for (const p of browsers.people) expect(p.pageErrors, `${p.name} page errors`).toEqual([]);
   }
 });

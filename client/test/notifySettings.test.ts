@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { base64UrlToBytes, browserLabel } from "../src/lib/push";
 import { isOn, kindsCarried, PREFERENCE_KINDS } from "../src/pages/NotificationSettingsPage";
 import { calendarFileName } from "../src/pages/session/Header";
-import { unsubscribedSentence } from "../src/pages/UnsubscribePage";
+import { readUnsubscribeToken, unsubscribedSentence, unsubscribePreview } from "../src/pages/UnsubscribePage";
 
 describe("notification preferences", () => {
   it("offer a switch only where the channel carries the kind (common's NOTICE_CHANNELS)", () => {
@@ -27,6 +27,28 @@ describe("notification preferences", () => {
 });
 
 describe("unsubscribing", () => {
+  it("says before the button what the token names (a preview: the server checks the token)", () => {
+    // The server's form (server/src/notify/unsubscribe.ts): base64url("<channel>\n<kind>\n<email>") "." MAC; the e2e
+    // test reads a token the server really signed.
+    const token = `${Buffer.from("mail\nproposal\nann@example.com").toString("base64url")}.${"A".repeat(43)}`;
+    expect(readUnsubscribeToken(token)).toEqual({
+      email: "ann@example.com",
+      channel: "mail",
+      kind: "proposal",
+    });
+    expect(unsubscribePreview(readUnsubscribeToken(token))).toBe(
+      "This turns off mail about “a proposal is put to your side” for ann@example.com. Nothing else changes.",
+    );
+    for (const bad of [
+      "x".repeat(40),
+      `${Buffer.from("mail\nnot-a-kind\na@b").toString("base64url")}.mac`,
+      "",
+    ]) {
+      expect(readUnsubscribeToken(bad)).toBeNull();
+    }
+    expect(unsubscribePreview(null)).toMatch(/^This turns off one kind of mail/);
+  });
+
   it("says what was turned off, and for which address", () => {
     expect(unsubscribedSentence({ email: "ann@example.com", channel: "mail", kind: "ended" })).toBe(
       "You will no longer get mail about “a session ends without a deal” at ann@example.com.",

@@ -48,9 +48,25 @@ export function browserLabel(userAgent: string): string {
   return system ? `${browser} on ${system}` : browser;
 }
 
+/** How long the browser may take to register the worker, and its push service to answer a subscription. */
+export const PUSH_TIMEOUT_MS = 15_000;
+
+/** Rejects with `message` when `promise` has not settled in `ms` (a push service out of reach never answers). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export async function registerServiceWorker(): Promise<ServiceWorkerRegistration> {
   await navigator.serviceWorker.register("/sw.js", { scope: "/" });
-  return navigator.serviceWorker.ready;
+  return withTimeout(
+    navigator.serviceWorker.ready,
+    PUSH_TIMEOUT_MS,
+    "the service worker did not start in time",
+  );
 }
 
 /** This browser's current push subscription, if it has one (without registering anything). */
@@ -62,14 +78,23 @@ export async function currentPushSubscription(): Promise<PushSubscription | null
 
 /** Subscribes this browser with the server's VAPID key; the JSON is what the server stores. */
 export async function subscribeThisBrowser(publicKey: string): Promise<PushSubscriptionInput> {
-  const reg = await registerServiceWorker();
-  const existing = await reg.pushManager.getSubscription();
-  const sub =
-    existing ??
-    (await reg.pushManager.subscribe({
-      userVisibleOnly: true,
-      applicationServerKey: base64UrlToBytes(publicKey),
-    }));
+  let stage = "registering the service worker";
+  const run = async () => {
+    const reg = await registerServiceWorker();
+    stage = "asking the browser's push service";
+    const existing = await reg.pushManager.getSubscription();
+    return (
+      existing ??
+      (await reg.pushManager.subscribe({
+        userVisibleOnly: true,
+        applicationServerKey: base64UrlToBytes(publicKey),
+      }))
+    );
+  };
+  // A push service out of reach may never answer: the page says so rather than wait for ever.
+  const sub = await withTimeout(run(), PUSH_TIMEOUT_MS, "no answer in time").catch((err: unknown) => {
+    throw new Error(`${stage}: ${err instanceof Error ? err.message : String(err)}`);
+  });
   const json = sub.toJSON();
   if (!json.endpoint || !json.keys?.p256dh || !json.keys.auth) {
     throw new Error("The browser gave an incomplete push subscription.");

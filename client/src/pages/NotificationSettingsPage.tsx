@@ -90,7 +90,8 @@ function ThisBrowser() {
     setDone(null);
     try {
       const { publicKey } = await api.vapidKey();
-      const granted = await askNotificationPermission();
+      // Asked only when not yet answered (a browser may never settle a request it has already granted).
+      const granted = permission === "default" ? await askNotificationPermission() : permission;
       setPermission(granted);
       if (granted !== "granted") {
         setPushError({
@@ -235,11 +236,16 @@ function Preferences() {
   }, []);
 
   const toggle = async (channel: NoticeChannel, kind: NoticeKind, on: boolean) => {
+    if (!prefs) return;
+    const before = prefs;
+    // The box moves at once; the server's answer (the full preferences) replaces it, or a refusal puts it back.
+    setPrefs({ ...prefs, [channel]: { ...prefs[channel], [kind]: on } });
     setSaving(`${channel}:${kind}`);
     setError(null);
     try {
       setPrefs(await api.updateNoticePreferences({ [channel]: { [kind]: on } }));
     } catch (err) {
+      setPrefs(before);
       setError(toUserError(err));
     } finally {
       setSaving(null);
