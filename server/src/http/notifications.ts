@@ -33,6 +33,11 @@ export interface NotificationRouteDeps {
   };
   /** a session's calendar (text/calendar) for a member; throws an AppError for anyone else */
   calendarFor(sessionId: string, userId: string): Promise<string>;
+  /**
+   * Whether a push subscription may name an http: endpoint on this machine (a push service run in development or a
+   * test). Pass `config.env !== "production"`; when absent, NODE_ENV decides the same way.
+   */
+  allowLoopbackHttp?: boolean;
 }
 
 type AuthedRequest = Request & { user?: { id: string; email: string; name: string } };
@@ -45,6 +50,7 @@ export function notificationRoutes(deps: NotificationRouteDeps): {
   signedIn: express.Router;
 } {
   const { db } = deps;
+  const allowLoopbackHttp = deps.allowLoopbackHttp ?? process.env.NODE_ENV !== "production";
 
   // ---------------------------------------------------------------- no sign-in
   const open = express.Router();
@@ -100,7 +106,7 @@ export function notificationRoutes(deps: NotificationRouteDeps): {
   signedIn.post("/notifications/push-subscriptions", async (req: AuthedRequest, res) => {
     const body = parsePayload(pushSubscriptionSchema, req.body);
     const user = userOf(req);
-    const subscription = await db.tx((q) => addSubscription(q, user.id, body));
+    const subscription = await db.tx((q) => addSubscription(q, user.id, body, { allowLoopbackHttp }));
     res.status(201).json({ subscription });
   });
 

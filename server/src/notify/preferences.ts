@@ -1,6 +1,8 @@
 // What each person turns off (notification_optouts, keyed by address so an unsubscribe link works without an
 // account), and the browsers they receive Web Push in (push_subscriptions). Every kind a channel carries
 // (NOTICE_CHANNELS) is on until its owner turns it off; a kind a channel never carries cannot be set at all.
+
+import { isIPv4 } from "node:net";
 import {
   errors,
   NOTICE_CHANNELS,
@@ -132,12 +134,27 @@ function view(r: SubscriptionRow): PushSubscriptionView {
   };
 }
 
-function protocolOf(url: string): string | null {
+/**
+ * Whether a push endpoint may be stored: an https: URL, as every browser's push service gives; or, when
+ * `allowLoopbackHttp` (outside production), an http: URL to this machine, for a push service run in development or
+ * a test. Nothing else: the server POSTs to whatever it stores.
+ */
+export function acceptableEndpoint(endpoint: string, allowLoopbackHttp: boolean): boolean {
+  let url: URL;
   try {
-    return new URL(url).protocol;
+    url = new URL(endpoint);
   } catch {
-    return null;
+    return false;
   }
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && allowLoopbackHttp && isLoopback(url.hostname);
+}
+
+/** 127.0.0.0/8, ::1 or localhost: a URL's hostname (IPv6 in brackets, as URL gives it). */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (host === "localhost" || host === "::1") return true;
+  return isIPv4(host) && host.startsWith("127.");
 }
 
 /** The push service's host: the one part of an endpoint that is shown or logged (the path identifies a browser). */
@@ -152,17 +169,16 @@ export function serviceOf(endpoint: string): string {
 /**
  * Stores a browser's subscription for a user. The same endpoint again (the browser subscribed anew, or another
  * account signed in in it) updates its keys, label and owner: one row per endpoint. Refuses an endpoint that is not
- * https, and a 21st browser.
+ * https (but see acceptableEndpoint), and a 21st browser.
  * Run it in one transaction: it locks the user's row, so two requests at once cannot pass the cap together.
  */
 export async function addSubscription(
   q: Queryable,
   userId: string,
   input: PushSubscriptionRequest,
+  opts: { allowLoopbackHttp?: boolean } = {},
 ): Promise<PushSubscriptionView> {
-  // Browsers' push services are all https, and web-push speaks nothing else: an http: endpoint would fail at every
-  // notice, each retried. (common's schema lets http through; see docs/protocol.md.)
-  if (protocolOf(input.endpoint) !== "https:") {
+  if (!acceptableEndpoint(input.endpoint, opts.allowLoopbackHttp ?? false)) {
     throw new AppError(errors.invalidInput("endpoint: The push endpoint must be an https address"));
   }
   await q.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);

@@ -2,13 +2,14 @@
 // the browser (aes128gcm), so the push service (Google's, Mozilla's, Apple's) sees only its size, a TTL and an
 // urgency; and what is encrypted is built from the notice's kind, title, body and session id only: sentences
 // without an amount (noticeFor, in common). The page shows the amount once it opens and its user is signed in.
+import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
 import type { Agent } from "node:https";
 import { type PushPayload, pushPayloadSchema } from "@backchannel/common";
 import type { Logger } from "pino";
 import webpush, { type RequestOptions } from "web-push";
 import type { Db } from "../store/db";
 import type { DeliveryOutcome, PendingNotice, PushChannel } from "./channels";
-import { dropSubscription, serviceOf, subscriptionsOf } from "./preferences";
+import { dropSubscription, isLoopback, serviceOf, subscriptionsOf } from "./preferences";
 import type { VapidKeys } from "./vapid";
 
 /** How long a push service keeps a message for a browser that is offline: a day, then the page tells. */
@@ -75,7 +76,9 @@ export function createPushChannel(opts: PushChannelOptions): PushChannel {
         subscriptions.map(async (s) => {
           const service = serviceOf(s.endpoint);
           try {
-            await webpush.sendNotification({ endpoint: s.endpoint, keys: s.keys }, body, options);
+            const subscription = { endpoint: s.endpoint, keys: s.keys };
+            if (s.endpoint.startsWith("https:")) await webpush.sendNotification(subscription, body, options);
+            else await sendOverHttp(subscription, body, options);
             sent++;
           } catch (err) {
             const status = err instanceof webpush.WebPushError ? err.statusCode : undefined;
@@ -107,6 +110,53 @@ export function createPushChannel(opts: PushChannelOptions): PushChannel {
       return sent > 0 ? "sent" : "no-subscription";
     },
   };
+}
+
+/**
+ * web-push speaks only https. An http: endpoint (stored only outside production, and only to this machine: see
+ * acceptableEndpoint) gets the very request web-push would make (encrypted body, VAPID, TTL, Urgency) over http.
+ * Any other http: endpoint is answered as gone (410): it cannot have been a browser's.
+ */
+async function sendOverHttp(
+  subscription: { endpoint: string; keys: { p256dh: string; auth: string } },
+  body: string,
+  options: RequestOptions,
+): Promise<void> {
+  const url = new URL(subscription.endpoint);
+  if (url.protocol !== "http:" || !isLoopback(url.hostname)) {
+    throw new webpush.WebPushError("Not a push endpoint", 410, {}, "", subscription.endpoint);
+  }
+  const { agent: _https, ...rest } = options;
+  const details = webpush.generateRequestDetails(subscription, body, rest);
+  const timeout = options.timeout ?? SEND_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: details.method, headers: details.headers as OutgoingHttpHeaders, timeout },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status <= 299) resolve();
+          else
+            reject(
+              new webpush.WebPushError(
+                "Received unexpected response code",
+                status,
+                res.headers as Record<string, string>,
+                Buffer.concat(chunks).toString("utf8"),
+                subscription.endpoint,
+              ),
+            );
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("Socket timeout")));
+    req.on("error", reject);
+    req.end(details.body ?? undefined);
+  });
 }
 
 /** A network failure's code ("ECONNREFUSED", "Socket timeout"), without addresses or anything a request held. */

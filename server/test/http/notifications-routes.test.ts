@@ -104,7 +104,9 @@ describeBackends(
         },
       });
       withPush = await listen(appWith(deps(db()), tokens));
-      withoutPush = await listen(appWith({ ...deps(db()), push: undefined }, tokens));
+      withoutPush = await listen(
+        appWith({ ...deps(db()), push: undefined, allowLoopbackHttp: false }, tokens),
+      );
     });
     afterAll(async () => {
       for (const s of [withPush, withoutPush]) await new Promise((r) => s?.server.close(r));
@@ -268,12 +270,19 @@ describeBackends(
         "endpoint: The push endpoint must be an http(s) address",
       );
       refused(await post(subscription({ endpoint: "not a url" })), 400, "INVALID_INPUT", /^endpoint: /);
-      refused(
-        await post(subscription({ endpoint: "http://push.example/fcm/send/abc" })),
-        400,
-        "INVALID_INPUT",
-        "endpoint: The push endpoint must be an https address",
-      );
+      // http: only to this machine, and only outside production (a push service run in development or a test).
+      for (const endpoint of [
+        "http://push.example/fcm/send/abc",
+        "http://10.0.0.7/push/abc",
+        "http://127.0.0.1.nip.io/push/abc",
+      ]) {
+        refused(
+          await post(subscription({ endpoint })),
+          400,
+          "INVALID_INPUT",
+          "endpoint: The push endpoint must be an https address",
+        );
+      }
       refused(await post(subscription({ userId: randomUUID() })), 400, "INVALID_INPUT");
       refused(
         await post({ ...subscription(), keys: { p256dh: "x", auth: "y", extra: "z" } }),
@@ -299,6 +308,32 @@ describeBackends(
       expect((await call("GET", "/notifications/push-subscriptions", { user })).body).toEqual({
         subscriptions: [],
       });
+    });
+
+    it("takes an http: endpoint on this machine outside production only", async () => {
+      const user = await signedUp();
+      for (const endpoint of [
+        "http://127.0.0.1:8080/push/a",
+        "http://localhost/push/b",
+        "http://[::1]:9/push/c",
+      ]) {
+        const a = await call("POST", "/notifications/push-subscriptions", {
+          user,
+          json: subscription({ endpoint }),
+        });
+        expect(a.status, a.text).toBe(201);
+      }
+      // The app built as for production (allowLoopbackHttp: false) refuses them.
+      refused(
+        await call("POST", "/notifications/push-subscriptions", {
+          user,
+          base: withoutPush.url,
+          json: subscription({ endpoint: "http://127.0.0.1:8080/push/d" }),
+        }),
+        400,
+        "INVALID_INPUT",
+        "endpoint: The push endpoint must be an https address",
+      );
     });
 
     // ---------------------------------------------------------------- preferences

@@ -9,6 +9,7 @@ import {
 import { expect, it } from "vitest";
 import { AppError } from "../../src/errors";
 import {
+  acceptableEndpoint,
   addSubscription,
   deleteSubscription,
   dropSubscription,
@@ -165,6 +166,44 @@ describeBackends("push subscriptions", ({ db }) => {
     // Another account is not limited by this one's browsers.
     const other = await createUser(db());
     await db().tx((q) => addSubscription(q, other, { endpoint: endpoint(), keys: keys() }));
+  });
+
+  it("stores https endpoints; http ones only to this machine, and only when allowed (outside production)", async () => {
+    for (const url of ["https://fcm.googleapis.com/fcm/send/x", "https://web.push.apple.com/abc"])
+      expect(acceptableEndpoint(url, false)).toBe(true);
+    for (const url of [
+      "http://127.0.0.1:8080/p",
+      "http://127.1.2.3/p",
+      "http://localhost/p",
+      "http://[::1]:9/p",
+    ]) {
+      expect(acceptableEndpoint(url, true), url).toBe(true);
+      expect(acceptableEndpoint(url, false), url).toBe(false);
+    }
+    for (const url of [
+      "http://push.example/p",
+      "http://10.0.0.1/p",
+      "http://127.0.0.1.nip.io/p",
+      "http://[::ffff:10.0.0.1]/p",
+      "ftp://127.0.0.1/p",
+      "not a url",
+    ])
+      expect(acceptableEndpoint(url, true), url).toBe(false);
+
+    const userId = await createUser(db());
+    const e = await refusal(
+      db().tx((q) => addSubscription(q, userId, { endpoint: "http://127.0.0.1:1/p", keys: keys() })),
+    );
+    expect(e.message).toBe("endpoint: The push endpoint must be an https address");
+    await db().tx((q) =>
+      addSubscription(
+        q,
+        userId,
+        { endpoint: "http://127.0.0.1:1/p", keys: keys() },
+        { allowLoopbackHttp: true },
+      ),
+    );
+    expect(await listSubscriptions(db(), userId)).toHaveLength(1);
   });
 
   it("deletes only one's own subscription; drops any by id", async () => {

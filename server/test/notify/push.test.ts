@@ -5,7 +5,13 @@
 import { execFileSync } from "node:child_process";
 import { createECDH, createPublicKey, type ECDH, randomBytes, randomUUID, verify } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import type { IncomingHttpHeaders } from "node:http";
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { Agent, createServer, type Server } from "node:https";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
@@ -53,6 +59,8 @@ interface Received {
 const certDir = mkdtempSync(join(tmpdir(), "bc-push-"));
 let service: Server;
 let origin: string;
+let plainService: HttpServer;
+let plainOrigin: string;
 let agent: Agent;
 const received: Received[] = [];
 /** what the service answers per path (default 201 Created, as push services do) */
@@ -83,7 +91,7 @@ beforeAll(async () => {
     { stdio: "ignore" },
   );
   const cert = readFileSync(join(certDir, "cert.pem"));
-  service = createServer({ key: readFileSync(join(certDir, "key.pem")), cert }, (req, res) => {
+  const record = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -92,9 +100,14 @@ beforeAll(async () => {
       res.statusCode = answers.get(path) ?? 201;
       res.end();
     });
-  });
+  };
+  service = createServer({ key: readFileSync(join(certDir, "key.pem")), cert }, record);
   await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
   origin = `https://127.0.0.1:${(service.address() as AddressInfo).port}`;
+  // The same service over plain http, as one run in development would be.
+  plainService = createHttpServer(record);
+  await new Promise<void>((resolve) => plainService.listen(0, "127.0.0.1", resolve));
+  plainOrigin = `http://127.0.0.1:${(plainService.address() as AddressInfo).port}`;
   // Trusts the test's certificate and nothing else: no NODE_TLS_REJECT_UNAUTHORIZED anywhere.
   agent = new Agent({ ca: cert, keepAlive: false });
 });
@@ -102,6 +115,7 @@ beforeAll(async () => {
 afterAll(async () => {
   agent?.destroy();
   await new Promise<void>((resolve) => (service ? service.close(() => resolve()) : resolve()));
+  await new Promise<void>((resolve) => (plainService ? plainService.close(() => resolve()) : resolve()));
   rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -114,7 +128,7 @@ interface Browser {
   subscription: { endpoint: string; keys: { p256dh: string; auth: string } };
 }
 
-function browser(): Browser {
+function browser(base = origin): Browser {
   const ecdh = createECDH("prime256v1");
   ecdh.generateKeys();
   const auth = randomBytes(16);
@@ -124,7 +138,7 @@ function browser(): Browser {
     auth,
     path,
     subscription: {
-      endpoint: `${origin}${path}`,
+      endpoint: `${base}${path}`,
       keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: auth.toString("base64url") },
     },
   };
@@ -343,6 +357,43 @@ describeBackends("Web Push channel", ({ db }) => {
     );
     await expect(push.send(notice(userId, "deal"))).rejects.toThrow(/push to 1 of 1 subscriptions failed/);
     expect(await subscriptionsOf(db(), userId)).toHaveLength(1);
+  });
+
+  it("sends an http: push service on this machine (development, tests) the very same encrypted request", async () => {
+    const userId = await createUser(db());
+    const b = browser(plainOrigin);
+    await db().tx((q) => addSubscription(q, userId, b.subscription, { allowLoopbackHttp: true }));
+    const sessionId = randomUUID();
+    expect(await push.send(dealNotice(sessionId, userId))).toBe("sent");
+    expect(received).toHaveLength(1);
+    const r = received[0] as Received;
+    expect(r.path).toBe(b.path);
+    expect(decrypt(b, r)).toMatchObject({ kind: "deal", body: `A deal was made in ${TITLE}.` });
+    expect(r.headers).toMatchObject({ "content-encoding": "aes128gcm", ttl: String(TTL), urgency: "high" });
+    expect(vapidClaims(r.headers.authorization, keys.publicKey).aud).toBe(plainOrigin);
+
+    // 410 and 500 mean there what they mean over https.
+    answers.set(b.path, 500);
+    await expect(push.send(dealNotice(sessionId, userId))).rejects.toThrow(/push to 1 of 1/);
+    answers.set(b.path, 410);
+    expect(await push.send(dealNotice(sessionId, userId))).toBe("no-subscription");
+    expect(await subscriptionsOf(db(), userId)).toEqual([]);
+  });
+
+  it("never sends to an http: endpoint elsewhere (it cannot be a browser's): drops it", async () => {
+    const userId = await createUser(db());
+    // Stored behind addSubscription's back: addSubscription refuses it.
+    await db().query(
+      "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES ($1, $2, $3, $4)",
+      [
+        userId,
+        "http://push.example/push/x",
+        browser().subscription.keys.p256dh,
+        browser().subscription.keys.auth,
+      ],
+    );
+    expect(await push.send(notice(userId, "deal"))).toBe("no-subscription");
+    expect(await subscriptionsOf(db(), userId)).toEqual([]);
   });
 
   it("logs the push service's host and a status, never an endpoint's path, a key or the message", () => {
