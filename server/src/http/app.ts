@@ -58,7 +58,7 @@ export interface HttpDeps {
   /** Web Push, for its public key */
   push?: Pick<PushChannel, "publicKey">;
   /** checks the unsubscribe links in mails */
-  unsubscribe?: Pick<UnsubscribeTokens, "verify">;
+  unsubscribe: Pick<UnsubscribeTokens, "verify">;
   now?: () => number;
 }
 
@@ -179,26 +179,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.json({ keyId: signer.keyId, pem: signer.publicKeyPem, algorithm: "Ed25519" });
   });
 
-  const notices = deps.unsubscribe
-    ? notificationRoutes({
-        db,
-        push: deps.push,
-        unsubscribe: deps.unsubscribe,
-        calendarFor: async (sessionId, userId) => {
-          const view = (await reads.viewFor(sessionId, await reads.memberOf(sessionId, userId))).view;
-          return sessionCalendar({
-            sessionId,
-            title: view.title,
-            startAt: view.startAt,
-            deadlines: view.deadlines,
-            url: `${config.publicUrl}/sessions/${sessionId}`,
-            now: now(),
-          });
-        },
-      })
-    : undefined;
+  const notices = notificationRoutes({
+    db,
+    push: deps.push,
+    unsubscribe: deps.unsubscribe,
+    calendarFor: async (sessionId, userId) => {
+      const view = (await reads.viewFor(sessionId, await reads.memberOf(sessionId, userId))).view;
+      return sessionCalendar({
+        sessionId,
+        title: view.title,
+        startAt: view.startAt,
+        deadlines: view.deadlines,
+        url: `${config.publicUrl}/sessions/${sessionId}`,
+        now: now(),
+      });
+    },
+  });
   // Unsubscribe links work without signing in.
-  if (notices) api.use(notices.open);
+  api.use(notices.open);
 
   // Everything below needs a signed-in user.
   api.use(async (req: AuthedRequest, _res, next) => {
@@ -214,7 +212,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.json({ user: req.user });
   });
 
-  if (notices) api.use(notices.signedIn);
+  api.use(notices.signedIn);
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {

@@ -190,6 +190,7 @@ const app = createHttpApp({
   } as unknown as HttpDeps["metrics"],
   log: silentLogger,
   ready: async () => ({ ok: true, checks: {} }),
+  unsubscribe: { verify: () => null },
 });
 
 beforeAll(async () => {
