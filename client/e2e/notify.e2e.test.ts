@@ -393,6 +393,8 @@ describe.skipIf(!haveChromium)("browser: told wherever you are", () => {
       .poll(
         async () =>
           (await pushForm.getByRole("alert").count()) + (await pushForm.getByText("Push is on").count()),
+        // The page gives the browser's push service 15 seconds to answer.
+        { timeout: 45_000 },
       )
       .toBe(1);
     const pushOutcome = (await pushForm.getByRole("alert").count())

@@ -129,3 +129,16 @@ describe("helpers over the log", () => {
     expect(pendingKnocks(answered)).toEqual([]);
   });
 });
+
+describe("deadlines in the feed", () => {
+  it("are written with the deadline formatter (the zone named), other times with the clock", () => {
+    const ctx: FeedContext = { ...ctxFor("claimant"), deadline: (at) => `t+${(at - T0) / 1000}s ZONE` };
+    const texts = buildFeed(logFor(day, "claimant"), ctx).map((i) => i.text);
+    expect(texts).toContain("Step 3 opened: live bidding until t+3660s ZONE.");
+    expect(texts.find((t) => t.startsWith("Step 2 opened"))).toMatch(/until t\+\d+s ZONE\.$/);
+    // Without one, the clock writes them as before.
+    expect(buildFeed(logFor(day, "claimant"), ctxFor("claimant")).map((i) => i.text)).toContain(
+      "Step 3 opened: live bidding until t+3660s.",
+    );
+  });
+});

@@ -78,10 +78,10 @@ export async function currentPushSubscription(): Promise<PushSubscription | null
 
 /** Subscribes this browser with the server's VAPID key; the JSON is what the server stores. */
 export async function subscribeThisBrowser(publicKey: string): Promise<PushSubscriptionInput> {
-  let stage = "registering the service worker";
+  let stage: "worker" | "push" = "worker";
   const run = async () => {
     const reg = await registerServiceWorker();
-    stage = "asking the browser's push service";
+    stage = "push";
     const existing = await reg.pushManager.getSubscription();
     return (
       existing ??
@@ -92,8 +92,14 @@ export async function subscribeThisBrowser(publicKey: string): Promise<PushSubsc
     );
   };
   // A push service out of reach may never answer: the page says so rather than wait for ever.
-  const sub = await withTimeout(run(), PUSH_TIMEOUT_MS, "no answer in time").catch((err: unknown) => {
-    throw new Error(`${stage}: ${err instanceof Error ? err.message : String(err)}`);
+  const sub = await withTimeout(run(), PUSH_TIMEOUT_MS, "timeout").catch((err: unknown) => {
+    const said = err instanceof Error ? err.message : String(err);
+    if (said !== "timeout") throw new Error(`The browser said: ${said}`);
+    throw new Error(
+      stage === "worker"
+        ? "The page's service worker did not start in time."
+        : "The browser's push service did not answer in time.",
+    );
   });
   const json = sub.toJSON();
   if (!json.endpoint || !json.keys?.p256dh || !json.keys.auth) {

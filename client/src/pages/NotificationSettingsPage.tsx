@@ -36,7 +36,7 @@ export function isOn(prefs: NoticePreferences, channel: NoticeChannel, kind: Not
 /** An error thrown by the browser (not the API) as a line for the page. */
 function browserError(err: unknown, fallback: string): UserError {
   if (err && typeof err === "object" && "status" in err) return toUserError(err);
-  const message = err instanceof Error && err.message ? `${fallback} (${err.message})` : fallback;
+  const message = err instanceof Error && err.message ? `${fallback} ${err.message}` : fallback;
   return { code: "INTERNAL", message };
 }
 

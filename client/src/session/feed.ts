@@ -20,6 +20,8 @@ export interface FeedContext {
   currency: string;
   /** formats a time of day for sentences ("2:30 PM") */
   clock: (at: number) => string;
+  /** formats a deadline, its zone named ("2:30 PM EST"); the clock when not given */
+  deadline?: (at: number) => string;
 }
 
 function nameOf(ctx: FeedContext, userId: string | null | undefined): string {
@@ -56,6 +58,7 @@ export function describeEvent(
   const money = (cents: number) => formatAmount(cents, ctx.currency);
   const by = (userId: string | null | undefined) => nameOf(ctx, userId);
   const info = (text: string) => ({ text, tone: "info" as const });
+  const deadline = ctx.deadline ?? ctx.clock;
   switch (ev.type) {
     case "SessionCreated":
       return info(`${capital(by(ev.createdBy))} created the session “${ev.title}”.`);
@@ -88,7 +91,7 @@ export function describeEvent(
           : "Step 1 closed: the terms will be settled later.",
       );
     case "Step2Opened":
-      return info(`Step 2 opened: sealed numbers until ${ctx.clock(ev.closesAt)}.`);
+      return info(`Step 2 opened: sealed numbers until ${deadline(ev.closesAt)}.`);
     case "NumberSet": {
       const verb = sidesWithNumber.has(ev.side) ? "updated" : "entered";
       if (ctx.viewer.side !== ev.side) {
@@ -101,15 +104,15 @@ export function describeEvent(
         ? { text: "Step 2 closed: deal!", tone: "deal" }
         : info("Step 2 closed: no deal. Step 3 (live bidding) follows.");
     case "Step3Opened":
-      return info(`Step 3 opened: live bidding until ${ctx.clock(ev.closesAt)}.`);
+      return info(`Step 3 opened: live bidding until ${deadline(ev.closesAt)}.`);
     case "ReminderDue":
       return {
-        text: `Reminder: your side has not entered a number. Step 2 closes at ${ctx.clock(ev.closesAt)}.`,
+        text: `Reminder: your side has not entered a number. Step 2 closes at ${deadline(ev.closesAt)}.`,
         tone: "alert",
       };
     case "ProposalRequested":
       return info(
-        `${sideName(ev.side)} asked for a smart proposal (${by(ev.by)}). The other side has until ${ctx.clock(ev.consentBy)} to agree.`,
+        `${sideName(ev.side)} asked for a smart proposal (${by(ev.by)}). The other side has until ${deadline(ev.consentBy)} to agree.`,
       );
     case "ProposalRequestDeclined":
       return info(`${sideName(ev.side)} declined the request for a smart proposal.`);
@@ -118,10 +121,10 @@ export function describeEvent(
     case "ProposalTooFarApart":
       return info("Smart proposal: the numbers are too far apart. Bidding resumes.");
     case "SmartProposalMade":
-      return info(`A smart proposal was made. Each side answers privately by ${ctx.clock(ev.answerBy)}.`);
+      return info(`A smart proposal was made. Each side answers privately by ${deadline(ev.answerBy)}.`);
     case "MediatorProposalPut":
       return info(
-        `${ev.by === ctx.viewer.userId ? "You" : "The mediator"} proposed ${money(ev.amount)}. Each side answers privately by ${ctx.clock(ev.answerBy)}.`,
+        `${ev.by === ctx.viewer.userId ? "You" : "The mediator"} proposed ${money(ev.amount)}. Each side answers privately by ${deadline(ev.answerBy)}.`,
       );
     case "ProposalAnswered":
       // Only the answering side ever receives this event.

@@ -10,6 +10,7 @@ export function ActivityFeed(p: PanelProps) {
     viewer: { userId: view.viewer.userId, side: view.viewer.side },
     currency: view.rules.currency,
     clock: p.clock,
+    deadline: p.deadline,
   });
   return (
     <section className="panel feed" aria-labelledby="feed-title">
