@@ -2,6 +2,7 @@
 // account), and the browsers they receive Web Push in (push_subscriptions). Every kind a channel carries
 // (NOTICE_CHANNELS) is on until its owner turns it off; a kind a channel never carries cannot be set at all.
 
+import { ECDH } from "node:crypto";
 import { isIPv4 } from "node:net";
 import {
   errors,
@@ -150,6 +151,19 @@ export function acceptableEndpoint(endpoint: string, allowLoopbackHttp: boolean)
   return url.protocol === "http:" && allowLoopbackHttp && isLoopback(url.hostname);
 }
 
+/** An uncompressed P-256 point, base64url (as PushSubscription.getKey("p256dh") gives it): on the curve. */
+function isP256Point(p256dh: string): boolean {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(p256dh)) return false;
+  const point = Buffer.from(p256dh, "base64url");
+  if (point.length !== 65 || point[0] !== 0x04) return false;
+  try {
+    ECDH.convertKey(point, "prime256v1");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** 127.0.0.0/8, ::1 or localhost: a URL's hostname (IPv6 in brackets, as URL gives it). */
 export function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
@@ -180,6 +194,18 @@ export async function addSubscription(
 ): Promise<PushSubscriptionView> {
   if (!acceptableEndpoint(input.endpoint, opts.allowLoopbackHttp ?? false)) {
     throw new AppError(errors.invalidInput("endpoint: The push endpoint must be an https address"));
+  }
+  // Keys no browser makes would fail the encryption of every notice, each retried: refused here instead.
+  if (!isP256Point(input.keys.p256dh)) {
+    throw new AppError(
+      errors.invalidInput("keys.p256dh: The p256dh key is not a P-256 public key (base64url)"),
+    );
+  }
+  if (
+    !/^[A-Za-z0-9_-]+={0,2}$/.test(input.keys.auth) ||
+    Buffer.from(input.keys.auth, "base64url").length !== 16
+  ) {
+    throw new AppError(errors.invalidInput("keys.auth: The auth key must be 16 bytes (base64url)"));
   }
   await q.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);
   const { rows: others } = await q.query<{ n: number | string }>(

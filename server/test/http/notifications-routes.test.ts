@@ -1,7 +1,7 @@
 // The notification REST routes (src/http/notifications.ts), mounted the way app.ts mounts them: `open` under /api
 // before the sign-in middleware (the real token service and the same check as app.ts), `signedIn` after it, then
 // app.ts's error handling. Unsubscribe tokens are the real HMAC ones (src/notify/unsubscribe.ts).
-import { randomBytes, randomUUID } from "node:crypto";
+import { createECDH, randomBytes, randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { errors, NOTICE_CHANNELS, NOTICE_CHANNELS_LIST, NOTICE_KINDS } from "@backchannel/common";
@@ -19,6 +19,13 @@ import { describeBackends } from "../support/db";
 
 const VAPID = webpush.generateVAPIDKeys();
 const ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Backchannel//test//EN\r\nEND:VCALENDAR\r\n";
+
+/** A browser's p256dh: a fresh P-256 public key, uncompressed, base64url. */
+function browserKey(): string {
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  return ecdh.getPublicKey().toString("base64url");
+}
 
 interface User {
   id: string;
@@ -147,7 +154,7 @@ describeBackends(
     const subscription = (extra: Record<string, unknown> = {}) => ({
       endpoint: `https://fcm.googleapis.com/fcm/send/${randomBytes(12).toString("base64url")}`,
       expirationTime: null,
-      keys: { p256dh: randomBytes(65).toString("base64url"), auth: randomBytes(16).toString("base64url") },
+      keys: { p256dh: browserKey(), auth: randomBytes(16).toString("base64url") },
       ...extra,
     });
 
@@ -291,6 +298,12 @@ describeBackends(
         /^keys/,
       );
       refused(await post({ endpoint: subscription().endpoint }), 400, "INVALID_INPUT", /^keys: /);
+      refused(
+        await post({ ...subscription(), keys: { p256dh: randomBytes(65).toString("base64url"), auth: "x" } }),
+        400,
+        "INVALID_INPUT",
+        "keys.p256dh: The p256dh key is not a P-256 public key (base64url)",
+      );
       refused(
         await post(subscription({ label: "x".repeat(101) })),
         400,

@@ -1,5 +1,5 @@
 // Notice preferences (notification_optouts) and push subscriptions (push_subscriptions), on each database backend.
-import { randomBytes } from "node:crypto";
+import { createECDH, randomBytes } from "node:crypto";
 import {
   NOTICE_CHANNELS,
   NOTICE_CHANNELS_LIST,
@@ -44,8 +44,14 @@ async function refusal(p: Promise<unknown>): Promise<AppError> {
 
 const endpoint = (host = "fcm.googleapis.com") =>
   `https://${host}/fcm/send/${randomBytes(12).toString("base64url")}`;
+/** A browser's p256dh: a fresh P-256 public key, uncompressed, base64url. */
+const browserKey = () => {
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  return ecdh.getPublicKey().toString("base64url");
+};
 const keys = () => ({
-  p256dh: randomBytes(65).toString("base64url"),
+  p256dh: browserKey(),
   auth: randomBytes(16).toString("base64url"),
 });
 
@@ -204,6 +210,24 @@ describeBackends("push subscriptions", ({ db }) => {
       ),
     );
     expect(await listSubscriptions(db(), userId)).toHaveLength(1);
+  });
+
+  it("refuses keys no browser makes: a p256dh off the curve, an auth secret not 16 bytes", async () => {
+    const userId = await createUser(db());
+    const offCurve = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString("base64url");
+    const add = (k: { p256dh: string; auth: string }) =>
+      refusal(db().tx((q) => addSubscription(q, userId, { endpoint: endpoint(), keys: k })));
+    for (const p256dh of [offCurve, randomBytes(33).toString("base64url"), "not base64!"]) {
+      expect((await add({ ...keys(), p256dh })).message).toBe(
+        "keys.p256dh: The p256dh key is not a P-256 public key (base64url)",
+      );
+    }
+    for (const auth of [randomBytes(8).toString("base64url"), "***"]) {
+      expect((await add({ ...keys(), auth })).message).toBe(
+        "keys.auth: The auth key must be 16 bytes (base64url)",
+      );
+    }
+    expect(await listSubscriptions(db(), userId)).toEqual([]);
   });
 
   it("deletes only one's own subscription; drops any by id", async () => {
