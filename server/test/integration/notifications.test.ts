@@ -9,11 +9,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 // @ts-expect-error http_ece ships no types
 import ece from "http_ece";
-import { simpleParser } from "mailparser";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server";
 import { backends, createStorage, Participant, type Storage, startOn } from "../support/server";
+import { type ReceivedMail, type SmtpPeer, startSmtpPeer } from "../support/smtp";
 import { accept, ok } from "./harness";
 
 const DEMAND = 41_234_56; // $41,234.56
@@ -27,7 +26,6 @@ interface Mail {
   html: string;
   raw: string;
   attachments: Array<{ contentType: string; content: string }>;
-  headers: Map<string, unknown>;
 }
 
 interface PushHit {
@@ -55,9 +53,9 @@ for (const backend of backends()) {
   describe(`notifications on ${backend}`, () => {
     let storage: Storage;
     let server: RunningServer;
-    let smtp: SMTPServer;
+    let smtp: SmtpPeer;
     let pushService: Server;
-    const mails: Mail[] = [];
+    let mails: Mail[] = [];
     const pushes: PushHit[] = [];
     const pushStatus = 201;
     let sessionId = "";
@@ -72,7 +70,21 @@ for (const backend of backends()) {
     const authSecret = randomBytes(16);
     let dealAmount = 0;
 
-    const mailsTo = (email: string) => mails.filter((m) => m.to.includes(email));
+    const asMail = (m: ReceivedMail): Mail => ({
+      to: m.rcpt,
+      subject: m.parsed.subject ?? "",
+      text: m.parsed.text ?? "",
+      html: typeof m.parsed.html === "string" ? m.parsed.html : "",
+      raw: m.raw,
+      attachments: m.parsed.attachments.map((a) => ({
+        contentType: a.contentType,
+        content: a.content.toString("utf8"),
+      })),
+    });
+    const mailsTo = (email: string) => {
+      mails = smtp.received.map(asMail);
+      return mails.filter((m) => m.to.includes(email));
+    };
     const rest = (p: Participant, command: Record<string, unknown>) =>
       p.http("POST", `/api/sessions/${sessionId}/commands`, {
         idempotencyKey: `k-${randomBytes(6).toString("hex")}`,
@@ -80,34 +92,7 @@ for (const backend of backends()) {
       });
 
     beforeAll(async () => {
-      smtp = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ["STARTTLS"],
-        logger: false,
-        onData(stream, session, done) {
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", async () => {
-            const raw = Buffer.concat(chunks).toString("utf8");
-            const parsed = await simpleParser(raw);
-            mails.push({
-              to: session.envelope.rcptTo.map((r) => r.address),
-              subject: parsed.subject ?? "",
-              text: parsed.text ?? "",
-              html: typeof parsed.html === "string" ? parsed.html : "",
-              raw,
-              attachments: parsed.attachments.map((a) => ({
-                contentType: a.contentType,
-                content: a.content.toString("utf8"),
-              })),
-              headers: parsed.headers,
-            });
-            done();
-          });
-        },
-      });
-      await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
-      const smtpPort = (smtp.server.address() as AddressInfo).port;
+      smtp = await startSmtpPeer();
       pushService = createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
@@ -120,7 +105,7 @@ for (const backend of backends()) {
 
       storage = await createStorage(backend);
       server = await startOn(storage, {
-        SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+        SMTP_URL: smtp.url,
         MAIL_FROM: "Backchannel <mediation@backchannel.test>",
         PUBLIC_URL: "http://app.backchannel.test",
       });
@@ -141,7 +126,7 @@ for (const backend of backends()) {
     afterAll(async () => {
       for (const p of [claimant, claimantClient, respondent, mediator]) p?.close();
       await server?.close();
-      await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+      await smtp?.close();
       await new Promise<void>((resolve) => (pushService ? pushService.close(() => resolve()) : resolve()));
       await storage?.dispose();
     });
@@ -284,6 +269,7 @@ for (const backend of backends()) {
       for (const text of decodedPushes) {
         for (const f of [...secrets, ...forms(dealAmount)]) expect(text).not.toContain(f);
       }
+      mails = smtp.received.map(asMail);
       expect(mails.length).toBeGreaterThanOrEqual(10);
       for (const m of mails) {
         const all = [m.raw, m.subject, m.text, m.html, ...m.attachments.map((a) => a.content)].join("\n");

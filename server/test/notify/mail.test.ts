@@ -10,7 +10,7 @@ import {
   type NoticeKind,
   type SessionState,
 } from "@backchannel/common";
-import { type ParsedMail, simpleParser } from "mailparser";
+import type { ParsedMail } from "mailparser";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -26,6 +26,7 @@ import {
 import type { MailChannel, PendingNotice } from "../../src/notify/channels";
 import { createMailChannel } from "../../src/notify/mail";
 import { createUnsubscribeTokens, unsubscribeKeyFrom } from "../../src/notify/unsubscribe";
+import { everythingIn, type ReceivedMail, type SmtpPeer, startSmtpPeer } from "../support/smtp";
 
 const PUBLIC_URL = "https://mediate.example.test";
 const tokens = createUnsubscribeTokens(unsubscribeKeyFrom(Buffer.alloc(32, 9)));
@@ -38,17 +39,12 @@ const CONFIDENTIAL_SPELLINGS = ["41,234.56", "41234.56", "4123456", "59,876.54",
 const TITLE = `Smith & Sons v. <Jones>, "Acme"`;
 const TERMS = "The respondent pays $_____ to the claimant within 30 days.\nFull release of all claims.";
 
-interface Received {
-  raw: string;
-  from: string;
-  rcpt: string[];
-  parsed: ParsedMail;
-}
+type Received = ReceivedMail;
 
-let server: SMTPServer;
+let peer: SmtpPeer;
 let port: number;
 let mail: MailChannel;
-const received: Received[] = [];
+let received: Received[] = [];
 let dealSession: SessionState;
 let step2Session: SessionState;
 
@@ -95,41 +91,14 @@ function headerLine(m: ParsedMail, name: string): string | undefined {
   return m.headerLines.find((h) => h.key === name.toLowerCase())?.line.replace(/\r?\n[ \t]+/g, " ");
 }
 
-/** Everything a reader could see: raw message, decoded parts, attachments. */
-function everything(r: Received): string {
-  const attachments = r.parsed.attachments.map((a) => a.content.toString("utf8")).join("\n");
-  return [r.raw, r.parsed.subject ?? "", r.parsed.text ?? "", r.parsed.html || "", attachments].join("\n");
-}
+const everything = everythingIn;
 
 beforeAll(async () => {
   dealSession = sessionWithDeal();
   step2Session = Scenario.inStep2({}, { seed: 3 }).s;
-  server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        const raw = Buffer.concat(chunks);
-        simpleParser(raw).then(
-          (parsed) => {
-            received.push({
-              raw: raw.toString("utf8"),
-              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-              rcpt: session.envelope.rcptTo.map((a) => a.address),
-              parsed,
-            });
-            callback();
-          },
-          (error: Error) => callback(error),
-        );
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  port = (server.server.address() as AddressInfo).port;
+  peer = await startSmtpPeer();
+  received = peer.received;
+  port = peer.port;
   mail = createMailChannel({
     smtpUrl: `smtp://127.0.0.1:${port}`,
     from: "Backchannel <no-reply@backchannel.test>",
@@ -142,7 +111,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mail?.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await peer?.close();
 });
 
 describe("mail over SMTP", () => {
