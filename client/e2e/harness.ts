@@ -149,7 +149,10 @@ export class Browsers {
       this.shots,
       `${String(this.shotPaths.length + 1).padStart(2, "0")}-${p.name}-${moment}.png`,
     );
-    await p.page.screenshot({ path: file, fullPage: opts.fullPage ?? true, animations: "disabled" });
+    const fullPage = opts.fullPage ?? true;
+    // A whole-page picture from the top: a sticky banner (the deal's) is drawn where the viewport is scrolled to.
+    if (fullPage) await p.page.evaluate(() => window.scrollTo(0, 0));
+    await p.page.screenshot({ path: file, fullPage, animations: "disabled" });
     this.shotPaths.push(file);
     return file;
   }

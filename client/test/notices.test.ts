@@ -282,6 +282,22 @@ describe("the notice centre", () => {
     expect(t.notifyOutside).toHaveBeenCalledTimes(1);
   });
 
+  it("does not tell the browser of a kind the person turned off for push", () => {
+    const t = center({ attended: false });
+    const more = new EngineLog();
+    more.run("respondent", { type: "Knock" });
+    const knock = arrivals(more.events, more.opened, "mediator");
+    t.c.setPushPreferences({ knock: false });
+    t.c.receive(SESSION_ID, knock.entries, knock.view, "live");
+    expect(t.notifyOutside).not.toHaveBeenCalled();
+    // Still a toast and a count in the title: only the channel outside the page is off.
+    expect(t.state().toasts.map((x) => x.notice.kind)).toEqual(["knock"]);
+    expect(t.state().unseen).toBe(1);
+    t.c.setPushPreferences({ knock: true, deal: false });
+    t.c.receive(SESSION_ID, knock.entries, knock.view, "live");
+    expect(t.notifyOutside).toHaveBeenCalledTimes(1);
+  });
+
   it("sums up a catch-up after a reconnect in one toast", () => {
     const t = center();
     const { log, start } = dayLog();

@@ -17,6 +17,7 @@ import { askNotificationPermission, notificationPermission, type Permission } fr
 import { browserLabel, currentPushSubscription, pushSupported, subscribeThisBrowser } from "../lib/push";
 import { formatClock } from "../lib/time";
 import { Link } from "../router";
+import { noticeCenter } from "../store/live";
 
 /** The kinds a channel carries, in the order of NOTICE_KINDS. */
 export function kindsCarried(channel: NoticeChannel): NoticeKind[] {
@@ -228,7 +229,11 @@ function Preferences() {
     let live = true;
     api
       .noticePreferences()
-      .then((p) => live && setPrefs(p))
+      .then((p) => {
+        if (!live) return;
+        setPrefs(p);
+        noticeCenter.setPushPreferences(p.push);
+      })
       .catch((err) => live && setError(toUserError(err)));
     return () => {
       live = false;
@@ -243,7 +248,9 @@ function Preferences() {
     setSaving(`${channel}:${kind}`);
     setError(null);
     try {
-      setPrefs(await api.updateNoticePreferences({ [channel]: { [kind]: on } }));
+      const saved = await api.updateNoticePreferences({ [channel]: { [kind]: on } });
+      setPrefs(saved);
+      noticeCenter.setPushPreferences(saved.push);
     } catch (err) {
       setPrefs(before);
       setError(toUserError(err));

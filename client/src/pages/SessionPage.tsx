@@ -1,5 +1,6 @@
 // One session, laid out for the viewer's role: a side works on its number; the mediator runs the day.
 import { useEffect } from "react";
+import { api } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
 import { useNow } from "../lib/useNow";
 import { Link } from "../router";
@@ -29,6 +30,11 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   useEffect(() => {
     noticeCenter.open(sessionId);
     void sessionController.open(sessionId);
+    // Kinds the person turned off for push are not sent to the browser's notifications either.
+    api
+      .noticePreferences()
+      .then((prefs) => noticeCenter.setPushPreferences(prefs.push))
+      .catch(() => {});
     return () => {
       sessionController.close();
       noticeCenter.close();

@@ -2,7 +2,14 @@
 // count of unseen notices in the tab's title. What a notice says is common's noticeFor (the same function the
 // server's mail and push use), so the page never says more, or other, than the other channels. Pure: the store
 // (src/store/notices.ts) keeps the state and the timers; the unit tests call these directly.
-import { type Notice, noticeFor, type RoomId, type SessionView } from "@backchannel/common";
+import {
+  NOTICE_CHANNELS,
+  type Notice,
+  type NoticePreferences,
+  noticeFor,
+  type RoomId,
+  type SessionView,
+} from "@backchannel/common";
 import type { LoggedEvent } from "./reduce";
 
 /** At most this many toasts show at once; a new one pushes the oldest out. */
@@ -30,6 +37,15 @@ export function noticesFor(events: readonly LoggedEvent[], view: SessionView): N
     if (notice) out.push(notice);
   }
   return out;
+}
+
+/**
+ * Whether a notice may also go outside the page (a browser notification while the tab is hidden): only kinds the
+ * push channel carries (NOTICE_CHANNELS), and not those the person turned off for push in their settings (`push`:
+ * their preferences, null while unknown).
+ */
+export function allowedOutside(notice: Notice, push: NoticePreferences["push"] | null): boolean {
+  return NOTICE_CHANNELS[notice.kind].push && push?.[notice.kind] !== false;
 }
 
 /** A message gets a toast only when its room is not the one on screen: there the message itself shows. */

@@ -2,10 +2,11 @@
 // the words, with common's noticeFor): toasts, unread messages per room, the unseen count in the tab's title, and a
 // browser notification while the tab is hidden. The session controller hands it every event that arrives after
 // opening (ControllerDeps.onEvents); the opening snapshot is never news.
-import { NOTICE_CHANNELS, type Notice, type RoomId, type SessionView } from "@backchannel/common";
+import type { Notice, NoticePreferences, RoomId, SessionView } from "@backchannel/common";
 import { createStore, type StoreApi } from "zustand/vanilla";
 import {
   addToast,
+  allowedOutside,
   catchUpNotices,
   clearUnread,
   countUnread,
@@ -41,7 +42,8 @@ export interface NoticeDeps {
   attended(): boolean;
   /**
    * Tells the person outside the page (a browser notification). Called only for kinds the push channel carries
-   * (NOTICE_CHANNELS) and only while the page is not attended; it shows nothing unless allowed and hidden.
+   * (NOTICE_CHANNELS) and the person did not turn off for push, and only while the page is not attended; it shows
+   * nothing unless the browser allows it and the tab is hidden.
    */
   notifyOutside?(notice: Notice, tag: string): void;
   setTimer?(fn: () => void, ms: number): unknown;
@@ -58,6 +60,8 @@ export class NoticeCenter {
   private nextId = 1;
   private timer: unknown = null;
   private held = false;
+  /** the person's push preferences (the settings page's), once known */
+  private pushPrefs: NoticePreferences["push"] | null = null;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
 
@@ -102,9 +106,14 @@ export class NoticeCenter {
     });
     if (!attended && this.deps.notifyOutside) {
       for (const n of told)
-        if (NOTICE_CHANNELS[n.kind].push) this.deps.notifyOutside(n, noticeTag(sessionId, n));
+        if (allowedOutside(n, this.pushPrefs)) this.deps.notifyOutside(n, noticeTag(sessionId, n));
     }
     this.schedule();
+  }
+
+  /** The person's push preferences, as the server keeps them: a kind turned off for push stays in the page. */
+  setPushPreferences(push: NoticePreferences["push"] | null): void {
+    this.pushPrefs = push;
   }
 
   dismiss(id: number): void {
