@@ -524,6 +524,16 @@ describe("events handed on for notices", () => {
     ]);
   });
 
+  it("an event committed between the snapshot and the opening sync is news too", async () => {
+    const t = setup("mediator", bids());
+    t.socket.respond = (event) => {
+      if (event === "sync") t.socket.committed += 1; // committed while the page was opening; its push went nowhere
+      return undefined;
+    };
+    await t.controller.open(SESSION_ID);
+    expect(calls(t)).toEqual([["live", ["NumberSet"]]]);
+  });
+
   it("a push lost in the stream comes with the sync that fills the gap, as live", async () => {
     const t = setup("mediator", bids());
     await t.controller.open(SESSION_ID);

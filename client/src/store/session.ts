@@ -89,8 +89,8 @@ export interface ControllerDeps {
   /**
    * Events that arrived after the session was open, once applied (`view` is the view with them): "live" for a
    * push (or the sync that filled a gap in the pushes), "catch-up" for what a sync brought after a reconnect.
-   * The opening snapshot and its first sync are not news and never reach it. What a person is told of them is
-   * src/store/notices.ts.
+   * The opening snapshot and what it already held are not news and never reach it. What a person is told of them
+   * is src/store/notices.ts.
    */
   onEvents?: (sessionId: string, events: LoggedEvent[], view: SessionView, how: ArrivalHow) => void;
   newKey?: () => string;
@@ -104,9 +104,8 @@ export interface ControllerDeps {
 const TIMEOUT_MESSAGE =
   "The server did not confirm this in time. Check your connection; the page updates by itself if it went through.";
 
-/** Two syncs merged into one: a catch-up stays a catch-up; the opening sync's events are never news. */
-function mergeHow(a: ArrivalHow | "initial", b: ArrivalHow | "initial"): ArrivalHow | "initial" {
-  if (a === "initial" || b === "initial") return "initial";
+/** Two syncs merged into one: a catch-up stays a catch-up. */
+function mergeHow(a: ArrivalHow, b: ArrivalHow): ArrivalHow {
   return a === "catch-up" || b === "catch-up" ? "catch-up" : "live";
 }
 
@@ -124,8 +123,8 @@ export class SessionController {
   private epoch = 0;
   private syncing = false;
   private pendingSince: number | null = null;
-  /** how the events of the pending sync arrive; "initial" (the opening sync) tells nobody of anything */
-  private pendingHow: ArrivalHow | "initial" = "live";
+  /** how the events of the pending sync count for notices */
+  private pendingHow: ArrivalHow = "live";
   private buffered: SessionEventPush[] = [];
 
   constructor(deps: ControllerDeps) {
@@ -196,7 +195,8 @@ export class SessionController {
     this.set({ status: "ready", data: createSessionData(ack.view, ack.version), connection: "online" });
     // The own number with its history (sides only), and the whole log as this viewer may see it (the feed).
     void this.refreshOwnNumber();
-    await this.sync(0, "initial");
+    // Events past the snapshot's version that this sync brings happened after opening: they are news like pushes.
+    await this.sync(0);
   }
 
   close(): void {
@@ -314,9 +314,9 @@ export class SessionController {
 
   /**
    * Asks for every event after `since`; one sync at a time, pushes meanwhile wait in a buffer. `how` says how the
-   * events it brings count for notices (a catch-up after a reconnect is summed up; "initial" is not news).
+   * events past the last applied version count for notices (a catch-up after a reconnect is summed up).
    */
-  async sync(since: number, how: ArrivalHow | "initial" = "live"): Promise<void> {
+  async sync(since: number, how: ArrivalHow = "live"): Promise<void> {
     const sessionId = this.state.sessionId;
     if (!sessionId) return;
     if (this.syncing) {
@@ -344,7 +344,7 @@ export class SessionController {
         const next = applySync(data, answer);
         this.setData(since === 0 && "events" in answer ? { ...next, logComplete: true } : next);
         const arrived = "snapshot" in ack ? [] : ack.events.filter((e) => e.version > data.version);
-        if (how !== "initial" && arrived.length > 0) {
+        if (arrived.length > 0) {
           arrived.sort((a, b) => a.version - b.version);
           this.deps.onEvents?.(sessionId, arrived, next.view, how);
         }
