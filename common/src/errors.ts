@@ -73,6 +73,12 @@ export const errors = {
   /** An amount field that failed its schema (the message names the field and the bound, never the value). */
   invalidAmount: (message: string) => refusal("INVALID_AMOUNT", message),
   invalidJson: () => refusal("INVALID_INPUT", "The request body is not valid JSON."),
+  /** A request Express cannot read: a path that is not valid percent-encoding, a charset or encoding it cannot decode. */
+  unreadableRequest: () =>
+    refusal(
+      "INVALID_INPUT",
+      "The request could not be read: send a path in valid percent-encoding and a JSON body in UTF-8, uncompressed or with gzip, deflate or br.",
+    ),
   onePayload: () => refusal("INVALID_INPUT", "Send one payload object with this event."),
   unknownEvent: () => refusal("UNKNOWN_EVENT", "There is no such event. See docs/protocol.md."),
   unknownRoute: () => refusal("UNKNOWN_EVENT", "There is no such API route. See docs/protocol.md."),

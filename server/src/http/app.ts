@@ -96,8 +96,38 @@ function baseApp(config: Config, ready: HttpDeps["ready"]): express.Express {
   return app;
 }
 
+/**
+ * The last handler of every app: a refusal becomes its status and `{ error }` body. What Express and the body parser
+ * refuse (bad JSON, an oversized body, a path that is not valid percent-encoding, a charset or Content-Encoding it
+ * cannot read, a corrupt compressed body, a body cut short) is the client's fault and answers 4xx with a stable code;
+ * only an error of our own is 500 INTERNAL (and logged).
+ */
+function errorHandler(config: Config, log: Pick<Logger, "error">) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; statusCode?: number; expose?: boolean };
+    const status = e?.status ?? e?.statusCode;
+    if (res.headersSent) return;
+    if (e?.type === "entity.too.large" || status === 413) {
+      res.status(413).json(errorBody(errors.payloadTooLarge(config.bodyLimit)));
+      return;
+    }
+    if (e?.type === "entity.parse.failed") {
+      res.status(400).json(errorBody(errors.invalidJson()));
+      return;
+    }
+    if (!(err instanceof AppError) && typeof status === "number" && status >= 400 && status < 500) {
+      res.status(400).json(errorBody(errors.unreadableRequest()));
+      return;
+    }
+    const pub = toPublicError(err);
+    if (pub.code === "INTERNAL") log.error({ err: errorText(err) }, "request failed");
+    const { status: code, ...error } = pub;
+    res.status(code).json(errorBody(error));
+  };
+}
+
 /** A worker node's PORT: health and readiness, and 404 NOT_FOUND for everything else. */
-export function createWorkerApp(deps: Pick<HttpDeps, "config" | "ready">): express.Express {
+export function createWorkerApp(deps: Pick<HttpDeps, "config" | "ready" | "log">): express.Express {
   const app = baseApp(deps.config, deps.ready);
   app.use((_req, res) => {
     res
@@ -110,6 +140,7 @@ export function createWorkerApp(deps: Pick<HttpDeps, "config" | "ready">): expre
         ),
       );
   });
+  app.use(errorHandler(deps.config, deps.log));
   return app;
 }
 
@@ -416,23 +447,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     });
   }
 
-  // ---------------------------------------------------------------- errors
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const body = err as { type?: string; status?: number };
-    if (body?.type === "entity.too.large") {
-      res.status(413).json(errorBody(errors.payloadTooLarge(config.bodyLimit)));
-      return;
-    }
-    if (body?.type === "entity.parse.failed") {
-      res.status(400).json(errorBody(errors.invalidJson()));
-      return;
-    }
-    const e = toPublicError(err);
-    if (e.code === "INTERNAL") log.error({ err: errorText(err) }, "request failed");
-    const { status, ...error } = e;
-    res.status(status).json(errorBody(error));
-  });
-
+  app.use(errorHandler(config, log));
   return app;
 }
 

@@ -6,7 +6,7 @@ import type { Role, Shared } from "./shared";
 /** `alone`: no web role on this node, so the worker serves PORT (health only) and owns Socket.IO's closing. */
 export async function startWorker(shared: Shared, opts: { alone: boolean }): Promise<Role> {
   const { config, sessions, scheduler, notifications, metrics, log } = shared;
-  if (opts.alone) shared.serve(createWorkerApp({ config, ready: shared.ready }));
+  if (opts.alone) shared.serve(createWorkerApp({ config, ready: shared.ready, log }));
   await scheduler.start(async (job, info) => {
     metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
     await sessions.commands.tick(job.sessionId);
