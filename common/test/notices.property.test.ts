@@ -93,7 +93,9 @@ describe("noticeFor", () => {
       until: null,
       note: null,
     };
-    expect(noticeFor(moved, { userId: "r1", role: "respondent" }, ctx)?.title).toBe("The mediator is with you now");
+    expect(noticeFor(moved, { userId: "r1", role: "respondent" }, ctx)?.title).toBe(
+      "The mediator is with you now",
+    );
     expect(noticeFor(moved, { userId: "c1", role: "claimant" }, ctx)).toBeNull();
   });
 });
