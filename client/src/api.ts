@@ -2,6 +2,7 @@
 // server sets (nothing secret is kept in script-readable storage). Errors become { code, message }; the
 // message is a sentence for the person at the screen and is shown as it is.
 import type {
+  CreatedInvitation,
   CreateInvitationRequest,
   CreateSessionRequest,
   ErrorCode,
@@ -134,11 +135,7 @@ export const api = {
   acceptInvitation: (token: string) =>
     request<{ sessionId: string; version: number }>("POST", "/api/invitations/accept", { token }),
   createInvitation: (sessionId: string, body: CreateInvitationRequest) =>
-    request<{
-      link: string;
-      token: string;
-      invitation: { id: string; role: Role; canBid: boolean; expiresAt: number };
-    }>("POST", `/api/sessions/${encodeURIComponent(sessionId)}/invitations`, body),
+    request<CreatedInvitation>("POST", `/api/sessions/${encodeURIComponent(sessionId)}/invitations`, body),
 
   // Notifications (docs/protocol.md): Web Push subscriptions of this person's browsers, and which kinds of notice
   // each channel brings them.

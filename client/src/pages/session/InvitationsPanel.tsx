@@ -64,7 +64,14 @@ export function InvitationsPanel(p: PanelProps) {
         ...(to ? { email: to } : {}),
       });
       setIssued((list) => [
-        { link: r.link, email: to, role, canBid: r.invitation.canBid, expiresAt: r.invitation.expiresAt },
+        // The server says whom it queued the mail for (emailedTo); the page never claims a mail it was not told of.
+        {
+          link: r.link,
+          email: r.emailedTo ?? null,
+          role,
+          canBid: r.invitation.canBid,
+          expiresAt: r.invitation.expiresAt,
+        },
         ...list,
       ]);
       setEmail("");
