@@ -10,5 +10,6 @@ export * from "./protocol";
 export * from "./random";
 export * from "./rounding";
 export * from "./rules";
+export * from "./settlement";
 export * from "./view-apply";
 export * from "./visibility";

@@ -9,6 +9,7 @@
 import {
   type DealSource,
   describeRules,
+  fillTermsBlank,
   formatAmount,
   NOTICE_LABELS,
   type Role,
@@ -52,9 +53,6 @@ const DEAL_SOURCE_LABEL: Record<DealSource, string> = {
   smart_proposal: "a smart proposal that both sides accepted",
   mediator_proposal: "the mediator's proposal, accepted by both sides",
 };
-
-/** A blank in the terms: three or more underscores, optionally after a "$" ("$_____", "_____"). */
-const BLANK = /\$?_{3,}/g;
 
 const ABOUT_BACKCHANNEL =
   "Backchannel is a confidential mediation: each side enters a settlement number that nobody else ever sees, not the other side and not the mediator. A deal is announced only when the numbers meet.";
@@ -167,13 +165,6 @@ export function renderMail(
       "Auto-Submitted": "auto-generated",
     },
   };
-}
-
-/** Fills each blank of the terms with the amount; with no blank, the amount is appended on its own line. */
-export function fillTermsBlank(terms: string, amount: string): string {
-  BLANK.lastIndex = 0;
-  if (!BLANK.test(terms)) return `${terms.replace(/\s+$/, "")}${terms.trim() ? "\n" : ""}Amount: ${amount}`;
-  return terms.replace(BLANK, () => amount);
 }
 
 // ---------------------------------------------------------------- parts

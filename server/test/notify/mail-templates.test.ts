@@ -1,9 +1,9 @@
 // The mail templates on their own: the terms' blank, escaping of everything a person typed, amounts only where due.
-import type { Command, SessionState } from "@backchannel/common";
+import { type Command, fillTermsBlank, type SessionState } from "@backchannel/common";
 import { describe, expect, it } from "vitest";
 import { CLAIMANT, RESPONDENT, Scenario, setNumber } from "../../../common/test/engine/builder";
 import type { PendingNotice } from "../../src/notify/channels";
-import { fillTermsBlank, renderMail } from "../../src/notify/mail-templates";
+import { renderMail } from "../../src/notify/mail-templates";
 import { createUnsubscribeTokens } from "../../src/notify/unsubscribe";
 
 const opts = {
