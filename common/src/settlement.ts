@@ -54,6 +54,8 @@ export interface SettlementSummary {
   title: string;
   /** the deal amount, formatted in the session's currency */
   amount: string;
+  /** the session's currency, ISO 4217 ("USD") */
+  currency: string;
   source: DealSource;
   /** how the deal was made, in words */
   how: string;
@@ -120,6 +122,7 @@ export function settlementSummary(
   return {
     title: source.title,
     amount,
+    currency,
     source: deal.source,
     how: DEAL_SOURCE_LABEL[deal.source],
     bonus:

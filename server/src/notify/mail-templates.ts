@@ -7,13 +7,13 @@
 // mail can carry, and only a member's deal mail carries it. Every mail has an unsubscribe link for its kind, in the
 // body and in List-Unsubscribe (RFC 2369) with one-click POST (RFC 8058).
 import {
-  type DealSource,
-  describeRules,
-  fillTermsBlank,
-  formatAmount,
   NOTICE_LABELS,
-  type Role,
   type SessionState,
+  type SettlementSummary,
+  settlementSummary,
+  settlementTextLines,
+  settlementTime,
+  viewState,
 } from "@backchannel/common";
 import { sessionCalendar } from "./calendar";
 import type { PendingNotice } from "./channels";
@@ -29,7 +29,7 @@ export interface RenderOptions {
 
 export interface MailAttachment {
   filename: string;
-  content: string;
+  content: string | Buffer;
   contentType: string;
 }
 
@@ -39,20 +39,15 @@ export interface RenderedMail {
   html: string;
   attachments?: MailAttachment[];
   headers: Record<string, string>;
+  /**
+   * A member's deal mail: the settlement summary its body holds. The sender (mail.ts) attaches it as a PDF
+   * (settlement-pdf.ts), which the body announces; rendering a PDF is asynchronous, so it is not done here.
+   */
+  settlement?: SettlementSummary;
 }
 
-const ROLE_LABEL: Record<Role, string> = {
-  claimant: "Claimant",
-  respondent: "Respondent",
-  mediator: "Mediator",
-};
-
-const DEAL_SOURCE_LABEL: Record<DealSource, string> = {
-  step2: "Step 2: the two sealed numbers met at the Step 2 deadline",
-  step3: "Step 3: live bidding, when one side's change met the other side's number",
-  smart_proposal: "a smart proposal that both sides accepted",
-  mediator_proposal: "the mediator's proposal, accepted by both sides",
-};
+/** What the deal mail says of its PDF (mail.ts attaches it to a member's deal mail only). */
+const SETTLEMENT_PDF_NOTE = "PDF (settlement.pdf) holds this summary, to print or keep.";
 
 const ABOUT_BACKCHANNEL =
   "Backchannel is a confidential mediation: each side enters a settlement number that nobody else ever sees, not the other side and not the mediator. A deal is announced only when the numbers meet.";
@@ -94,6 +89,7 @@ export function renderMail(
   html.push(p(esc(notice.body)));
 
   let attachments: MailAttachment[] | undefined;
+  let settlement: SettlementSummary | null = null;
   if (notice.kind === "invitation") {
     const link = notice.link ?? sessionLink;
     text.push(`Accept the invitation: ${link}`, "");
@@ -137,10 +133,13 @@ export function renderMail(
       ),
     );
   } else {
-    if (notice.kind === "deal" && session?.deal && isMemberRecipient(notice, session)) {
-      const summary = dealSummary(session, session.deal);
+    settlement = memberSettlement(notice, session, opts.now);
+    if (settlement) {
+      const summary = dealSummary(settlement);
       text.push(...summary.text, "");
       html.push(...summary.html);
+      text.push(`The attached ${SETTLEMENT_PDF_NOTE}`, "");
+      html.push(p(esc(`The attached ${SETTLEMENT_PDF_NOTE}`)));
     }
     text.push(`Open the session: ${sessionLink}`, "");
     html.push(button(sessionLink, "Open the session"), small(`Or copy this address: ${esc(sessionLink)}`));
@@ -159,6 +158,7 @@ export function renderMail(
     text: `${text.join("\n")}\n`,
     html: page(subject, notice.title, html.join("\n")),
     ...(attachments ? { attachments } : {}),
+    ...(settlement ? { settlement } : {}),
     headers: {
       "List-Unsubscribe": `<${oneClick}>`,
       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -175,58 +175,40 @@ function subjectOf(notice: PendingNotice, session: SessionState | null): string 
   return oneLine(subject).slice(0, 250);
 }
 
-function dealSummary(
-  session: SessionState,
-  deal: NonNullable<SessionState["deal"]>,
-): { text: string[]; html: string[] } {
-  const amount = formatAmount(deal.amount, session.rules.currency);
-  const how = `How: ${DEAL_SOURCE_LABEL[deal.source]}.`;
-  const bonus =
-    deal.bonusPercent > 0 && deal.bonusSide
-      ? `The amount includes the ${deal.bonusPercent}% early-number bonus in favour of the ${deal.bonusSide}.`
-      : null;
-  const parties = Object.values(session.members)
-    .sort((a, b) => a.joinedAt - b.joinedAt)
-    .map((m) => [m.name, ROLE_LABEL[m.role]] as const);
-  const agreed = deal.termsVersion !== null;
-  const termsText = session.terms.text;
-  const filled = fillTermsBlank(termsText, amount);
-  const termsHeading = agreed
-    ? `The agreed terms (version ${deal.termsVersion}), with the amount filled in:`
-    : "The sides left the terms to settle later. The last draft, with the amount filled in (not approved):";
-  const rules = describeRules(session.rules);
+/**
+ * The settlement summary a member's deal mail carries, or null when the notice is not a deal mail to a member of a
+ * session with a deal. Built by common's settlementSummary from the recipient's own view (viewState), as the web page
+ * and the PDF are: one description of a settlement.
+ */
+export function memberSettlement(
+  notice: PendingNotice,
+  session: SessionState | null,
+  now: number,
+): SettlementSummary | null {
+  if (notice.kind !== "deal" || !session?.deal || !isMemberRecipient(notice, session)) return null;
+  const userId = notice.userId as string;
+  const role = session.members[userId]?.role;
+  if (!role) return null;
+  return settlementSummary(viewState(session, { userId, role }, now, 0));
+}
 
-  const text = [
-    `Settlement amount: ${amount}`,
-    how,
-    ...(bonus ? [bonus] : []),
-    `When: ${when(deal.at)}`,
-    "",
-    "Parties:",
-    ...parties.map(([name, role]) => `- ${name} (${role})`),
-    "",
-    termsHeading,
-    "",
-    ...filled.split(/\r\n|\r|\n/).map((line) => `  ${line}`),
-    "",
-    "The rules of the session:",
-    ...rules.map((r) => `- ${r}`),
-  ];
+function dealSummary(summary: SettlementSummary): { text: string[]; html: string[] } {
+  const text = settlementTextLines(summary);
   const html = [
     '<h2 style="font-size:16px;margin:24px 0 8px">Settlement</h2>',
     dl([
-      ["Settlement amount", `<strong style="font-size:18px">${esc(amount)}</strong>`],
-      ["How", esc(DEAL_SOURCE_LABEL[deal.source])],
-      ...(bonus ? [["Bonus", esc(bonus)] as [string, string]] : []),
-      ["When", esc(when(deal.at))],
+      ["Settlement amount", `<strong style="font-size:18px">${esc(summary.amount)}</strong>`],
+      ["How", esc(summary.how)],
+      ...(summary.bonus ? [["Bonus", esc(summary.bonus)] as [string, string]] : []),
+      ["When", esc(summary.when)],
     ]),
     '<h3 style="font-size:15px;margin:16px 0 8px">Parties</h3>',
-    `<ul>${parties.map(([name, role]) => `<li>${esc(name)} (${esc(role)})</li>`).join("")}</ul>`,
+    `<ul>${summary.parties.map((m) => `<li>${esc(m.name)} (${esc(m.roleLabel)})</li>`).join("")}</ul>`,
     `<h3 style="font-size:15px;margin:16px 0 8px">Terms</h3>`,
-    p(esc(termsHeading)),
-    `<div style="white-space:pre-wrap;border-left:3px solid #a8a29e;padding:8px 12px;background:#fafaf9">${esc(filled)}</div>`,
+    p(esc(summary.terms.heading)),
+    `<div style="white-space:pre-wrap;border-left:3px solid #a8a29e;padding:8px 12px;background:#fafaf9">${esc(summary.terms.text)}</div>`,
     '<h3 style="font-size:15px;margin:16px 0 8px">Rules</h3>',
-    `<ul>${rules.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>`,
+    `<ul>${summary.rules.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>`,
   ];
   return { text, html };
 }
@@ -253,16 +235,8 @@ function sessionTimes(s: SessionState): [string, number][] {
   return times.filter((t): t is [string, number] => t[1] !== null);
 }
 
-const DATE_FORMAT = new Intl.DateTimeFormat("en-US", {
-  dateStyle: "full",
-  timeStyle: "short",
-  timeZone: "UTC",
-});
-
-/** "Monday, January 4, 2027 at 9:00 AM UTC" */
-function when(ms: number): string {
-  return `${DATE_FORMAT.format(ms)} UTC`;
-}
+/** "Monday, January 4, 2027 at 9:00 AM UTC" (common's one format for a document's time) */
+const when = settlementTime;
 
 function oneLine(s: string): string {
   return s.replace(/[\r\n\t]+/g, " ").trim();

@@ -1,13 +1,15 @@
 // The mail channel: renders a notice (mail-templates.ts) and hands it to an SMTP server (SMTP_URL), or, with no SMTP
 // server configured, writes it as an .eml file into <dataDir>/outbox, so no mail is ever dropped silently: a developer
 // or operator can open the files, and a later relay can pick them up. Each mail's Message-ID comes from the notice's
-// id, so a retry after a send that may have half-finished is recognisable as the same message.
+// id, so a retry after a send that may have half-finished is recognisable as the same message. A member's deal mail
+// carries the settlement summary as a PDF attachment (settlement-pdf.ts), rendered here because that is asynchronous.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SessionState } from "@backchannel/common";
 import nodemailer from "nodemailer";
 import type { DeliveryOutcome, MailChannel, PendingNotice } from "./channels";
 import { isMemberRecipient, renderMail } from "./mail-templates";
+import { settlementFileName, settlementPdf } from "./settlement-pdf";
 import type { UnsubscribeTokens } from "./unsubscribe";
 
 export interface MailChannelOptions {
@@ -39,8 +41,17 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
   const now = opts.now ?? Date.now;
   const publicUrl = opts.publicUrl.replace(/\/+$/, "");
 
-  const render = (notice: PendingNotice, session: SessionState | null) => {
+  const render = async (notice: PendingNotice, session: SessionState | null) => {
     const mail = renderMail(notice, session, { publicUrl, unsubscribe: opts.unsubscribe, now: now() });
+    // A member's deal mail carries its settlement summary as a PDF too (the body says so); nobody else's does.
+    const attachments = [...(mail.attachments ?? [])];
+    if (mail.settlement) {
+      attachments.push({
+        filename: settlementFileName(mail.settlement.title),
+        contentType: "application/pdf",
+        content: Buffer.from(await settlementPdf(mail.settlement, { now: now() })),
+      });
+    }
     return {
       from: opts.from,
       to: notice.email,
@@ -52,7 +63,7 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
       headers: mail.headers,
       messageId: messageIdFor(notice.id),
       date: new Date(now()),
-      ...(mail.attachments ? { attachments: mail.attachments } : {}),
+      ...(attachments.length > 0 ? { attachments } : {}),
     };
   };
 
@@ -80,7 +91,7 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
         const refused = refuse(notice, session);
         if (refused) return refused;
         // Throws on any refusal or connection failure; the caller's trigger retries.
-        await transport.sendMail(render(notice, session));
+        await transport.sendMail(await render(notice, session));
         return "sent";
       },
       async close() {
@@ -97,7 +108,7 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
     async send(notice, session) {
       const refused = refuse(notice, session);
       if (refused) return refused;
-      const info = await transport.sendMail(render(notice, session));
+      const info = await transport.sendMail(await render(notice, session));
       const message = info.message as unknown;
       if (!Buffer.isBuffer(message)) throw new Error("the mail was not rendered to a buffer");
       const stamp = new Date(now()).toISOString().replace(/:/g, "-");

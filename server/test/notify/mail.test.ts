@@ -11,6 +11,7 @@ import {
   type SessionState,
 } from "@backchannel/common";
 import type { ParsedMail } from "mailparser";
+import { PDFDocument } from "pdf-lib";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -27,6 +28,7 @@ import type { MailChannel, PendingNotice } from "../../src/notify/channels";
 import { createMailChannel } from "../../src/notify/mail";
 import { createUnsubscribeTokens, unsubscribeKeyFrom } from "../../src/notify/unsubscribe";
 import { everythingIn, type ReceivedMail, type SmtpPeer, startSmtpPeer } from "../support/smtp";
+import { pdfText } from "./pdf-text";
 
 const PUBLIC_URL = "https://mediate.example.test";
 const tokens = createUnsubscribeTokens(unsubscribeKeyFrom(Buffer.alloc(32, 9)));
@@ -234,6 +236,20 @@ describe("mail over SMTP", () => {
     expect(text).toContain("- Step 2 lasts 48 hours. Nothing is compared before its deadline."); // describeRules
     expect(r.parsed.html).toContain(`The respondent pays ${amount} to the claimant`);
     for (const spelling of CONFIDENTIAL_SPELLINGS) expect(everything(r)).not.toContain(spelling);
+
+    // The same summary as a PDF attachment, announced in the body.
+    expect(text).toContain("The attached PDF (settlement.pdf) holds this summary");
+    const pdfs = r.parsed.attachments.filter((a) => a.contentType === "application/pdf");
+    expect(pdfs).toHaveLength(1);
+    const pdf = pdfs[0] as (typeof pdfs)[number];
+    expect(pdf.filename).toBe("Smith Sons v. Jones Acme settlement.pdf");
+    expect(pdf.content.subarray(0, 5).toString("latin1")).toBe("%PDF-");
+    expect((await PDFDocument.load(pdf.content)).getPageCount()).toBeGreaterThanOrEqual(1);
+    const pdfWords = pdfText(pdf.content);
+    expect(pdfWords).toContain(amount);
+    expect(pdfWords).toContain(`The respondent pays ${amount} to the claimant within 30 days.`);
+    expect(pdfWords).toContain(`${RESPONDENT} (Respondent)`);
+    for (const spelling of CONFIDENTIAL_SPELLINGS) expect(pdfWords).not.toContain(spelling);
   });
 
   it("deal to someone who is not a member: nothing sent, or (address only, no account) no amount and no summary", async () => {
@@ -257,6 +273,8 @@ describe("mail over SMTP", () => {
       expect(r.parsed.text, id).not.toMatch(/\$\s?\d/);
       expect(r.parsed.text, id).not.toContain("Settlement amount");
       expect(r.parsed.text, id).not.toContain("The respondent pays");
+      expect(r.parsed.text, id).not.toContain("settlement.pdf");
+      expect(r.parsed.attachments, id).toHaveLength(0);
       for (const spelling of CONFIDENTIAL_SPELLINGS) expect(all).not.toContain(spelling);
     }
   });
