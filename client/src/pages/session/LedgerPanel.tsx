@@ -1,13 +1,24 @@
 // The conveyed-offer ledger: positions said aloud in the traditional mediation, recorded by the mediator.
 // Labelled everywhere so nobody confuses them with the confidential numbers running in the background.
+// biome-ignore-all lint/a11y/noRedundantRoles: the rounds table states its roles, since on narrow screens its rows are laid out as cards and some browsers drop table semantics when CSS changes a table's display
 import type { LedgerItemState, LedgerItemView, Side } from "@backchannel/common";
 import { LEDGER_TRANSITIONS, parseAmount } from "@backchannel/common";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useId, useState } from "react";
 import { ErrorLine } from "../../components/ErrorLine";
 import { Field } from "../../components/Field";
+import { ledgerFileName, roundsCsv } from "../../lib/csv";
+import {
+  chartSeries,
+  type LedgerRound,
+  ledgerRounds,
+  midpointOf,
+  type RoundMove,
+} from "../../lib/ledgerRounds";
 import { useCommand } from "../../lib/useCommand";
 import { ledgerActionLabel, ledgerStateWords, sideName } from "../../lib/words";
 import type { PanelProps } from "./context";
+import { LedgerChart } from "./LedgerChart";
+import "./ledger.css";
 
 export const LEDGER_TITLE = "Conveyed offers — the traditional negotiation (not the confidential numbers)";
 
@@ -21,7 +32,7 @@ export function ledgerItemText(item: LedgerItemView["item"], money: (c: number) 
 
 /** A bracket's midpoint, in whole minor units: a signal of where the bracket points, nothing more. */
 export function bracketMidpoint(ourAmount: number, theirAmount: number): number {
-  return Math.round((ourAmount + theirAmount) / 2);
+  return midpointOf(ourAmount, theirAmount);
 }
 
 export function LedgerPanel(p: PanelProps) {
@@ -35,23 +46,155 @@ export function LedgerPanel(p: PanelProps) {
         What the mediator has conveyed between the sides. Visible to both sides and the mediator. These are
         negotiating positions, separate from each side's confidential number.
       </p>
+      <OfferTracker {...p} />
       {items.length === 0 ? (
         <p className="hint">Nothing conveyed yet.</p>
       ) : (
-        <ol className="ledger-items">
-          {items.map((l) => (
-            <LedgerRow
-              key={l.itemId}
-              item={l}
-              all={items}
-              p={p}
-              canEdit={isMediator && view.phase !== "ended"}
-            />
-          ))}
-        </ol>
+        <>
+          <h3>Everything recorded</h3>
+          <ol className="ledger-items">
+            {items.map((l) => (
+              <LedgerRow
+                key={l.itemId}
+                item={l}
+                all={items}
+                p={p}
+                canEdit={isMediator && view.phase !== "ended"}
+              />
+            ))}
+          </ol>
+        </>
       )}
       {isMediator && view.phase !== "ended" && <RecordForms {...p} />}
     </section>
+  );
+}
+
+/**
+ * The offer tracker: the conveyed demands and offers by round (lib/ledgerRounds.ts has the round rule), the
+ * convergence chart, and the rounds as CSV. Brackets are not in it.
+ */
+function OfferTracker(p: PanelProps) {
+  const tableId = useId();
+  const rounds = ledgerRounds(p.view.ledger);
+  if (rounds.length === 0) return null;
+  const currency = p.view.rules.currency;
+  const download = () => {
+    // A byte-order mark, so spreadsheets read the notes' UTF-8 (curly quotes, accents) as such.
+    const blob = new Blob(["\uFEFF", roundsCsv(rounds, currency)], { type: "text/csv;charset=utf-8" });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = ledgerFileName(p.view.title);
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+  return (
+    <div className="offer-tracker">
+      <h3>Offer tracker</h3>
+      <p className="hint">
+        Each round is one exchange: a side's conveyed demand or offer, and the other side's answer. Gap and
+        midpoint are between the latest demand and the latest offer. Brackets are not counted here.
+      </p>
+      <div className="rounds-wrap">
+        {/* The explicit roles keep the table a table for screen readers where narrow screens lay rows out as cards. */}
+        <table className="rounds" id={tableId} role="table">
+          <caption className="visually-hidden">Conveyed demands and offers by round ({currency})</caption>
+          <thead role="rowgroup">
+            <tr role="row">
+              <th scope="col" role="columnheader">
+                Round
+              </th>
+              <th scope="col" role="columnheader">
+                Demand
+              </th>
+              <th scope="col" role="columnheader">
+                Offer
+              </th>
+              <th scope="col" role="columnheader">
+                Gap
+              </th>
+              <th scope="col" role="columnheader">
+                Midpoint <span className="signal">(signal only)</span>
+              </th>
+              <th scope="col" role="columnheader">
+                Time
+              </th>
+            </tr>
+          </thead>
+          <tbody role="rowgroup">
+            {rounds.map((r) => (
+              <RoundRow key={r.number} r={r} p={p} last={r.number === rounds.length} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <LedgerChart series={chartSeries(p.view.ledger)} money={p.money} clock={p.clock} tableId={tableId} />
+      <div className="actions small">
+        <button type="button" onClick={download}>
+          Download CSV
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function RoundRow({ r, p, last }: { r: LedgerRound; p: PanelProps; last: boolean }) {
+  const position = (move: RoundMove | null, standing: number | null) => {
+    if (move) {
+      return (
+        <>
+          {p.money(move.amount)}
+          {move.state !== "conveyed" && <span className="move-state"> ({ledgerStateWords(move.state)})</span>}
+        </>
+      );
+    }
+    if (standing !== null) return <span className="unchanged">{p.money(standing)} (unchanged)</span>;
+    return <span className="none">—</span>;
+  };
+  const gap =
+    r.gap === null ? (
+      <span className="none">—</span>
+    ) : r.gap > 0 ? (
+      p.money(r.gap)
+    ) : r.gap === 0 ? (
+      <strong className="met">none: the positions meet</strong>
+    ) : (
+      <strong className="met">crossed by {p.money(-r.gap)}</strong>
+    );
+  const answer =
+    r.answeredAt !== null ? (
+      <> → {p.clock(r.answeredAt)}</>
+    ) : (
+      <span className="waiting">
+        {" "}
+        ({last ? "waiting for an answer" : "no answer: the same side moved again"})
+      </span>
+    );
+  return (
+    <tr role="row">
+      <th scope="row" role="rowheader">
+        Round {r.number} <span className="opened">{sideName(r.openedBy)} first</span>
+      </th>
+      <td role="cell" data-label="Demand">
+        {position(r.demand, r.standingDemand)}
+      </td>
+      <td role="cell" data-label="Offer">
+        {position(r.offer, r.standingOffer)}
+      </td>
+      <td role="cell" data-label="Gap">
+        {gap}
+      </td>
+      <td role="cell" data-label="Midpoint (signal only)">
+        {r.midpoint === null ? <span className="none">—</span> : p.money(r.midpoint)}
+      </td>
+      <td role="cell" data-label="Time">
+        {p.clock(r.openedAt)}
+        {answer}
+      </td>
+    </tr>
   );
 }
 
