@@ -9,7 +9,16 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../server/src/server";
 import { verifyAuditExport } from "../../server/src/store/audit";
-import { Browsers, fillSignUp, haveChromium, type Participant, signUpAndAccept, startStack } from "./harness";
+import {
+  Browsers,
+  chooseCreatorRole,
+  confirmAct,
+  fillSignUp,
+  haveChromium,
+  type Participant,
+  signUpAndAccept,
+  startStack,
+} from "./harness";
 
 // The two confidential numbers. Cents that a neutrally rounded deal amount (a multiple of $100 here) can never
 // show, so any appearance of these digits on a page is a leak, even after the deal.
@@ -124,6 +133,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     await claimant.page.getByRole("button", { name: /Mediation day/ }).click();
     await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: amount").fill("5");
     await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: unit").selectOption("seconds");
+    await chooseCreatorRole(claimant, "claimant");
     await claimant.page.getByRole("button", { name: "Create session" }).click();
     await claimant.page.waitForURL(/\/sessions\//);
     await claimant.page.getByRole("heading", { name: "Smith v. Acme Logistics" }).waitFor();
@@ -163,6 +173,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     // The claimant's demand, then the respondent's offer: they overlap.
     await claimant.page.getByLabel("Enter your side's demand").fill(DEMAND.typed);
     await claimant.page.getByRole("button", { name: "Enter number" }).click();
+    await confirmAct(claimant, `Enter demand to $${DEMAND.typed}`);
     await expect
       .poll(() => claimant.page.getByTestId("own-number").textContent())
       .toContain(`$${DEMAND.typed}`);
@@ -177,6 +188,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
 
     await respondent.page.getByLabel("Enter your side's offer").fill(OFFER.typed);
     await respondent.page.getByRole("button", { name: "Enter number" }).click();
+    await confirmAct(respondent, `Enter offer to $${OFFER.typed}`);
     await mediator.page.getByText(/Respondent entered their number/).waitFor();
     await shoot(mediator, "both-numbers-entered");
     expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);

@@ -195,3 +195,29 @@ export async function signUpAndAccept(p: Participant, link: string, displayName:
   await p.page.getByRole("button", { name: "Accept invitation" }).click();
   await p.page.waitForURL(/\/sessions\//);
 }
+
+/**
+ * A binding act's confirm dialog: waits for it (it must appear before anything is committed), returns its text,
+ * and presses its confirm button (`confirm`: the button's name); the dialog closes.
+ */
+export async function confirmAct(p: Participant, confirm: string | RegExp): Promise<string> {
+  const dialog = p.page.getByRole("dialog");
+  await dialog.waitFor();
+  const text = (await dialog.textContent()) ?? "";
+  await dialog.getByRole("button", { name: confirm }).click();
+  await dialog.waitFor({ state: "detached" });
+  return text;
+}
+
+/** The New session form's required "You are" choice. */
+export async function chooseCreatorRole(
+  p: Participant,
+  role: "claimant" | "respondent" | "mediator",
+): Promise<void> {
+  const label = {
+    claimant: /On the claimant side/,
+    respondent: /On the respondent side/,
+    mediator: /The mediator/,
+  };
+  await p.page.getByRole("radio", { name: label[role] }).check();
+}

@@ -12,7 +12,16 @@ import type { Config } from "../../server/src/config";
 import { createUnsubscribeTokens, unsubscribeKeyFrom } from "../../server/src/notify/unsubscribe";
 import type { RunningServer } from "../../server/src/server";
 import { loadOrCreateMasterKey } from "../../server/src/store/crypto";
-import { Browsers, fillSignUp, haveChromium, type Participant, signUpAndAccept, startStack } from "./harness";
+import {
+  Browsers,
+  chooseCreatorRole,
+  confirmAct,
+  fillSignUp,
+  haveChromium,
+  type Participant,
+  signUpAndAccept,
+  startStack,
+} from "./harness";
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -134,6 +143,7 @@ describe.skipIf(!haveChromium)("browser: told wherever you are", () => {
     await claimant.page.getByRole("button", { name: /Mediation day/ }).click();
     await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: amount").fill("5");
     await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: unit").selectOption("seconds");
+    await chooseCreatorRole(claimant, "claimant");
     await claimant.page.getByRole("button", { name: "Create session" }).click();
     await claimant.page.waitForURL(/\/sessions\//);
     await claimant.page.getByRole("heading", { name: TITLE }).waitFor();
@@ -267,6 +277,7 @@ describe.skipIf(!haveChromium)("browser: told wherever you are", () => {
     await setHidden(respondent, true);
     await mediator.page.getByLabel(/Proposed amount/).fill(PROPOSAL.typed);
     await mediator.page.getByRole("button", { name: `Put ${PROPOSAL.shown} to both sides` }).click();
+    await confirmAct(mediator, `Put ${PROPOSAL.shown} to both sides`);
     for (const side of [claimant, respondent]) {
       await toast(side, "A proposal to answer").waitFor();
       expect(await toast(side, "A proposal to answer").textContent()).toContain(
@@ -289,8 +300,10 @@ describe.skipIf(!haveChromium)("browser: told wherever you are", () => {
 
     // ------------------------------------------------------------ the deal: the respondent's tab is hidden
     await claimant.page.getByRole("button", { name: `Accept ${PROPOSAL.shown}` }).click();
+    await confirmAct(claimant, `Accept ${PROPOSAL.shown}`);
     await setHidden(respondent, true);
     await respondent.page.getByRole("button", { name: `Accept ${PROPOSAL.shown}` }).click();
+    await confirmAct(respondent, `Accept ${PROPOSAL.shown}`);
     for (const p of [claimant, respondent, mediator]) {
       await toast(p, "Deal reached").waitFor();
       expect(await toast(p, "Deal reached").textContent()).toContain("A deal was made in Smith v. Acme.");

@@ -1,5 +1,6 @@
 // "New session": title, the creator's role, timing (standard or a mediation day), limits, and the terms draft.
-import { type FormEvent, useId, useState } from "react";
+import type { Role } from "@backchannel/common";
+import { type FormEvent, useId, useRef, useState } from "react";
 import { api, toUserError, type UserError } from "../api";
 import {
   buildCreateRequest,
@@ -62,6 +63,11 @@ export function NewSessionForm() {
   const [startLater, setStartLater] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UserError | null>(null);
+  // No default: a mediator who missed the choice would otherwise become a bidding party.
+  const [role, setRole] = useState<Role | null>(null);
+  const [roleError, setRoleError] = useState(false);
+  const roleId = useId();
+  const firstRole = useRef<HTMLInputElement>(null);
   const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
   const activePreset = PRESETS.find(
     (p) =>
@@ -73,7 +79,12 @@ export function NewSessionForm() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const built = buildCreateRequest({ ...form, startAt: startLater ? form.startAt : null });
+    if (role === null) {
+      setRoleError(true);
+      firstRole.current?.focus();
+      return;
+    }
+    const built = buildCreateRequest({ ...form, role, startAt: startLater ? form.startAt : null });
     if (!built.ok) {
       setError({ code: "INVALID_INPUT", message: built.message });
       return;
@@ -92,7 +103,7 @@ export function NewSessionForm() {
   return (
     <section className="card" aria-labelledby="new-session">
       <h2 id="new-session">New session</h2>
-      <form className="form" onSubmit={submit}>
+      <form className="form" onSubmit={submit} noValidate>
         <label>
           Title
           <input
@@ -105,22 +116,36 @@ export function NewSessionForm() {
           />
         </label>
 
-        <fieldset>
-          <legend>You are</legend>
+        <fieldset
+          aria-describedby={roleError ? `${roleId}-error` : undefined}
+          className={roleError ? "invalid" : undefined}
+        >
+          <legend>You are (required)</legend>
+          {roleError && (
+            <p className="error" id={`${roleId}-error`} role="alert">
+              Choose whether you are on the claimant side, on the respondent side, or the mediator.
+            </p>
+          )}
           {(
             [
               ["claimant", "On the claimant side", "receives money; your number is a demand"],
               ["respondent", "On the respondent side", "pays money; your number is an offer"],
               ["mediator", "The mediator", "neutral; you never see either number"],
             ] as const
-          ).map(([role, label, hint]) => (
-            <label key={role} className="choice">
+          ).map(([value, label, hint], i) => (
+            <label key={value} className="choice">
               <input
+                ref={i === 0 ? firstRole : undefined}
                 type="radio"
                 name="role"
-                value={role}
-                checked={form.role === role}
-                onChange={() => update({ role })}
+                value={value}
+                required
+                aria-invalid={roleError || undefined}
+                checked={role === value}
+                onChange={() => {
+                  setRole(value);
+                  setRoleError(false);
+                }}
               />
               <span>
                 {label} <span className="hint">— {hint}</span>

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { toUserError, type UserError } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
 import { Field } from "../components/Field";
+import { useHeadingFocus } from "../lib/useHeadingFocus";
 import { Link, navigate } from "../router";
 import { useAuth } from "../store/auth";
 
@@ -14,6 +15,7 @@ export function AuthPage({ mode, next }: { mode: "signin" | "signup"; next: stri
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UserError | null>(null);
   const signup = mode === "signup";
+  useHeadingFocus(mode);
   const query = next ? `?next=${encodeURIComponent(next)}` : "";
 
   const submit = async (e: FormEvent) => {

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { api, type SessionListItem, toUserError, type UserError } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
 import { NewSessionForm } from "../components/NewSessionForm";
+import { useHeadingFocus } from "../lib/useHeadingFocus";
 import { phaseShort, roleName } from "../lib/words";
 import { Link } from "../router";
 import { useAuth } from "../store/auth";
@@ -11,6 +12,7 @@ export function HomePage() {
   const user = useAuth((s) => s.user);
   const [sessions, setSessions] = useState<SessionListItem[] | null>(null);
   const [error, setError] = useState<UserError | null>(null);
+  useHeadingFocus("home");
 
   useEffect(() => {
     let live = true;

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { ApiError, api, type InvitationPreview, toUserError, type UserError } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
 import { formatClock } from "../lib/time";
+import { useHeadingFocus } from "../lib/useHeadingFocus";
 import { Link, navigate } from "../router";
 import { useAuth } from "../store/auth";
 
@@ -10,10 +11,12 @@ export function invitationRoleWords(role: InvitationPreview["role"], canBid: boo
   if (role === "mediator")
     return "the mediator. As a neutral, you will never see either side's confidential number";
   const side =
-    role === "claimant" ? "claimant (the side that receives money)" : "respondent (the side that pays)";
+    role === "claimant"
+      ? "claimant side (the side that receives money)"
+      : "respondent side (the side that pays)";
   return canBid
-    ? `a member of the ${side} side. You will be able to enter and change your side's confidential number`
-    : `a member of the ${side} side, view only. You will see your side's number but not change it`;
+    ? `a member of the ${side}. You will be able to enter and change your side's confidential number`
+    : `a member of the ${side}, view only. You will see your side's number but not change it`;
 }
 
 export function InvitePage({ token }: { token: string }) {
@@ -51,6 +54,8 @@ export function InvitePage({ token }: { token: string }) {
     }
   };
 
+  useHeadingFocus(preview ? "preview" : loadError ? "error" : null);
+
   const here = `/invite/${encodeURIComponent(token)}`;
   return (
     <main className="page narrow">
@@ -58,7 +63,10 @@ export function InvitePage({ token }: { token: string }) {
         <>
           <h1>This invitation cannot be used</h1>
           <ErrorLine error={loadError} />
-          <p>Ask the person who sent it for a new link.</p>
+          {/* The server's sentence usually says it already ("Ask the person who invited you for a new one"). */}
+          {!/\bnew (one|link)\b/i.test(loadError.message) && (
+            <p>Ask the person who sent it for a new link.</p>
+          )}
         </>
       ) : !preview ? (
         <p className="loading">Loading the invitation…</p>

@@ -2,6 +2,7 @@
 import { useEffect } from "react";
 import { api } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
+import { useHeadingFocus } from "../lib/useHeadingFocus";
 import { useNow } from "../lib/useNow";
 import { Link } from "../router";
 import { noticeCenter, sessionController, useSession } from "../store/live";
@@ -26,6 +27,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const presence = useSession((s) => s.presence);
   const connection = useSession((s) => s.connection);
   const now = useNow(1_000);
+  useHeadingFocus(status === "error" ? "error" : data ? sessionId : null);
 
   useEffect(() => {
     noticeCenter.open(sessionId);

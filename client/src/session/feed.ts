@@ -1,8 +1,11 @@
 // The activity feed: each redacted event as a sentence ("Claimant updated their number (Ann Lee)").
 // Built only from what this viewer received, so it can never say more than the viewer may know.
-import type { MemberView, Side, VisibleEvent } from "@backchannel/common";
+import type { LedgerItemView, MemberView, Side, VisibleEvent } from "@backchannel/common";
+
+type LedgerEntry = LedgerItemView["item"];
+
 import { formatAmount } from "@backchannel/common";
-import { dealSourceWords, locationPhrase, outcomeSentence, sideName } from "../lib/words";
+import { dealSourceWords, ledgerStateWords, locationPhrase, outcomeSentence, sideName } from "../lib/words";
 import type { LoggedEvent } from "./reduce";
 
 export type FeedTone = "info" | "number" | "deal" | "alert" | "ended";
@@ -40,9 +43,12 @@ function capital(s: string): string {
  */
 export function buildFeed(log: readonly LoggedEvent[], ctx: FeedContext): FeedItem[] {
   const hasNumber = new Set<Side>();
+  const ledger = new Map<string, LedgerEntry>();
   const items: FeedItem[] = [];
   for (const { version, event } of log) {
-    const described = describeEvent(event, ctx, hasNumber);
+    if (event.type === "LedgerItemRecorded") ledger.set(event.itemId, event.item);
+    if (event.type === "LedgerItemUpdated" && event.details) ledger.set(event.itemId, event.details.item);
+    const described = describeEvent(event, ctx, hasNumber, ledger);
     if (event.type === "NumberSet") hasNumber.add(event.side);
     if (described) items.push({ version, at: event.at, ...described });
   }
@@ -54,6 +60,7 @@ export function describeEvent(
   ev: VisibleEvent,
   ctx: FeedContext,
   sidesWithNumber: ReadonlySet<Side> = new Set(),
+  ledger: ReadonlyMap<string, LedgerEntry> = new Map(),
 ): { text: string; tone: FeedTone } | null {
   const money = (cents: number) => formatAmount(cents, ctx.currency);
   const by = (userId: string | null | undefined) => nameOf(ctx, userId);
@@ -158,11 +165,31 @@ export function describeEvent(
           ? `Conveyed: ${sideName(ev.item.from)} ${ev.item.from === "claimant" ? "demands" : "offers"} ${money(ev.item.amount)}.`
           : `Bracket from ${sideName(ev.item.from)}: “we go to ${money(ev.item.ourAmount)} if you go to ${money(ev.item.theirAmount)}”.`,
       );
-    case "LedgerItemUpdated":
-      return info(`A conveyed item was marked ${ev.state}.`);
+    case "LedgerItemUpdated": {
+      // Named as the viewer knows it: the item from the log (or the details that came with this update).
+      const item = ev.details?.item ?? ledger.get(ev.itemId);
+      return info(
+        `${capital(ledgerItemName(item, ev.from, money))} is now ${ledgerStateWords(ev.state)} (${by(ev.by)}).`,
+      );
+    }
     default:
       return null;
   }
+}
+
+/**
+ * A ledger item as the viewer sees it: "the claimant's demand of $150,000.00", "the respondent's bracket
+ * ($120,000.00 if you go to $140,000.00)", or, for an item this viewer never saw recorded, "an item from the claimant".
+ */
+export function ledgerItemName(
+  item: LedgerEntry | undefined,
+  from: Side,
+  money: (cents: number) => string,
+): string {
+  if (!item) return `an item from the ${from}`;
+  if (item.kind === "conveyed")
+    return `the ${item.from}'s conveyed ${item.from === "claimant" ? "demand" : "offer"} of ${money(item.amount)}`;
+  return `the ${item.from}'s bracket (“we go to ${money(item.ourAmount)} if you go to ${money(item.theirAmount)}”)`;
 }
 
 /** Knocks the mediator has not answered yet: asked after the mediator last went to that side. */

@@ -15,14 +15,19 @@ export function ActivityFeed(p: PanelProps) {
   return (
     <section className="panel feed" aria-labelledby="feed-title">
       <h2 id="feed-title">Activity</h2>
-      <ol className="feed-items" role="log" aria-live="polite" aria-relevant="additions">
-        {items.map((item) => (
-          <li key={item.version} className={`tone-${item.tone}`}>
-            <span className="when">{p.clock(item.at)}</span> {item.text}
-          </li>
-        ))}
-        {items.length === 0 && <li className="hint">Nothing has happened yet.</li>}
-      </ol>
+      {/* The live region wraps the list, so the list keeps its list semantics (an <ol role="log"> loses them). */}
+      <div role="log" aria-live="polite" aria-relevant="additions" aria-labelledby="feed-title">
+        {/* Scrolls when long: focusable so keyboard users can scroll it, and named. */}
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
+        <ol className="feed-items" tabIndex={0} aria-label="Activity, newest first">
+          {items.map((item) => (
+            <li key={item.version} className={`tone-${item.tone}`}>
+              <span className="when">{p.clock(item.at)}</span> {item.text}
+            </li>
+          ))}
+          {items.length === 0 && <li className="hint">Nothing has happened yet.</li>}
+        </ol>
+      </div>
       {!p.logComplete && items.length > 0 && <p className="hint">Earlier activity is not shown.</p>}
       <p className="hint">
         <a href={`/api/sessions/${encodeURIComponent(view.id)}/audit`} download>

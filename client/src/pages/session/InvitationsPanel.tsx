@@ -7,6 +7,7 @@ import { Field } from "../../components/Field";
 import type { PanelProps } from "./context";
 
 interface IssuedLink {
+  invitationId: string;
   link: string;
   /** the address the invitation was mailed to, if one was given */
   email: string | null;
@@ -66,6 +67,7 @@ export function InvitationsPanel(p: PanelProps) {
       setIssued((list) => [
         // The server says whom it queued the mail for (emailedTo); the page never claims a mail it was not told of.
         {
+          invitationId: r.invitation.id,
           link: r.link,
           email: r.emailedTo ?? null,
           role,
@@ -124,9 +126,18 @@ export function InvitationsPanel(p: PanelProps) {
           <ErrorLine error={error} />
         </form>
       )}
-      {issued.map((i) => (
-        <IssuedLinkBox key={i.link} issued={i} clock={p.clock} />
-      ))}
+      {issued.map((i) => {
+        const seen = view.invitations.find((inv) => inv.invitationId === i.invitationId);
+        return (
+          <IssuedLinkBox
+            key={i.link}
+            issued={i}
+            clock={p.clock}
+            usedBy={seen?.usedBy ? p.nameOf(seen.usedBy) : null}
+            gone={seen ? seen.revoked || seen.expiresAt <= p.now : false}
+          />
+        );
+      })}
       {view.invitations.length > 0 && (
         <ul className="invitation-list">
           {view.invitations.map((inv) => (
@@ -147,7 +158,18 @@ export function InvitationsPanel(p: PanelProps) {
   );
 }
 
-function IssuedLinkBox({ issued, clock }: { issued: IssuedLink; clock: (at: number) => string }) {
+function IssuedLinkBox({
+  issued,
+  clock,
+  usedBy,
+  gone,
+}: {
+  issued: IssuedLink;
+  clock: (at: number) => string;
+  /** who accepted it, once it is used: the link then no longer works, so it is not offered for copying */
+  usedBy: string | null;
+  gone: boolean;
+}) {
   const id = useId();
   const [copied, setCopied] = useState(false);
   const copy = async () => {
@@ -160,6 +182,16 @@ function IssuedLinkBox({ issued, clock }: { issued: IssuedLink; clock: (at: numb
     }
   };
   const label = `Invitation link for ${inviteeWords(issued.role, issued.canBid)}`;
+  if (usedBy !== null || gone) {
+    return (
+      <div className="issued-link">
+        <p className="hint">
+          {label}: {usedBy !== null ? `used (accepted by ${usedBy})` : "no longer valid"}. The link no longer
+          works.
+        </p>
+      </div>
+    );
+  }
   return (
     <div className="issued-link">
       {issued.email && (

@@ -2,11 +2,15 @@
 // The mediator sees that numbers were entered and when, never what they are.
 import type { MediatorLocation } from "@backchannel/common";
 import { parseAmount } from "@backchannel/common";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useId, useState } from "react";
+import { useConfirm } from "../../components/ConfirmDialog";
 import { ErrorLine } from "../../components/ErrorLine";
 import { Field } from "../../components/Field";
+import { mediatorProposalWords } from "../../lib/confirmWords";
+import { useRoomSwitch } from "../../lib/roomSwitch";
 import { formatCountdown } from "../../lib/time";
 import { useCommand } from "../../lib/useCommand";
+import { answerByFor, answerWindowChoices, defaultAnswerWindow, windowValue } from "../../lib/windows";
 import { LOCATION_CHOICES, locationPhrase, sideName } from "../../lib/words";
 import { pendingKnocks } from "../../session/feed";
 import type { PanelProps } from "./context";
@@ -20,17 +24,6 @@ export function timeInputToEpoch(value: string, now: number): number | null {
   if (d.getTime() <= now) d.setDate(d.getDate() + 1);
   return d.getTime();
 }
-
-const ANSWER_WINDOWS: ReadonlyArray<[number, string]> = [
-  [10 * 60_000, "10 minutes"],
-  [15 * 60_000, "15 minutes"],
-  [30 * 60_000, "30 minutes"],
-  [60 * 60_000, "1 hour"],
-  [2 * 60 * 60_000, "2 hours"],
-  [4 * 60 * 60_000, "4 hours"],
-  [24 * 60 * 60_000, "24 hours"],
-  [7 * 24 * 60 * 60_000, "7 days"],
-];
 
 export function MediatorConsole(p: PanelProps) {
   const { view } = p;
@@ -50,14 +43,16 @@ export function MediatorConsole(p: PanelProps) {
               <button
                 type="button"
                 disabled={location.busy}
-                onClick={() =>
-                  location.run({
+                onClick={async () => {
+                  const moved = await location.run({
                     type: "SetMediatorLocation",
                     location: k.side === "claimant" ? "with_claimant" : "with_respondent",
                     until: null,
                     note: null,
-                  })
-                }
+                  });
+                  // The Rooms panel follows: the caucus with that side.
+                  if (moved) useRoomSwitch.getState().show(`caucus:${k.side}`);
+                }}
               >
                 Go to the {k.side} side
               </button>
@@ -188,17 +183,29 @@ function JointRoomSwitch({ view }: PanelProps) {
 function MediatorProposal(p: PanelProps) {
   const { view } = p;
   const cmd = useCommand();
+  const confirm = useConfirm();
+  const capId = useId();
   const [amount, setAmount] = useState("");
-  // "You have 30 minutes": a span, turned into a time only when the proposal is put.
-  const [answerWithin, setAnswerWithin] = useState(String(30 * 60_000));
+  // "You have 30 minutes": a span, turned into a time only when the proposal is put. Only spans that end before
+  // Step 3 does are offered.
+  const endsAt = view.deadlines.step3ClosesAt ?? view.deadlines.sessionEndsAt;
+  const windows = answerWindowChoices(p.now, endsAt);
+  const [chosen, setChosen] = useState<string | null>(null);
+  const choice =
+    windows.choices.find((c) => windowValue(c) === chosen) ?? defaultAnswerWindow(windows.choices) ?? null;
   const parsed = amount.trim() ? parseAmount(amount, view.rules.currency) : null;
   const proposal = view.proposal;
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!parsed?.ok) return;
-    const answerBy = Date.now() + Number(answerWithin);
-    if (await cmd.run({ type: "PutMediatorProposal", amount: parsed.amount, answerBy })) setAmount("");
+    if (!parsed?.ok || !choice || cmd.busy || confirm.open) return;
+    const cents = parsed.amount;
+    const window = choice;
+    const preview = answerByFor(window, Date.now(), endsAt);
+    confirm.ask(mediatorProposalWords(p.money(cents), p.deadline(preview), window.label), async () => {
+      const answerBy = answerByFor(window, Date.now(), endsAt);
+      if (await cmd.run({ type: "PutMediatorProposal", amount: cents, answerBy })) setAmount("");
+    });
   };
 
   return (
@@ -233,23 +240,34 @@ function MediatorProposal(p: PanelProps) {
             </label>
             <Field label="Each side answers within">
               {(id) => (
-                <select id={id} value={answerWithin} onChange={(e) => setAnswerWithin(e.target.value)}>
-                  {ANSWER_WINDOWS.map(([ms, label]) => (
-                    <option key={ms} value={String(ms)}>
-                      {label}
+                <select
+                  id={id}
+                  value={choice ? windowValue(choice) : ""}
+                  onChange={(e) => setChosen(e.target.value)}
+                  aria-describedby={windows.capped ? capId : undefined}
+                >
+                  {windows.choices.map((c) => (
+                    <option key={windowValue(c)} value={windowValue(c)}>
+                      {c.label}
                     </option>
                   ))}
                 </select>
               )}
             </Field>
           </div>
+          {windows.capped && endsAt !== null && (
+            <p className="hint" id={capId} data-testid="answer-window-capped">
+              Step 3 ends {p.deadline(endsAt)}: only answer windows that end by then are offered.
+            </p>
+          )}
           {parsed && !parsed.ok && <p className="error">{parsed.message}</p>}
-          <button type="submit" disabled={!parsed?.ok || cmd.busy}>
+          <button type="submit" disabled={!parsed?.ok || !choice || cmd.busy}>
             Put {parsed?.ok ? p.money(parsed.amount) : "this proposal"} to both sides
           </button>
         </form>
       )}
       <ErrorLine error={cmd.error} />
+      {confirm.element}
     </div>
   );
 }

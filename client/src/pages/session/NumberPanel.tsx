@@ -2,7 +2,9 @@
 // (never its value). Only the own side ever receives the amount shown here.
 import { parseAmount } from "@backchannel/common";
 import { type FormEvent, useId, useState } from "react";
+import { useConfirm } from "../../components/ConfirmDialog";
 import { ErrorLine } from "../../components/ErrorLine";
+import { setNumberWords, withdrawWords } from "../../lib/confirmWords";
 import { useCommand } from "../../lib/useCommand";
 import { numberMeaning, numberName, otherSideOf, sideName } from "../../lib/words";
 import { ownNumberHistory, sideActivity } from "../../session/feed";
@@ -102,15 +104,30 @@ function NumberForm(p: PanelProps) {
   const parsed = text.trim() ? parseAmount(text, view.rules.currency) : null;
   const hasNumber = view.numbers.own?.amount != null || view.numbers[side].entered;
   const noChangesLeft = view.phase === "step3" && (view.numbers.own?.changesLeft ?? 1) === 0;
+  const confirm = useConfirm();
 
-  const submit = async (e: FormEvent) => {
+  // Enter in the field and the button both open the confirm dialog; only its confirm button commits.
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!parsed?.ok) return;
-    setSaved(false);
-    if (await cmd.run({ type: "SetNumber", amount: parsed.amount })) {
-      setText("");
-      setSaved(true);
-    }
+    if (!parsed?.ok || cmd.busy || noChangesLeft || confirm.open) return;
+    const amount = parsed.amount;
+    const words = setNumberWords({
+      side,
+      phase: view.phase === "step3" ? "step3" : "step2",
+      amount: p.money(amount),
+      hasNumber,
+      otherEntered: view.numbers[otherSideOf(side)].entered,
+      step2ClosesAt: view.deadlines.step2ClosesAt !== null ? p.deadline(view.deadlines.step2ClosesAt) : null,
+      changesLeft: view.phase === "step3" ? (view.numbers.own?.changesLeft ?? null) : null,
+      bonusPercent: view.rules.step3BonusPercent,
+    });
+    confirm.ask(words, async () => {
+      setSaved(false);
+      if (await cmd.run({ type: "SetNumber", amount })) {
+        setText("");
+        setSaved(true);
+      }
+    });
   };
 
   return (
@@ -154,6 +171,7 @@ function NumberForm(p: PanelProps) {
         </p>
       )}
       <ErrorLine error={cmd.error} />
+      {confirm.element}
     </form>
   );
 }
@@ -199,33 +217,19 @@ function History(p: PanelProps) {
 
 function Withdraw() {
   const cmd = useCommand();
-  const [confirming, setConfirming] = useState(false);
+  const confirm = useConfirm();
   return (
     <div className="withdraw">
-      {!confirming ? (
-        <button type="button" className="quiet danger-text" onClick={() => setConfirming(true)}>
-          Withdraw from the negotiation…
-        </button>
-      ) : (
-        <fieldset className="confirm">
-          <legend>
-            Withdrawing ends the session for everyone with no deal, and both numbers are destroyed. Are you
-            sure?
-          </legend>
-          <button
-            type="button"
-            className="danger"
-            disabled={cmd.busy}
-            onClick={() => cmd.run({ type: "Withdraw" })}
-          >
-            Yes, withdraw
-          </button>{" "}
-          <button type="button" onClick={() => setConfirming(false)}>
-            Keep negotiating
-          </button>
-        </fieldset>
-      )}
+      <button
+        type="button"
+        className="quiet danger-text"
+        disabled={cmd.busy}
+        onClick={() => confirm.ask(withdrawWords(), () => cmd.run({ type: "Withdraw" }))}
+      >
+        Withdraw from the negotiation…
+      </button>
       <ErrorLine error={cmd.error} />
+      {confirm.element}
     </div>
   );
 }

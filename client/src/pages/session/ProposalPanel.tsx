@@ -1,6 +1,8 @@
 // Proposals, for sides: ask for a smart proposal, consent to the other side's request, and answer a smart or
 // mediator's proposal privately. Outcomes say only "accepted" or "not accepted", never who rejected.
+import { useConfirm } from "../../components/ConfirmDialog";
 import { ErrorLine } from "../../components/ErrorLine";
+import { answerProposalWords } from "../../lib/confirmWords";
 import { formatCountdown } from "../../lib/time";
 import { useCommand } from "../../lib/useCommand";
 import { otherSideOf } from "../../lib/words";
@@ -11,6 +13,7 @@ export function ProposalPanel(p: PanelProps) {
   const { view } = p;
   const side = view.viewer.side;
   const cmd = useCommand();
+  const confirm = useConfirm();
   if (side === null) return null;
   const canAct = view.viewer.canBid;
   const { request, proposal } = view;
@@ -61,7 +64,14 @@ export function ProposalPanel(p: PanelProps) {
                 className="primary"
                 disabled={cmd.busy}
                 onClick={() =>
-                  cmd.run({ type: "AnswerProposal", proposalId: proposal.proposalId, accept: true })
+                  confirm.ask(
+                    answerProposalWords(
+                      proposal.kind,
+                      proposal.amount != null ? p.money(proposal.amount) : "the proposed amount",
+                      true,
+                    ),
+                    () => cmd.run({ type: "AnswerProposal", proposalId: proposal.proposalId, accept: true }),
+                  )
                 }
               >
                 Accept {proposal.amount != null ? p.money(proposal.amount) : "the proposal"}
@@ -70,7 +80,14 @@ export function ProposalPanel(p: PanelProps) {
                 type="button"
                 disabled={cmd.busy}
                 onClick={() =>
-                  cmd.run({ type: "AnswerProposal", proposalId: proposal.proposalId, accept: false })
+                  confirm.ask(
+                    answerProposalWords(
+                      proposal.kind,
+                      proposal.amount != null ? p.money(proposal.amount) : "the proposed amount",
+                      false,
+                    ),
+                    () => cmd.run({ type: "AnswerProposal", proposalId: proposal.proposalId, accept: false }),
+                  )
                 }
               >
                 Reject
@@ -142,6 +159,7 @@ export function ProposalPanel(p: PanelProps) {
         <p className="notice">The last smart proposal request found the numbers too far apart.</p>
       )}
       <ErrorLine error={cmd.error} />
+      {confirm.element}
     </section>
   );
 }

@@ -2,9 +2,10 @@
 import type { Role, RoomId } from "@backchannel/common";
 import { type FormEvent, useEffect, useId, useState } from "react";
 import { ErrorLine } from "../../components/ErrorLine";
+import { useRoomSwitch } from "../../lib/roomSwitch";
 import { useCommand } from "../../lib/useCommand";
 import { roomAudienceSentence, roomName } from "../../lib/words";
-import { noticeCenter, useNotices } from "../../store/live";
+import { noticeCenter, useNotices, useSession } from "../../store/live";
 import type { PanelProps } from "./context";
 
 /** The rooms a viewer reads, in the order they are shown. */
@@ -24,6 +25,13 @@ export function Rooms(p: PanelProps) {
     noticeCenter.showRoom(active);
   }, [active]);
   useEffect(() => () => noticeCenter.showRoom(null), []);
+  // Another part of the page asked for a room (a knock's "Go to the respondent side"): show it.
+  const requested = useRoomSwitch((s) => s.room);
+  const requestSeq = useRoomSwitch((s) => s.seq);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: each request (seq) switches once
+  useEffect(() => {
+    if (requested && rooms.includes(requested)) setActive(requested);
+  }, [requestSeq]);
 
   return (
     <section className="panel rooms" aria-labelledby="rooms-title">
@@ -65,6 +73,7 @@ function Room(p: PanelProps & { room: RoomId }) {
   const id = useId();
   const cmd = useCommand();
   const [text, setText] = useState("");
+  const online = useSession((s) => s.connection) === "online";
   const messages = view.messages.filter((m) => m.room === room);
   const closed = room === "joint" && !view.jointRoomOpen;
   const names = (role: Role) =>
@@ -78,7 +87,14 @@ function Room(p: PanelProps & { room: RoomId }) {
 
   return (
     <div className="room">
-      <ol className="messages" aria-live="polite">
+      {/* Scrolls when long: focusable so keyboard users can scroll it, and named. */}
+      <ol
+        className="messages"
+        aria-live="polite"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+        tabIndex={0}
+        aria-label={`Messages in ${roomName(room, view.viewer.side)}`}
+      >
         {messages.length === 0 && <li className="hint">No messages yet.</li>}
         {messages.map((m) => (
           <li key={m.messageId} className={m.by === view.viewer.userId ? "mine" : ""}>
@@ -105,9 +121,18 @@ function Room(p: PanelProps & { room: RoomId }) {
             value={text}
             onChange={(e) => setText(e.target.value)}
           />
-          <button type="submit" disabled={cmd.busy || !text.trim()}>
+          <button
+            type="submit"
+            disabled={cmd.busy || !text.trim() || !online}
+            aria-describedby={!online ? `${id}-offline` : undefined}
+          >
             Send
           </button>
+          {!online && (
+            <p className="notice" id={`${id}-offline`} role="status">
+              You are offline: the message will be sendable when the connection is back.
+            </p>
+          )}
           <ErrorLine error={cmd.error} />
         </form>
       )}

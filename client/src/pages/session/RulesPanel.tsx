@@ -1,9 +1,10 @@
 // The session's rules in plain sentences, with the neutral rounding table. Open before anyone bids.
 import { describeRoundingTable } from "@backchannel/common";
 import { useState } from "react";
+import { rulesSentences } from "../../lib/windows";
 import type { PanelProps } from "./context";
 
-export function RulesPanel({ view }: PanelProps) {
+export function RulesPanel({ view, deadline }: PanelProps) {
   const ownEntered =
     view.numbers.own?.amount != null || (view.viewer.side !== null && view.numbers[view.viewer.side].entered);
   const beforeBidding =
@@ -16,7 +17,11 @@ export function RulesPanel({ view }: PanelProps) {
     return { range: range ?? row, step: (step ?? "").replace(/^to the nearest /, "") };
   });
   // The rounding sentence is shown as a table instead.
-  const sentences = view.rulesText.filter((s) => !s.startsWith("Rounding table"));
+  // The proposal windows as they really are: capped by the end of Step 3 (no "7 days to accept" in a 30-minute day).
+  const sentences = rulesSentences(
+    view,
+    view.deadlines.step3ClosesAt !== null ? deadline(view.deadlines.step3ClosesAt) : null,
+  ).filter((s) => !s.startsWith("Rounding table"));
   return (
     <section className="panel rules" aria-labelledby="rules-title">
       <h2 id="rules-title">

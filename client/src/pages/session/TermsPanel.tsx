@@ -1,9 +1,12 @@
 // Step 1: the non-money terms, versioned. Sides approve a version or choose to settle the terms later.
 import type { Side } from "@backchannel/common";
-import { useState } from "react";
+import { hasTermsBlank, TERMS_BLANK_EXAMPLE } from "@backchannel/common";
+import { useId, useState } from "react";
+import { useConfirm } from "../../components/ConfirmDialog";
 import { ErrorLine } from "../../components/ErrorLine";
+import { approveTermsWords } from "../../lib/confirmWords";
 import { useCommand } from "../../lib/useCommand";
-import { sideName } from "../../lib/words";
+import { otherSideOf, sideName } from "../../lib/words";
 import type { PanelProps } from "./context";
 
 function sideTermsStatus(p: PanelProps, side: Side): string {
@@ -19,6 +22,8 @@ export function TermsPanel(p: PanelProps) {
   const { view } = p;
   const { terms, viewer } = view;
   const cmd = useCommand();
+  const confirm = useConfirm();
+  const id = useId();
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState("");
   const open = view.phase === "setup" && terms.closed === null;
@@ -50,8 +55,22 @@ export function TermsPanel(p: PanelProps) {
         <div className="form">
           <label>
             Terms text (version {terms.version + 1} when saved)
-            <textarea rows={10} value={draft} onChange={(e) => setDraft(e.target.value)} />
+            <textarea
+              rows={10}
+              value={draft}
+              aria-describedby={`${id}-blank ${id}-blank-state`}
+              onChange={(e) => setDraft(e.target.value)}
+            />
           </label>
+          <p className="hint" id={`${id}-blank`}>
+            Mark where the settlement amount goes with <code>{TERMS_BLANK_EXAMPLE}</code>; at a deal it is
+            filled in.
+          </p>
+          <p className={hasTermsBlank(draft) ? "ok" : "notice"} id={`${id}-blank-state`} aria-live="polite">
+            {hasTermsBlank(draft)
+              ? `This draft has a blank for the amount (${TERMS_BLANK_EXAMPLE}).`
+              : `This draft has no blank for the amount yet: type ${TERMS_BLANK_EXAMPLE} where it goes.`}
+          </p>
           <p className="hint">Saving a new version withdraws any approval of the current one.</p>
           <div className="actions">
             <button type="button" className="primary" disabled={cmd.busy} onClick={save}>
@@ -69,7 +88,15 @@ export function TermsPanel(p: PanelProps) {
             {terms.editedBy ? `, last edited by ${p.nameOf(terms.editedBy)}` : ""}
           </p>
           {terms.text ? (
-            <div className="terms-text">{terms.text}</div>
+            // Scrolls when long: focusable so keyboard users can scroll it, and named for screen readers.
+            <section
+              className="terms-text"
+              // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+              tabIndex={0}
+              aria-label={`Terms, version ${terms.version}`}
+            >
+              {terms.text}
+            </section>
           ) : (
             <p className="hint">No terms text yet.</p>
           )}
@@ -92,7 +119,13 @@ export function TermsPanel(p: PanelProps) {
               type="button"
               className="primary"
               disabled={cmd.busy || ownApproved}
-              onClick={() => cmd.run({ type: "ApproveTerms", version: terms.version })}
+              onClick={() => {
+                const other = otherSideOf(ownSide!);
+                const version = terms.version;
+                confirm.ask(approveTermsWords(version, other, terms.approvals[other] === version), () =>
+                  cmd.run({ type: "ApproveTerms", version }),
+                );
+              }}
             >
               {ownApproved
                 ? `Your side approved version ${terms.version}`
@@ -117,6 +150,7 @@ export function TermsPanel(p: PanelProps) {
         <p className="hint">As mediator you can draft and edit the terms; only the sides approve them.</p>
       )}
       <ErrorLine error={cmd.error} />
+      {confirm.element}
     </section>
   );
 }
