@@ -40,6 +40,7 @@ import type { SessionService } from "../sessions/service";
 import type { Db, Queryable } from "../store/db";
 import type { HeadSigner } from "../store/signing";
 import { notificationRoutes } from "./notifications";
+import { settlementRoutes } from "./settlement";
 
 export interface HttpDeps {
   config: Config;
@@ -244,6 +245,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   api.use(notices.signedIn);
+  api.use(settlementRoutes({ reads, now }));
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {
