@@ -1,13 +1,16 @@
 // The deal, announced to everyone the moment it is made; or how the session ended without one. The deal's banner
-// stays at the top of the screen wherever the person scrolls (it can fold to one line, never go away).
+// stays at the top of the screen wherever the person scrolls (it can fold to one line, never go away). From it, the
+// settlement summary (the terms with the amount filled in; SettlementSummary.tsx) opens, and its PDF downloads.
 import { useState } from "react";
 import { dealSourceWords, outcomeSentence, sideName } from "../../lib/words";
 import type { PanelProps } from "./context";
+import { SettlementSummary, settlementPdfUrl } from "./SettlementSummary";
 
 export function DealBanner(p: PanelProps) {
   const { view } = p;
   const deal = view.deal;
   const [folded, setFolded] = useState(false);
+  const [summaryOpen, setSummaryOpen] = useState(false);
   const ended = [...p.log].reverse().find((e) => e.event.type === "SessionEnded")?.event;
   const withdrawnBy = ended?.type === "SessionEnded" ? ended.side : null;
   return (
@@ -38,8 +41,8 @@ export function DealBanner(p: PanelProps) {
               <p>
                 Made {dealSourceWords(deal.source)} at {p.clock(deal.at)}.{" "}
                 {deal.termsVersion !== null
-                  ? `Terms: version ${deal.termsVersion}, as approved by both sides, with this amount filled in.`
-                  : "The other terms are to be settled later."}
+                  ? `Terms: version ${deal.termsVersion}, as approved by both sides. The settlement summary shows them with this amount filled in.`
+                  : "The other terms are to be settled later. The settlement summary shows the last draft, not approved, with this amount filled in."}
               </p>
               {deal.bonusPercent > 0 && deal.bonusSide && (
                 <p>
@@ -47,8 +50,17 @@ export function DealBanner(p: PanelProps) {
                   {sideName(deal.bonusSide).toLowerCase()} side, whose number was standing.
                 </p>
               )}
+              <p className="settlement-links">
+                <button type="button" onClick={() => setSummaryOpen(true)}>
+                  Settlement summary
+                </button>{" "}
+                <a className="button" href={settlementPdfUrl(view.id)} download>
+                  Download PDF
+                </a>
+              </p>
             </>
           )}
+          {summaryOpen && <SettlementSummary view={view} onClose={() => setSummaryOpen(false)} />}
         </section>
       ) : view.phase === "ended" && view.outcome ? (
         <section className="ended-banner" aria-label="Session ended">
