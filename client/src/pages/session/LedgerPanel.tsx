@@ -146,31 +146,38 @@ function RoundRow({ r, p, last }: { r: LedgerRound; p: PanelProps; last: boolean
     if (move) {
       return (
         <>
-          {p.money(move.amount)}
-          {move.state !== "conveyed" && <span className="move-state"> ({ledgerStateWords(move.state)})</span>}
+          <span className="amount">{p.money(move.amount)}</span>
+          {move.state !== "conveyed" && <span className="qual">({ledgerStateWords(move.state)})</span>}
         </>
       );
     }
-    if (standing !== null) return <span className="unchanged">{p.money(standing)} (unchanged)</span>;
+    if (standing !== null) {
+      return (
+        <span className="unchanged">
+          <span className="amount">{p.money(standing)}</span> <span className="qual">(unchanged)</span>
+        </span>
+      );
+    }
     return <span className="none">—</span>;
   };
   const gap =
     r.gap === null ? (
       <span className="none">—</span>
     ) : r.gap > 0 ? (
-      p.money(r.gap)
+      <span className="amount">{p.money(r.gap)}</span>
     ) : r.gap === 0 ? (
       <strong className="met">none: the positions meet</strong>
     ) : (
-      <strong className="met">crossed by {p.money(-r.gap)}</strong>
+      <strong className="met">
+        crossed by <span className="amount">{p.money(-r.gap)}</span>
+      </strong>
     );
   const answer =
     r.answeredAt !== null ? (
-      <> → {p.clock(r.answeredAt)}</>
+      <span className="answered">→ {p.clock(r.answeredAt)}</span>
     ) : (
       <span className="waiting">
-        {" "}
-        ({last ? "waiting for an answer" : "no answer: the same side moved again"})
+        {last ? "waiting for an answer" : "no answer: the same side moved again"}
       </span>
     );
   return (
@@ -188,11 +195,14 @@ function RoundRow({ r, p, last }: { r: LedgerRound; p: PanelProps; last: boolean
         {gap}
       </td>
       <td role="cell" data-label="Midpoint (signal only)">
-        {r.midpoint === null ? <span className="none">—</span> : p.money(r.midpoint)}
+        {r.midpoint === null ? (
+          <span className="none">—</span>
+        ) : (
+          <span className="amount">{p.money(r.midpoint)}</span>
+        )}
       </td>
       <td role="cell" data-label="Time">
-        {p.clock(r.openedAt)}
-        {answer}
+        <span className="opened-at">{p.clock(r.openedAt)}</span> {answer}
       </td>
     </tr>
   );
