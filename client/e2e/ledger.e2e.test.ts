@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../server/src/server";
-import { Browsers, fillSignUp, haveChromium, type Participant, startStack } from "./harness";
+import { Browsers, fillSignUp, haveChromium, type Participant, signUpAndAccept, startStack } from "./harness";
 
 const TITLE = 'Smith, "Acme" v. Jones/Widgets';
 
@@ -173,6 +173,27 @@ describe.skipIf(!haveChromium)("browser: the ledger as an offer tracker", () => 
     const phoneSection = path.join(browsers.shots, "ledger-section-390.png");
     await ledger.screenshot({ path: phoneSection });
     console.log(`phone ledger section: ${phoneSection}`);
+    const phoneTracker = path.join(browsers.shots, "ledger-tracker-390.png");
+    await ledger.locator(".offer-tracker").screenshot({ path: phoneTracker });
+    console.log(`phone offer tracker: ${phoneTracker}`);
     expect(mediator.pageErrors).toEqual([]);
+
+    // The respondent side, on a desktop: the same rounds (its ledger sits in the narrower side column, as cards);
+    // the claimant's drafted bracket is nowhere on its page.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByLabel("Invite", { exact: true }).selectOption("respondent");
+    await page.getByRole("button", { name: "Create invitation link" }).click();
+    const link = await page.getByLabel("Invitation link for the respondent side").inputValue();
+    const respondent = await browsers.open("respondent", { viewport: { width: 1280, height: 800 } });
+    await signUpAndAccept(respondent, link, "Ray Respondent");
+    const theirLedger = respondent.page.locator("section.ledger");
+    await expect.poll(() => theirLedger.locator("table.rounds tbody tr").count()).toBe(3);
+    await theirLedger.locator('svg[role="img"]').waitFor();
+    expect(await respondent.page.locator("body").textContent()).not.toContain("300,000");
+    expect(await overflow(respondent.page)).toEqual({ section: 0, pastWindow: 0, offenders: [] });
+    const sideShot = path.join(browsers.shots, "ledger-tracker-respondent-1280.png");
+    await theirLedger.locator(".offer-tracker").screenshot({ path: sideShot });
+    console.log(`respondent's offer tracker at 1280: ${sideShot}`);
+    expect(respondent.pageErrors).toEqual([]);
   }
 });
