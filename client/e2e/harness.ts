@@ -102,6 +102,11 @@ export async function startStack(tmp: string): Promise<Stack> {
 
 export interface OpenOptions {
   viewport?: { width: number; height: number };
+  /** a phone: the meta viewport is honoured and touch events are on */
+  isMobile?: boolean;
+  hasTouch?: boolean;
+  /** let the test inject scripts (axe-core) despite the app's Content-Security-Policy */
+  bypassCSP?: boolean;
   /** the browser's time zone (an IANA name); the machine's when not given */
   timezoneId?: string;
   /** console errors the page may log (a refused request the test expects), besides a 401 before signing in */
@@ -127,6 +132,9 @@ export class Browsers {
       headless: true,
       args: ARGS,
       viewport: opts.viewport ?? { width: 1280, height: 900 },
+      ...(opts.isMobile ? { isMobile: true, deviceScaleFactor: 2 } : {}),
+      ...(opts.hasTouch ? { hasTouch: true } : {}),
+      ...(opts.bypassCSP ? { bypassCSP: true } : {}),
       ...(opts.timezoneId ? { timezoneId: opts.timezoneId } : {}),
     });
     const page = context.pages()[0] ?? (await context.newPage());

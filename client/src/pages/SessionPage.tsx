@@ -19,6 +19,7 @@ import { ProposalPanel } from "./session/ProposalPanel";
 import { Rooms } from "./session/Rooms";
 import { RulesPanel } from "./session/RulesPanel";
 import { TermsPanel } from "./session/TermsPanel";
+import "./session/fit.css";
 
 export function SessionPage({ sessionId }: { sessionId: string }) {
   const status = useSession((s) => s.status);
