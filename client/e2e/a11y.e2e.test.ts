@@ -217,7 +217,12 @@ describe.skipIf(!haveChromium)(
     async function shootDialog(p: Participant, moment: string): Promise<void> {
       const file = path.join(browsers.shots, `dialog-${p.name}-${moment}.png`);
       await p.page.screenshot({ path: file, animations: "disabled" });
-      dialogShots.push(file);
+      const box = await p.page.getByRole("dialog").boundingBox();
+      dialogShots.push(
+        `${file} (dialog at x ${Math.round(box?.x ?? -1)}, width ${Math.round(box?.width ?? -1)} in a ${p.page.viewportSize()?.width} px viewport)`,
+      );
+      // The page with the dialog open is a screen too: axe and the width check.
+      await check(p, `confirm dialog open (${moment})`);
     }
 
     async function scenario(): Promise<void> {
