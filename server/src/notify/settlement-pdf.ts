@@ -248,7 +248,7 @@ export async function settlementPdf(
     write(summary.audit.label, { size: 10.5 });
     write(summary.audit.hash, { font: mono, size: 9, gapAfter: 4 });
     write(
-      "The server signed this head of the hash chain of your stream of events; `npm run audit:verify` checks an audit export against it.",
+      "The server signed this head of the hash chain of your stream of events; npm run audit:verify checks an audit export against it.",
       { size: 9, color: MUTED },
     );
   }

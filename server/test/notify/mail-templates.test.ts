@@ -87,6 +87,23 @@ describe("renderMail", () => {
     expect(renderMail(dealNotice, session, opts).text).toContain("Settlement amount: $10,000.00");
   });
 
+  it("hands the sender the settlement summary (for the PDF) of a member's deal mail only", () => {
+    const session = dealSession("Pays $_____.");
+    const member = renderMail(dealNotice, session, opts);
+    expect(member.settlement?.amount).toBe("$10,000.00");
+    expect(member.settlement?.terms.text).toBe("Pays $10,000.00.");
+    expect(member.text).toContain("The attached PDF (settlement.pdf) holds this summary");
+    for (const n of [
+      { ...dealNotice, userId: "someone-else" },
+      { ...dealNotice, userId: null },
+      { ...dealNotice, kind: "ended" as const },
+    ]) {
+      const mail = renderMail(n, session, opts);
+      expect(mail.settlement, JSON.stringify(n)).toBeUndefined();
+      expect(mail.text).not.toContain("settlement.pdf");
+    }
+  });
+
   it("keeps a subject on one line whatever the title holds", () => {
     const mail = renderMail({ ...dealNotice, title: "Deal\r\nBcc: x@evil.test" }, null, opts);
     expect(mail.subject).toBe("Deal Bcc: x@evil.test");

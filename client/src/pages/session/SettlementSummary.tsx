@@ -151,7 +151,7 @@ export function SettlementSummary(props: { view: SessionView; onClose(): void })
               <p>{summary.audit.label}</p>
               <p className="settlement-hash">{summary.audit.hash}</p>
               <p className="settlement-note">
-                The server signed this head of the hash chain of your stream of events; `npm run audit:verify`
+                The server signed this head of the hash chain of your stream of events; npm run audit:verify
                 checks an audit export against it.
               </p>
             </>
