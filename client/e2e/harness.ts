@@ -1,8 +1,8 @@
 // What the browser end-to-end tests share: finding Chromium (a missing one skips the tests with a warning, and
 // fails them when CI=true or REQUIRE_BROWSER=1), building the client as users get it, starting the real server on
 // an embedded database, one Chromium profile per participant, screenshots, and signing up.
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -63,12 +63,39 @@ export interface Stack {
   config: Config;
 }
 
+/** Every file the client's build reads (its sources, public files and config, and common's sources), hashed. */
+function sourcesHash(): string {
+  const hash = createHash("sha256");
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else hash.update(full).update(readFileSync(full));
+    }
+  };
+  for (const dir of [
+    path.join(clientDir, "src"),
+    path.join(clientDir, "public"),
+    path.join(clientDir, "../common/src"),
+  ])
+    if (existsSync(dir)) walk(dir);
+  for (const file of ["index.html", "vite.config.ts", "package.json"]) {
+    const full = path.join(clientDir, file);
+    if (existsSync(full)) hash.update(full).update(readFileSync(full));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
 /**
- * Builds the client into `tmp`/dist (the production build, as users get it) and starts the real server on an
- * embedded database in `tmp`/data, serving that build.
+ * The production build of the client (as users get it), built once per content: each browser test file runs in a
+ * process of its own, and a build of unchanged sources is reused from the temporary folder (keyed by their hash).
  */
-export async function startStack(tmp: string): Promise<Stack> {
-  const dist = path.join(tmp, "dist");
+async function clientBuild(): Promise<string> {
+  const dist = path.join(os.tmpdir(), `bc-e2e-client-${sourcesHash()}`);
+  if (existsSync(path.join(dist, "index.html")) && statSync(dist).isDirectory()) return dist;
+  const building = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-building-"));
   // Vitest runs with NODE_ENV=test, which Vite and the React plugin would honour (a development build):
   // the browser must get the production build, as users do.
   const nodeEnv = process.env.NODE_ENV;
@@ -79,11 +106,23 @@ export async function startStack(tmp: string): Promise<Stack> {
       configFile: path.join(clientDir, "vite.config.ts"),
       logLevel: "warn",
       mode: "production",
-      build: { outDir: dist, emptyOutDir: true, sourcemap: false },
+      build: { outDir: building, emptyOutDir: true, sourcemap: false },
     });
   } finally {
     process.env.NODE_ENV = nodeEnv;
   }
+  try {
+    renameSync(building, dist);
+  } catch {
+    // Another file's build of the same sources got there first: use it.
+    rmSync(building, { recursive: true, force: true });
+  }
+  return dist;
+}
+
+/** Starts the real server on an embedded database in `tmp`/data, serving the client's production build. */
+export async function startStack(tmp: string): Promise<Stack> {
+  const dist = await clientBuild();
   const port = await freePort();
   const config = loadConfig({
     NODE_ENV: "test",
