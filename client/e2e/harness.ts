@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
+import { afterAll, beforeAll } from "vitest";
 import { type Config, loadConfig } from "../../server/src/config";
 import { type RunningServer, startServer } from "../../server/src/server";
 
@@ -267,4 +268,39 @@ export async function chooseCreatorRole(
     mediator: /The mediator/,
   };
   await p.page.getByRole("radio", { name: label[role] }).check();
+}
+
+/** A browser suite's stack: the server and its address once beforeAll has run, and the suite's browsers. */
+export interface BrowserSuite {
+  tmp: string;
+  browsers: Browsers;
+  server: RunningServer | undefined;
+  base: string;
+}
+
+/**
+ * Registers a browser suite's hooks (call inside its describe): before all, the client build and the real server in a
+ * fresh folder; after all, the browsers and the server closed, the folder removed and the screenshots' paths printed.
+ */
+export function browserSuite(name: string, shotsTitle: string): BrowserSuite {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `bc-e2e-${name}-`));
+  const suite: BrowserSuite = {
+    tmp,
+    browsers: new Browsers(tmp, `bc-e2e-${name}-screens-`),
+    server: undefined,
+    base: "",
+  };
+  beforeAll(async () => {
+    if (!haveChromium) return;
+    const stack = await startStack(tmp);
+    suite.server = stack.server;
+    suite.base = stack.base;
+  });
+  afterAll(async () => {
+    await suite.browsers.closeAll();
+    await suite.server?.close();
+    rmSync(tmp, { recursive: true, force: true });
+    suite.browsers.printShots(shotsTitle);
+  });
+  return suite;
 }

@@ -1,13 +1,11 @@
 // End to end in a real browser: a mediator records conveyed demands and offers (and a drafted bracket) through the
 // ledger's form; the offer tracker shows them by round, the convergence chart is there for people and screen
 // readers, the CSV downloads, and the ledger section fits a desktop and a 390 px phone without sideways scrolling.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../server/src/server";
-import { Browsers, fillSignUp, haveChromium, type Participant, signUpAndAccept, startStack } from "./harness";
+import { describe, expect, it } from "vitest";
+import { browserSuite, fillSignUp, haveChromium, type Participant, signUpAndAccept } from "./harness";
 
 const TITLE = 'Smith, "Acme" v. Jones/Widgets';
 
@@ -45,24 +43,8 @@ async function pageOffenders(page: Page): Promise<string[]> {
 }
 
 describe.skipIf(!haveChromium)("browser: the ledger as an offer tracker", () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-ledger-"));
-  const browsers = new Browsers(tmp, "bc-e2e-ledger-screens-");
-  let server: RunningServer | undefined;
-  let base = "";
-
-  beforeAll(async () => {
-    if (!haveChromium) return;
-    const stack = await startStack(tmp);
-    server = stack.server;
-    base = stack.base;
-  });
-
-  afterAll(async () => {
-    await browsers.closeAll();
-    await server?.close();
-    rmSync(tmp, { recursive: true, force: true });
-    browsers.printShots("Ledger e2e screenshots");
-  });
+  const suite = browserSuite("ledger", "Ledger e2e screenshots");
+  const { browsers, tmp } = suite;
 
   it("rounds table, chart and CSV from conveyed items; no sideways overflow at 1280x800 and 390x844", {
     timeout: 90_000,
@@ -78,7 +60,7 @@ describe.skipIf(!haveChromium)("browser: the ledger as an offer tracker", () => 
 
   async function scenario(mediator: Participant): Promise<void> {
     const { page } = mediator;
-    await page.goto(`${base}/signup`);
+    await page.goto(`${suite.base}/signup`);
     await fillSignUp(mediator, "Mia Mediator");
     await page.getByRole("heading", { name: "New session" }).waitFor();
     await page.getByLabel("Title").fill(TITLE);

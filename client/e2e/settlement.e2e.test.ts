@@ -1,13 +1,5 @@
-// The settlement summary in a real browser: two sides reach a Step 2 deal (set up over REST, as each browser's own
-// signed-in account); each opens the summary from the deal banner. It shows the amount inside the terms sentence,
-// neither side's number, and its "Download PDF" link answers 200 application/pdf. On paper (print media) only the
-// summary shows, without its buttons. Screenshots at 1280x800 and 390x844 go to os.tmpdir(), printed at the end.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../server/src/server";
-import { Browsers, haveChromium, type Participant, startStack } from "./harness";
+import { describe, expect, it } from "vitest";
+import { browserSuite, haveChromium, type Participant } from "./harness";
 
 const TERMS =
   "The respondent pays $_____ to the claimant within 30 days of signing.\nFull release of all claims; each party bears its own costs.";
@@ -17,31 +9,15 @@ const OFFER = 5_987_654;
 const MARKS = ["41,234", "41234", "59,876", "59876"];
 
 describe.skipIf(!haveChromium)("browser: the settlement summary at a deal", () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-settlement-"));
-  const browsers = new Browsers(tmp, "bc-e2e-settlement-screens-");
-  let server: RunningServer | undefined;
-  let base = "";
-
-  beforeAll(async () => {
-    if (!haveChromium) return;
-    const stack = await startStack(tmp);
-    server = stack.server;
-    base = stack.base;
-  });
-
-  afterAll(async () => {
-    await browsers.closeAll();
-    await server?.close();
-    rmSync(tmp, { recursive: true, force: true });
-    browsers.printShots("Settlement e2e screenshots");
-  });
+  const suite = browserSuite("settlement", "Settlement e2e screenshots");
+  const { browsers } = suite;
 
   /** A REST call as the person signed in in this browser (the context's cookie). */
   async function call(p: Participant, method: "GET" | "POST", route: string, data?: unknown) {
-    const res = await p.context.request.fetch(base + route, {
+    const res = await p.context.request.fetch(suite.base + route, {
       method,
       ...(data === undefined ? {} : { data }),
-      headers: { origin: base },
+      headers: { origin: suite.base },
     });
     const body = await res.json().catch(() => null);
     if (!res.ok()) throw new Error(`${method} ${route}: ${res.status()} ${JSON.stringify(body)}`);
@@ -94,7 +70,7 @@ describe.skipIf(!haveChromium)("browser: the settlement summary at a deal", () =
       // its own stream's signed heads) and see the deal arrive.
       await command(claimant, sessionId, { type: "SetNumber", amount: DEMAND });
       await command(respondent, sessionId, { type: "SetNumber", amount: OFFER });
-      for (const p of [claimant, respondent]) await p.page.goto(`${base}/sessions/${sessionId}`);
+      for (const p of [claimant, respondent]) await p.page.goto(`${suite.base}/sessions/${sessionId}`);
 
       for (const [p, size] of [
         [claimant, "1280x800"],
@@ -129,7 +105,7 @@ describe.skipIf(!haveChromium)("browser: the settlement summary at a deal", () =
         // The PDF link answers with the PDF, for this signed-in member.
         const href = await dialog.getByRole("link", { name: "Download PDF" }).getAttribute("href");
         expect(href).toBe(`/api/sessions/${sessionId}/settlement.pdf`);
-        const pdf = await p.context.request.get(base + href);
+        const pdf = await p.context.request.get(suite.base + href);
         expect(pdf.status()).toBe(200);
         expect(pdf.headers()["content-type"]).toBe("application/pdf");
         expect((await pdf.body()).subarray(0, 5).toString("latin1")).toBe("%PDF-");
