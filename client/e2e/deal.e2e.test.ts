@@ -3,21 +3,16 @@
 // sides skip the terms and enter overlapping numbers; all three see the same deal. Throughout, the mediator's
 // page never holds either number and the respondent's never holds the claimant's. Each browser keeps the signed
 // heads of its role's stream, and its role's audit record verifies against them.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../server/src/server";
+import { describe, expect, it } from "vitest";
 import { verifyAuditExport } from "../../server/src/store/audit";
 import {
-  Browsers,
+  browserSuite,
   chooseCreatorRole,
   confirmAct,
   fillSignUp,
   haveChromium,
   type Participant,
   signUpAndAccept,
-  startStack,
 } from "./harness";
 
 // The two confidential numbers. Cents that a neutrally rounded deal amount (a multiple of $100 here) can never
@@ -81,28 +76,12 @@ async function pageHas(p: Participant, marks: string[]): Promise<string[]> {
 }
 
 describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "bc-e2e-"));
-  const browsers = new Browsers(tmp);
-  let server: RunningServer | undefined;
-  let base = "";
+  const suite = browserSuite("deal", "Browser e2e screenshots");
+  const { browsers } = suite;
   const open = (name: string) => browsers.open(name);
   const shoot = async (p: Participant, moment: string) => {
     await browsers.shoot(p, moment);
   };
-
-  beforeAll(async () => {
-    if (!haveChromium) return;
-    const stack = await startStack(tmp);
-    server = stack.server;
-    base = stack.base;
-  });
-
-  afterAll(async () => {
-    await browsers.closeAll();
-    await server?.close();
-    rmSync(tmp, { recursive: true, force: true });
-    browsers.printShots("Browser e2e screenshots");
-  });
 
   it("claimant, respondent and mediator reach the same deal; no page shows a number it may not", {
     timeout: 60_000,
@@ -126,7 +105,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     await watchForLeaks(respondent, [DEMAND]);
 
     // The claimant's attorney signs up and creates a mediation-day session with a 5-second Step 2.
-    await claimant.page.goto(`${base}/signup`);
+    await claimant.page.goto(`${suite.base}/signup`);
     await fillSignUp(claimant, "Claire Claimant");
     await claimant.page.getByRole("heading", { name: "New session" }).waitFor();
     await claimant.page.getByLabel("Title").fill("Smith v. Acme Logistics");
@@ -147,7 +126,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     await claimant.page.getByLabel("Invite", { exact: true }).selectOption("mediator");
     await claimant.page.getByRole("button", { name: "Create invitation link" }).click();
     const mediatorLink = await claimant.page.getByLabel("Invitation link for a mediator").inputValue();
-    expect(respondentLink).toMatch(new RegExp(`^${base}/invite/`));
+    expect(respondentLink).toMatch(new RegExp(`^${suite.base}/invite/`));
 
     await signUpAndAccept(respondent, respondentLink, "Ray Respondent");
     await signUpAndAccept(mediator, mediatorLink, "Mia Mediator");
@@ -214,7 +193,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     // for download, and its role's audit record (fetched as the page's download link does) verifies against them.
     const sessionId = new URL(claimant.page.url()).pathname.split("/").at(-1)!;
     // The published signing key (no sign-in): what a party checks the signatures with, not the file's own copy.
-    const keyRes = await fetch(`${base}/api/audit/key`);
+    const keyRes = await fetch(`${suite.base}/api/audit/key`);
     expect(keyRes.status, "GET /api/audit/key").toBe(200);
     const key = (await keyRes.json()) as { keyId: string; pem: string };
     for (const p of [claimant, respondent, mediator]) {

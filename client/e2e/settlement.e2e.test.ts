@@ -1,3 +1,7 @@
+// The settlement summary in a real browser: two sides reach a Step 2 deal (set up over REST, as each browser's own
+// signed-in account); each opens the summary from the deal banner. It shows the amount inside the terms sentence,
+// neither side's number, and its "Download PDF" link answers 200 application/pdf. On paper (print media) only the
+// summary shows, without its buttons. Screenshots at 1280x800 and 390x844 go to os.tmpdir(), printed at the end.
 import { describe, expect, it } from "vitest";
 import { browserSuite, haveChromium, type Participant } from "./harness";
 
