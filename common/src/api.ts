@@ -1,6 +1,7 @@
 // REST payloads (zod 4, strict: unknown fields are refused) and the shapes of REST responses.
 
 import { z } from "zod";
+import { dashboardEntrySchema } from "./dashboard";
 import { ERROR_CODES } from "./errors";
 import {
   clientCommandSchema,
@@ -101,17 +102,8 @@ export const authResponseSchema = z.strictObject({
 });
 export type AuthResponse = z.output<typeof authResponseSchema>;
 
-export const sessionSummarySchema = z.strictObject({
-  id: z.string(),
-  title: z.string(),
-  phase: z.enum(["setup", "step2", "step3", "ended"]),
-  role: roleSchema,
-  canBid: z.boolean(),
-  version: z.number().int().min(0),
-});
-export type SessionSummary = z.output<typeof sessionSummarySchema>;
-
-export const sessionListSchema = z.strictObject({ sessions: z.array(sessionSummarySchema) });
+/** GET /api/sessions: the caller's sessions as home-page lines (dashboard.ts), newest first. */
+export const sessionListSchema = z.strictObject({ sessions: z.array(dashboardEntrySchema) });
 export type SessionList = z.output<typeof sessionListSchema>;
 
 /**

@@ -1,6 +1,7 @@
 // The public surface of @backchannel/common: server and client import from here only.
 
 export * from "./api";
+export * from "./dashboard";
 export * from "./engine";
 export * from "./errors";
 export * from "./matching";

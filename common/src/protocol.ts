@@ -2,6 +2,7 @@
 // The server parses every incoming payload with these schemas; the types describe what a correct client sends.
 
 import { z } from "zod";
+import { dashboardEntrySchema } from "./dashboard";
 import {
   AMOUNT_FIELDS,
   COMMAND_SCHEMAS,
@@ -125,6 +126,11 @@ export const syncPayloadSchema = z.strictObject({
   sinceVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 });
 
+/** The home page's live list: every session of the caller, then its changes (see dashboard.ts). */
+export const dashboardOpenSchema = z.strictObject({});
+export const dashboardEntryRequestSchema = z.strictObject({ sessionId: sessionIdSchema });
+export const dashboardCloseSchema = z.strictObject({});
+
 export type SessionOpenPayload = z.input<typeof sessionOpenSchema>;
 export type SessionLeavePayload = z.input<typeof sessionLeaveSchema>;
 export type CommandPayload = z.input<typeof commandPayloadSchema>;
@@ -136,6 +142,9 @@ export const clientEventSchemas = {
   "session:leave": sessionLeaveSchema,
   command: commandPayloadSchema,
   sync: syncPayloadSchema,
+  "dashboard:open": dashboardOpenSchema,
+  "dashboard:entry": dashboardEntryRequestSchema,
+  "dashboard:close": dashboardCloseSchema,
 } as const;
 
 // ---------------------------------------------------------------- acks
@@ -220,7 +229,18 @@ export const syncAckSchema = z.union([
   errorAckSchema,
 ]);
 
+export const dashboardOpenAckSchema = z.discriminatedUnion("ok", [
+  z.strictObject({ ok: z.literal(true), sessions: z.array(dashboardEntrySchema) }),
+  errorAckSchema,
+]);
+export const dashboardEntryAckSchema = z.discriminatedUnion("ok", [
+  z.strictObject({ ok: z.literal(true), session: dashboardEntrySchema }),
+  errorAckSchema,
+]);
+
 export type SessionOpenAck = z.output<typeof sessionOpenAckSchema>;
+export type DashboardOpenAck = z.output<typeof dashboardOpenAckSchema>;
+export type DashboardEntryAck = z.output<typeof dashboardEntryAckSchema>;
 export type SessionLeaveAck = z.output<typeof sessionLeaveAckSchema>;
 export type CommandAck = z.output<typeof commandAckSchema>;
 export type VersionedEvent = z.output<typeof versionedEventSchema>;
@@ -274,6 +294,9 @@ export interface ClientToServerEvents {
   "session:leave": (payload: SessionLeavePayload, ack: (res: SessionLeaveAck) => void) => void;
   command: (payload: CommandPayload, ack: (res: CommandAck) => void) => void;
   sync: (payload: SyncPayload, ack: (res: SyncAck) => void) => void;
+  "dashboard:open": (payload: Record<string, never>, ack: (res: DashboardOpenAck) => void) => void;
+  "dashboard:entry": (payload: { sessionId: string }, ack: (res: DashboardEntryAck) => void) => void;
+  "dashboard:close": (payload: Record<string, never>, ack: (res: SessionLeaveAck) => void) => void;
 }
 
 export interface ServerToClientEvents {

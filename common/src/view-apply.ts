@@ -8,7 +8,7 @@
 // - numbers.own.changesLeft / nextChangeAt count Step 3 changes in a rolling 24 hours: they move with the clock and
 //   need the changes' times, which no view carries. Each own Step 3 change counts one down; GET /number is exact.
 
-import { initialLedgerState, nextTerms } from "./engine/state";
+import { initialLedgerState, knocksAnswered, nextTerms } from "./engine/state";
 import type { Side } from "./engine/types";
 import { describeRules } from "./rules";
 import type { InvitationView, SessionView, VisibleEvent } from "./visibility";
@@ -23,8 +23,9 @@ export function applyVisibleEvent(view: SessionView, ev: VisibleEvent, position:
     case "SessionCreated":
     case "Step2Closed":
     case "ReminderDue":
-    case "MediatorRequested":
       return v;
+    case "MediatorRequested":
+      return { ...v, knocks: { ...v.knocks, [ev.side]: { at: ev.at, by: ev.by } } };
     case "SetupUpdated": {
       const own = v.numbers.own;
       return {
@@ -171,10 +172,15 @@ export function applyVisibleEvent(view: SessionView, ev: VisibleEvent, position:
         endedAt: ev.at,
         request: null,
         proposal: null,
+        knocks: {},
         deadlines: { ...v.deadlines, requestConsentBy: null, proposalAnswerBy: null },
       });
     case "MediatorLocationSet":
-      return { ...v, mediator: { location: ev.location, until: ev.until, note: ev.note, since: ev.at } };
+      return {
+        ...v,
+        mediator: { location: ev.location, until: ev.until, note: ev.note, since: ev.at },
+        knocks: knocksAnswered(v.knocks, ev.location),
+      };
     case "JointRoomOpened":
       return { ...v, jointRoomOpen: true };
     case "JointRoomClosed":

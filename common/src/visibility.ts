@@ -410,6 +410,8 @@ export interface SessionView {
   jointRoomOpen: boolean;
   /** raw location; the client shows "with_<own side>" as "with you" */
   mediator: SessionState["mediator"];
+  /** unanswered requests for the mediator: every side's for a mediator, a side's own for its members */
+  knocks: SessionState["knocks"];
   ledger: LedgerItemView[];
   messages: Message[];
   invitations: InvitationView[];
@@ -484,6 +486,12 @@ export function viewState(state: SessionState, viewer: Viewer, now: number, posi
     endedAt: state.endedAt,
     jointRoomOpen: state.jointRoomOpen,
     mediator: state.mediator ? { ...state.mediator } : null,
+    knocks: Object.fromEntries(
+      SIDES.filter((s) => side === null || s === side).flatMap((s) => {
+        const k = state.knocks[s];
+        return k ? [[s, { ...k }]] : [];
+      }),
+    ),
     ledger: state.ledger
       .filter((l) => l.shared || viewer.role === "mediator" || viewer.role === l.item.from)
       .map((l) => ({ ...l, item: { ...l.item } })),

@@ -1,7 +1,15 @@
 // Folding events into state. evolve never decides anything: every rule lives in decide, so replaying a
 // stored log rebuilds exactly the state the decisions saw. It never mutates its input: older states stay valid.
 
-import type { EventOf, LedgerItemState, SessionEvent, SessionState, Side } from "./types";
+import type {
+  EventOf,
+  Knock,
+  LedgerItemState,
+  MediatorLocation,
+  SessionEvent,
+  SessionState,
+  Side,
+} from "./types";
 
 /** Applies one event. The log must start with SessionCreated; each event raises the version by one. */
 export function evolve(state: SessionState | null, event: SessionEvent): SessionState {
@@ -71,6 +79,7 @@ function created(event: EventOf<"SessionCreated">): SessionState {
     endedAt: null,
     jointRoomOpen: false,
     mediator: null,
+    knocks: {},
     ledger: [],
     messages: [],
   };
@@ -241,11 +250,23 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
       };
     case "SessionEnded":
       // Whatever was pending dies with the session: a deal by a bid supersedes a mediator's proposal.
-      return { ...s, phase: "ended", outcome: e.outcome, endedAt: e.at, request: null, proposal: null };
+      return {
+        ...s,
+        phase: "ended",
+        outcome: e.outcome,
+        endedAt: e.at,
+        request: null,
+        proposal: null,
+        knocks: {},
+      };
     case "MediatorLocationSet":
-      return { ...s, mediator: { location: e.location, until: e.until, note: e.note, since: e.at } };
+      return {
+        ...s,
+        mediator: { location: e.location, until: e.until, note: e.note, since: e.at },
+        knocks: knocksAnswered(s.knocks, e.location),
+      };
     case "MediatorRequested":
-      return s;
+      return { ...s, knocks: { ...s.knocks, [e.side]: { at: e.at, by: e.by } } };
     case "JointRoomOpened":
       return { ...s, jointRoomOpen: true };
     case "JointRoomClosed":
@@ -291,4 +312,16 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
  */
 function recordChange(s: SessionState, side: Side, at: number): Record<Side, number[]> {
   return { ...s.step3Changes, [side]: [...s.step3Changes[side], at].slice(-s.rules.maxChangesPerDay) };
+}
+
+/** A knock is answered when the mediator goes to the side that knocked. */
+export function knocksAnswered(
+  knocks: Partial<Record<Side, Knock>>,
+  location: MediatorLocation,
+): Partial<Record<Side, Knock>> {
+  const side: Side | null =
+    location === "with_claimant" ? "claimant" : location === "with_respondent" ? "respondent" : null;
+  if (side === null || !knocks[side]) return knocks;
+  const { [side]: _answered, ...rest } = knocks;
+  return rest;
 }

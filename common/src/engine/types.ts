@@ -195,8 +195,15 @@ export interface SessionState {
   endedAt: number | null;
   jointRoomOpen: boolean;
   mediator: { location: MediatorLocation; until: number | null; note: string | null; since: number } | null;
+  /** a side's latest request for the mediator, until the mediator goes to that side (or the session ends) */
+  knocks: Partial<Record<Side, Knock>>;
   ledger: LedgerItem[];
   messages: Message[];
+}
+
+export interface Knock {
+  at: number;
+  by: string;
 }
 
 export type DeadlineKind =

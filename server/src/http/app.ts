@@ -249,7 +249,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {
-    res.json({ sessions: await reads.listForUser(userOf(req).id) } satisfies SessionList);
+    res.json({ sessions: await reads.dashboard(userOf(req).id) } satisfies SessionList);
   });
 
   api.post("/sessions", async (req: AuthedRequest, res) => {

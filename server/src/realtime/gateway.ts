@@ -134,7 +134,9 @@ export function attachGateway(deps: {
           if (payloads.length > 1) throw new AppError(errors.onePayload());
           reply(
             await fn(
-              parse(clientEventSchemas[name], payloads[0]) as z.output<(typeof clientEventSchemas)[E]>,
+              parse(clientEventSchemas[name] as z.ZodType, payloads[0]) as z.output<
+                (typeof clientEventSchemas)[E]
+              >,
             ),
           );
         } catch (err) {
@@ -158,6 +160,17 @@ export function attachGateway(deps: {
     const memberRole = async (sessionId: string): Promise<Role> =>
       (await reads.memberOf(sessionId, user.id)).role;
 
+    // Sessions this socket has open (a session page: it counts as present there), and sessions it watches from the
+    // home page (it receives their role's pushes, but is not present). A role room is left when neither holds it.
+    const watching = new Map<string, Role>();
+    const setOpened = () => {
+      socket.data.opened = [...opened.keys()];
+    };
+    setOpened();
+    const leaveUnlessHeld = async (sessionId: string, role: Role) => {
+      if (!opened.has(sessionId) && !watching.has(sessionId)) await socket.leave(roleRoom(sessionId, role));
+    };
+
     handle("session:open", async (payload) => {
       const { sessionId } = payload;
       const role = await memberRole(sessionId);
@@ -165,6 +178,7 @@ export function attachGateway(deps: {
       await socket.join(roleRoom(sessionId, role));
       const { version, view, head } = await reads.viewFor(sessionId, { userId: user.id, role });
       opened.set(sessionId, role);
+      setOpened();
       void broadcastPresence(sessionId);
       return { ok: true, version, view, head };
     });
@@ -173,10 +187,46 @@ export function attachGateway(deps: {
       const { sessionId } = payload;
       const role = opened.get(sessionId);
       if (role) {
-        await socket.leave(roleRoom(sessionId, role));
         opened.delete(sessionId);
+        setOpened();
+        await leaveUnlessHeld(sessionId, role);
         void broadcastPresence(sessionId);
       }
+      return { ok: true };
+    });
+
+    // The home page: every session of the caller as a dashboard line (common/src/dashboard.ts), then the same
+    // role-room pushes a session page gets, so the client asks for a line again when its session changes.
+    handle("dashboard:open", async () => {
+      const mine = await reads.listForUser(user.id);
+      // Join first, then read, as session:open does: a change in between is then at most read twice.
+      await Promise.all(mine.map((s) => socket.join(roleRoom(s.id, s.role))));
+      for (const s of mine) watching.set(s.id, s.role);
+      const sessions = [];
+      for (const s of mine) {
+        const viewer = { userId: user.id, role: s.role };
+        const entry = await reads.dashboardEntry(s.id, viewer, await onlineIn(s.id));
+        if (entry) sessions.push(entry);
+      }
+      return { ok: true, sessions };
+    });
+
+    handle("dashboard:entry", async (payload) => {
+      const { sessionId } = payload;
+      const role = await memberRole(sessionId);
+      const session = await reads.dashboardEntry(
+        sessionId,
+        { userId: user.id, role },
+        await onlineIn(sessionId),
+      );
+      if (!session) throw new AppError(errors.sessionNotFound());
+      return { ok: true, session };
+    });
+
+    handle("dashboard:close", async () => {
+      const watched = [...watching];
+      watching.clear();
+      await Promise.all(watched.map(([sessionId, role]) => leaveUnlessHeld(sessionId, role)));
       return { ok: true };
     });
 
@@ -199,22 +249,32 @@ export function attachGateway(deps: {
     });
   });
 
-  /** Who is connected to a session, by role. Works across nodes through the adapter. */
+  /**
+   * Who has a session open, by role, each person once. Works across nodes through the adapter. A socket that only
+   * watches the session from the home page is in the room but not present.
+   */
+  async function onlineIn(sessionId: string): Promise<Array<{ userId: string; role: Role }>> {
+    const online: Array<{ userId: string; role: Role }> = [];
+    const seen = new Set<string>();
+    for (const role of ROLES) {
+      const sockets = await io.in(roleRoom(sessionId, role)).fetchSockets();
+      for (const s of sockets) {
+        const u = s.data.user as SocketUser | undefined;
+        const open = s.data.opened as string[] | undefined;
+        if (u && open?.includes(sessionId) && !seen.has(u.id)) {
+          seen.add(u.id);
+          online.push({ userId: u.id, role });
+        }
+      }
+    }
+    return online;
+  }
+
+  /** Tells every member (session pages and home pages alike) who has the session open now. */
   async function broadcastPresence(sessionId: string): Promise<void> {
     if (stopped) return;
     try {
-      const online: Array<{ userId: string; role: Role }> = [];
-      const seen = new Set<string>();
-      for (const role of ROLES) {
-        const sockets = await io.in(roleRoom(sessionId, role)).fetchSockets();
-        for (const s of sockets) {
-          const u = s.data.user as SocketUser | undefined;
-          if (u && !seen.has(u.id)) {
-            seen.add(u.id);
-            online.push({ userId: u.id, role });
-          }
-        }
-      }
+      const online = await onlineIn(sessionId);
       if (stopped) return;
       for (const role of ROLES)
         io.to(roleRoom(sessionId, role)).emit("session:presence", { sessionId, online });

@@ -2,6 +2,8 @@
 // role's stream position and the signed head there. Nothing here writes, and nothing here fills the state cache:
 // only a state read under the row lock goes in (commands.ts); a stale entry found here is dropped.
 import {
+  type DashboardEntry,
+  dashboardEntry,
   errors,
   type OwnNumberView,
   projectEvent,
@@ -54,6 +56,32 @@ export class SessionReads {
 
   listForUser(userId: string) {
     return this.deps.repo.listForUser(userId);
+  }
+
+  /**
+   * A member's line of the home page (common/src/dashboard.ts), from its own view of the session only; null when
+   * the session cannot be read. `online`: who has it open, when the caller knows (the socket gateway does).
+   */
+  async dashboardEntry(
+    sessionId: string,
+    viewer: Viewer,
+    online?: Array<{ userId: string; role: Role }>,
+  ): Promise<DashboardEntry | null> {
+    const found = await this.readWithHeads(sessionId);
+    if (!found) return null;
+    const now = this.deps.now();
+    const view = viewState(found.state, viewer, now, found.heads[viewer.role].position);
+    return dashboardEntry(view, now, online);
+  }
+
+  /** Every session of a user as home-page lines, newest first (GET /api/sessions). */
+  async dashboard(userId: string): Promise<DashboardEntry[]> {
+    const entries: DashboardEntry[] = [];
+    for (const s of await this.deps.repo.listForUser(userId)) {
+      const entry = await this.dashboardEntry(s.id, { userId, role: s.role });
+      if (entry) entries.push(entry);
+    }
+    return entries;
   }
 
   /** A member's snapshot: the view, its stream position, and the signed head at that position. */
