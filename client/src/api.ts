@@ -5,6 +5,7 @@ import type {
   CreatedInvitation,
   CreateInvitationRequest,
   CreateSessionRequest,
+  DashboardEntry,
   ErrorCode,
   NoticeChannel,
   NoticeKind,
@@ -96,15 +97,6 @@ export interface User {
   name: string;
 }
 
-export interface SessionListItem {
-  id: string;
-  title: string;
-  phase: SessionView["phase"];
-  role: Role;
-  canBid?: boolean;
-  version: number;
-}
-
 export interface InvitationPreview {
   sessionId: string;
   role: Role;
@@ -119,7 +111,7 @@ export const api = {
   signUp: (body: SignUpRequest) => request<{ user: User }>("POST", "/api/auth/signup", body),
   signIn: (body: SignInRequest) => request<{ user: User }>("POST", "/api/auth/signin", body),
   signOut: () => request<void>("POST", "/api/auth/signout"),
-  listSessions: () => request<{ sessions: SessionListItem[] }>("GET", "/api/sessions"),
+  listSessions: () => request<{ sessions: DashboardEntry[] }>("GET", "/api/sessions"),
   createSession: (body: CreateSessionRequest) =>
     request<{ version: number; view: SessionView }>("POST", "/api/sessions", body),
   getSession: (id: string) =>

@@ -8,7 +8,7 @@ describe("the header's status line", () => {
     const view = snapshot(openedSession(), "claimant");
     const now = T0 + 60_000 - (1 * 3600 + 42 * 60 + 10) * 1000;
     const deadline = phaseDeadline(view, now);
-    expect(deadline).toEqual({ verb: "closes in", at: T0 + 60_000 });
+    expect(deadline).toEqual({ kind: "step2-close", verb: "closes in", at: T0 + 60_000 });
     expect(statusLine(phaseHeadline(view).title, deadline, now)).toBe(
       "Step 2 — sealed numbers — closes in 1:42:10",
     );

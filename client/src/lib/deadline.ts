@@ -1,31 +1,9 @@
 // The next moment the session changes by itself, and what setup still waits for, from the viewer's view.
-import type { SessionView, Side } from "@backchannel/common";
+import type { PhaseDeadline, SessionView, Side } from "@backchannel/common";
 import { formatCountdown } from "./time";
 
-export interface PhaseDeadline {
-  /** "opens in", "closes in" */
-  verb: string;
-  at: number;
-}
-
-export function phaseDeadline(view: SessionView, now: number): PhaseDeadline | null {
-  switch (view.phase) {
-    case "setup":
-      return waitingFor(view, now).length === 1 && view.startAt > now
-        ? { verb: "opens in", at: view.startAt }
-        : null;
-    case "step2":
-      return view.deadlines.step2ClosesAt === null
-        ? null
-        : { verb: "closes in", at: view.deadlines.step2ClosesAt };
-    case "step3":
-      return view.deadlines.step3ClosesAt === null
-        ? null
-        : { verb: "closes in", at: view.deadlines.step3ClosesAt };
-    case "ended":
-      return null;
-  }
-}
+// One source with the home page's lines: common/src/dashboard.ts.
+export { type PhaseDeadline, phaseDeadline } from "@backchannel/common";
 
 /** "Step 2 — sealed numbers — closes in 1:42:10" */
 export function statusLine(title: string, deadline: PhaseDeadline | null, now: number): string {

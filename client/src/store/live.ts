@@ -6,6 +6,7 @@ import { notifyOutside, pageAttended } from "../lib/browserNotices";
 import { saveHead } from "../session/heads";
 import { disconnectSocket, socketTransport } from "../socket";
 import { useAuth } from "./auth";
+import { createDashboardStore, DashboardController, type DashboardState } from "./dashboard";
 import { NoticeCenter, type NoticesState } from "./notices";
 import { createSessionStore, SessionController, type SessionStoreState } from "./session";
 
@@ -17,17 +18,34 @@ export const noticeCenter = new NoticeCenter({
   notifyOutside,
 });
 
+/** The sign-in expired: the socket closes and the person signs in again. */
+const expire = () => {
+  disconnectSocket();
+  useAuth.getState().expire();
+};
+
 export const sessionController = new SessionController({
   transport: socketTransport,
   store: sessionStore,
   fetchOwnNumber: async (sessionId) => (await api.ownNumber(sessionId)).own,
   saveHead: (head) => saveHead(head),
   onEvents: (sessionId, events, view, how) => noticeCenter.receive(sessionId, events, view, how),
-  onAuthExpired: () => {
-    disconnectSocket();
-    useAuth.getState().expire();
-  },
+  onAuthExpired: () => expire(),
 });
+
+export const dashboardStore = createDashboardStore();
+
+/** The home page's live list of sessions. */
+export const dashboardController = new DashboardController({
+  transport: socketTransport,
+  store: dashboardStore,
+  onAuthExpired: expire,
+  fallback: async () => (await api.listSessions()).sessions,
+});
+
+export function useDashboard<T>(selector: (state: DashboardState) => T): T {
+  return useStore(dashboardStore, selector);
+}
 
 export function useSession<T>(selector: (state: SessionStoreState) => T): T {
   return useStore(sessionStore, selector);
