@@ -5,8 +5,9 @@
 //   $request_id) and a Set-Cookie; the node is a consistent hash of the value. Socket.IO's long-polling needs every
 //   request of a connection (handshake, polls, the upgrade) on the node that holds it. infra/nginx.conf uses
 //   `ip_hash` instead, which on one machine sends every client (all 127.0.0.1) to the same node;
-// - name the node that answered in `X-Backchannel-Upstream` (host:port), so a test can tell which node a cookie
-//   value leads to;
+// - name the node that answered in `X-Backchannel-Upstream` (host:port; when a node refused the connection and the
+//   request went on to another, every node tried, comma-separated, the one that answered last), so a test can tell
+//   which node a cookie value leads to;
 // - answer /metrics with 404, as infra/nginx.conf does.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -16,6 +17,8 @@ import path from "node:path";
 
 export const STICKY_COOKIE = "bc_node";
 export const UPSTREAM_HEADER = "x-backchannel-upstream";
+/** client_max_body_size of infra/nginx.conf */
+const MAX_BODY = 64 * 1024;
 
 export interface Upstream {
   host: string;
@@ -133,61 +136,102 @@ export async function startNodeProxy(opts: {
   port: number;
   upstreams: () => Upstream[];
 }): Promise<NodeProxy> {
+  /** The node the request's cookie hashes to, then the others: a refused connection moves on, as nginx does. */
   const route = (req: http.IncomingMessage) => {
     const list = opts.upstreams();
     const existing = stickyValue(req.headers.cookie);
     const value = existing ?? randomBytes(16).toString("hex");
-    return { upstream: list[pick(value, list.length)] as Upstream, setCookie: existing ? undefined : value };
+    const first = pick(value, list.length);
+    const order = list.map((_, i) => list[(first + i) % list.length] as Upstream);
+    return { order, setCookie: existing ? undefined : value };
   };
+  const refused = (err: NodeJS.ErrnoException) => err.code === "ECONNREFUSED" || err.code === "ECONNRESET";
 
   const server = http.createServer((req, res) => {
     if (req.url === "/metrics" || req.url?.startsWith("/metrics?")) {
       res.writeHead(404, { "content-type": "text/plain" }).end("Not found.");
       return;
     }
-    const { upstream, setCookie } = route(req);
-    const headers = { ...req.headers, "x-forwarded-for": forwardedFor(req), "x-forwarded-proto": "http" };
-    const outgoing = http.request(
-      { host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers },
-      (answer) => {
-        const out: http.OutgoingHttpHeaders = { ...answer.headers };
-        out[UPSTREAM_HEADER] = `${upstream.host}:${upstream.port}`;
-        if (setCookie) {
-          const prior = answer.headers["set-cookie"] ?? [];
-          out["set-cookie"] = [...prior, `${STICKY_COOKIE}=${setCookie}; Path=/; HttpOnly; SameSite=Lax`];
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
-        answer.pipe(res);
-      },
-    );
-    outgoing.on("error", () => {
-      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end("Bad gateway.");
-      else res.destroy();
+    // Bodies are small (64 kB at most, as in infra/nginx.conf): read whole, so a request can go to another node.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        if (!res.headersSent) res.writeHead(413, { "content-type": "text/plain", connection: "close" }).end();
+        req.destroy();
+      } else chunks.push(chunk);
     });
-    req.pipe(outgoing);
+    req.on("end", () => {
+      if (size > MAX_BODY) return;
+      const body = Buffer.concat(chunks);
+      const { order, setCookie } = route(req);
+      const headers: http.OutgoingHttpHeaders = {
+        ...req.headers,
+        "x-forwarded-for": forwardedFor(req),
+        "x-forwarded-proto": "http",
+        "content-length": String(body.length),
+      };
+      delete headers["transfer-encoding"];
+      if (body.length === 0 && req.headers["content-length"] === undefined) delete headers["content-length"];
+      const attempt = (i: number) => {
+        const upstream = order[i] as Upstream;
+        const outgoing = http.request(
+          { host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers },
+          (answer) => {
+            const out: http.OutgoingHttpHeaders = { ...answer.headers };
+            // Every node tried, the one that answered last: as nginx's $upstream_addr.
+            out[UPSTREAM_HEADER] = order
+              .slice(0, i + 1)
+              .map((u) => `${u.host}:${u.port}`)
+              .join(", ");
+            if (setCookie) {
+              const prior = answer.headers["set-cookie"] ?? [];
+              out["set-cookie"] = [...prior, `${STICKY_COOKIE}=${setCookie}; Path=/; HttpOnly; SameSite=Lax`];
+            }
+            res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+            answer.pipe(res);
+          },
+        );
+        outgoing.on("error", (err: NodeJS.ErrnoException) => {
+          if (!res.headersSent && refused(err) && i + 1 < order.length) attempt(i + 1);
+          else if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end("Bad gateway.");
+          else res.destroy();
+        });
+        outgoing.end(body);
+      };
+      attempt(0);
+    });
   });
 
   server.on("upgrade", (req, socket, head) => {
-    const { upstream } = route(req);
-    const backend = net.connect(upstream.port, upstream.host, () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const name = req.rawHeaders[i] as string;
-        if (name.toLowerCase() !== "x-forwarded-for") lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
-      }
-      lines.push(`X-Forwarded-For: ${forwardedFor(req)}`, "X-Forwarded-Proto: http");
-      backend.write(`${lines.join("\r\n")}\r\n\r\n`);
-      if (head.length > 0) backend.write(head);
-      backend.pipe(socket).pipe(backend);
-    });
-    const end = () => {
-      backend.destroy();
-      socket.destroy();
+    const { order } = route(req);
+    const lines = [`${req.method} ${req.url} HTTP/1.1`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i] as string;
+      if (name.toLowerCase() !== "x-forwarded-for") lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+    }
+    lines.push(`X-Forwarded-For: ${forwardedFor(req)}`, "X-Forwarded-Proto: http");
+    socket.on("error", () => socket.destroy());
+    const attempt = (i: number) => {
+      const upstream = order[i] as Upstream;
+      let connected = false;
+      const backend = net.connect(upstream.port, upstream.host, () => {
+        connected = true;
+        backend.write(`${lines.join("\r\n")}\r\n\r\n`);
+        if (head.length > 0) backend.write(head);
+        backend.pipe(socket).pipe(backend);
+      });
+      backend.on("error", (err: NodeJS.ErrnoException) => {
+        if (!connected && refused(err) && i + 1 < order.length && !socket.destroyed) return attempt(i + 1);
+        socket.destroy();
+      });
+      backend.on("close", () => {
+        if (connected) socket.destroy();
+      });
+      socket.on("close", () => backend.destroy());
     };
-    backend.on("error", end);
-    socket.on("error", end);
-    backend.on("close", end);
-    socket.on("close", end);
+    attempt(0);
   });
 
   const sockets = new Set<net.Socket>();
