@@ -3,6 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { PGlite, type Results, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
+import { openDurablePglite } from "./pglite-durable";
 
 export interface QueryResult<T> {
   rows: T[];
@@ -96,7 +97,9 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
 async function openPglite(dataDir: string | undefined): Promise<Db> {
   const inMemory = dataDir === undefined || dataDir === "" || dataDir.startsWith("memory://");
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pglite = await PGlite.create(inMemory ? undefined : dataDir);
+  // On a data dir, a commit returns only once its WAL is fsynced (pglite-durable.ts: PGlite's own
+  // defaults never fsync). In memory there is no disk to reach.
+  const pglite = inMemory ? await PGlite.create() : await openDurablePglite(dataDir);
 
   const toResult = <T>(res: Results<T>): QueryResult<T> => ({
     rows: res.rows,

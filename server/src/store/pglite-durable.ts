@@ -1,0 +1,147 @@
+// PGlite on a data dir, made durable: a COMMIT returns only once its WAL is fsynced to the disk.
+//
+// Out of the box PGlite 0.5 on NodeFS never calls fsync, on three counts (read in the installed
+// package's dist/pglite.js and its source maps):
+//  1. PGlite.defaultStartParams start postgres with `-F` (fsync = off), so postgres skips every fsync.
+//  2. Emscripten's NODEFS has no `stream_ops.fsync`, so the C fsync() (WASI fd_sync) succeeds without
+//     calling the host, and its fdatasync() syscall is a stub that only checks the fd. With `-F` removed,
+//     postgres's default wal_sync_method (fdatasync) therefore still reaches no disk.
+//  3. NodeFS.syncToFs(), which PGlite awaits after each query, is empty; `relaxedDurability` only
+//     decides whether that (empty) sync is awaited, so it changes nothing on NodeFS.
+// So postgres itself is made to sync, the way it does on a real server: fsync on,
+// wal_sync_method = fsync (the one method that reaches fd_sync), and NODEFS given an fsync that calls
+// the host's fsync(2) on the file's descriptor. postgres then fsyncs the WAL segment inside COMMIT
+// (XLogFlush, before the commit's result is returned), data files and pg_control at checkpoints, and
+// directories after creating files, in the order its crash recovery relies on. PGlite runs postgres
+// synchronously on the calling thread, so the commit's promise cannot resolve before the fsync returned.
+import fs from "node:fs";
+import path from "node:path";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
+import { NodeFS } from "@electric-sql/pglite/nodefs";
+
+/** PGlite's own start parameters without `-F`, with the settings a durable commit needs spelled out. */
+export const DURABLE_START_PARAMS: readonly string[] = [
+  ...PGlite.defaultStartParams.filter((p) => p !== "-F"),
+  ...["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "wal_sync_method=fsync"],
+  ...["-c", "full_page_writes=on"],
+];
+
+/** The settings openDurablePglite checks after start, as `SHOW` reports them. */
+const REQUIRED_SETTINGS: Record<string, string> = {
+  fsync: "on",
+  synchronous_commit: "on",
+  wal_sync_method: "fsync",
+  full_page_writes: "on",
+};
+
+/** The parts of Emscripten's NODEFS this file uses. */
+interface EmscriptenNodeFs {
+  stream_ops: { fsync?: (stream: EmscriptenStream) => number };
+  realPath(node: unknown): string;
+}
+interface EmscriptenStream {
+  nfd?: number;
+  node: unknown;
+}
+
+/** NodeFS whose files postgres can fsync. `walSyncs` counts the host fsyncs of WAL segments. */
+export class DurableNodeFS extends NodeFS {
+  walSyncs = 0;
+
+  override async init(pg: PGlite, opts: Parameters<NodeFS["init"]>[1]) {
+    const { emscriptenOpts } = await super.init(pg, opts);
+    const installFsync = (mod: { NODEFS: EmscriptenNodeFs }) => {
+      const nodefs = mod.NODEFS;
+      nodefs.stream_ops.fsync = (stream) => {
+        const hostPath = nodefs.realPath(stream.node);
+        try {
+          fsyncHost(stream.nfd, hostPath);
+        } catch (err) {
+          fsyncFailed(hostPath, err);
+        }
+        if (hostPath.includes(`${path.sep}pg_wal${path.sep}`)) this.walSyncs++;
+        return 0;
+      };
+    };
+    return {
+      emscriptenOpts: {
+        ...emscriptenOpts,
+        // After NodeFS's own preRun, which mounts the data dir; NODEFS is this module instance's own.
+        preRun: [...(emscriptenOpts.preRun ?? []), installFsync as (mod: unknown) => void],
+      },
+    };
+  }
+}
+
+/**
+ * A failed fsync leaves the page cache in a state nobody can trust (postgres PANICs on it and
+ * recovers from the WAL at restart). Inside PGlite an error here does not surface either: its loop
+ * retries the interrupted message forever, blocking the event loop. So do what postgres does: stop
+ * the process now, before the commit can be acknowledged; the next start replays the WAL on disk.
+ */
+function fsyncFailed(hostPath: string, err: unknown): never {
+  const reason = err instanceof Error ? err.message : String(err);
+  fs.writeSync(2, `FATAL: fsync of ${hostPath} failed (${reason}); stopping so no commit is acknowledged\n`);
+  process.exit(FSYNC_FAILED_EXIT_CODE);
+}
+
+/** The exit code after a failed fsync (EX_IOERR). */
+export const FSYNC_FAILED_EXIT_CODE = 74;
+
+function fsyncHost(fd: number | undefined, hostPath: string): void {
+  // A stream NODEFS opened has its host descriptor; otherwise (none seen in practice) open the path.
+  if (typeof fd === "number") {
+    fs.fsyncSync(fd);
+    return;
+  }
+  const own = fs.openSync(hostPath, "r");
+  try {
+    fs.fsyncSync(own);
+  } finally {
+    fs.closeSync(own);
+  }
+}
+
+/** fsyncs every file and directory under dir (bottom-up), as postgres does before crash recovery. */
+export function fsyncTree(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) fsyncTree(p);
+    else if (entry.isFile()) fsyncHost(undefined, p);
+  }
+  fsyncHost(undefined, dir);
+}
+
+/**
+ * Opens PGlite on dataDir so that every acknowledged commit is on the disk, or throws.
+ * Checks at start that the settings took and that a commit really fsyncs the WAL (a probe
+ * transaction), so a PGlite upgrade that changes any of the above fails here, not silently.
+ */
+export async function openDurablePglite(
+  dataDir: string,
+  opts: Omit<PGliteOptions, "fs" | "dataDir" | "startParams"> = {},
+): Promise<PGlite> {
+  const fsImpl = new DurableNodeFS(dataDir);
+  const pglite = await PGlite.create({ ...opts, fs: fsImpl, startParams: [...DURABLE_START_PARAMS] });
+  try {
+    // A new data dir is written by PGlite's initdb through NODEFS without any fsync, and a data
+    // dir from an earlier, non-durable run may hold writes only in the page cache: sync it all once.
+    fsyncTree(path.resolve(dataDir));
+    for (const [name, want] of Object.entries(REQUIRED_SETTINGS)) {
+      const got = (await pglite.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name];
+      if (got !== want) throw new Error(`PGlite started with ${name} = ${got}, not ${want}`);
+    }
+    const before = fsImpl.walSyncs;
+    await pglite.transaction(async (t) => {
+      // A transactional WAL record (nothing stored in any table), so that COMMIT must flush the WAL.
+      await t.query("SELECT pg_logical_emit_message(true, 'backchannel', 'durability probe')");
+    });
+    if (fsImpl.walSyncs === before) {
+      throw new Error("PGlite committed without fsyncing its WAL: refusing to run non-durably");
+    }
+  } catch (err) {
+    await pglite.close().catch(() => {});
+    throw err;
+  }
+  return pglite;
+}
