@@ -102,7 +102,13 @@ export async function openShared(
   });
 
   const redisError = (err: Error) => log.warn({ err: err.message }, "redis connection error");
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  // Reconnects every 200 ms at most while Redis is away, so readiness turns back soon after it returns.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        maxRetriesPerRequest: 3,
+        retryStrategy: (attempt) => Math.min(attempt * 50, 200),
+      })
+    : undefined;
   redis?.on("error", redisError);
   const scheduler = createScheduler({
     redisUrl: config.redisUrl,
@@ -207,16 +213,24 @@ export async function openShared(
   });
   sessionsRef = sessions;
 
+  // Readiness answers promptly whatever the state of its dependencies: a check that has not answered within
+  // READY_CHECK_MS counts as unreachable, and Redis is unreachable at once while its client is not connected.
   const ready = async () => {
     const checks: Record<string, string> = {};
-    try {
-      await db.query("SELECT 1");
-      checks.database = "ok";
-    } catch {
-      checks.database = "unreachable";
-    }
-    if (redis)
-      checks.redis = (await redis.ping().catch(() => "unreachable")) === "PONG" ? "ok" : "unreachable";
+    const database = db.query("SELECT 1").then(
+      () => "ok",
+      () => "unreachable",
+    );
+    const redisCheck = redis
+      ? redis.status !== "ready"
+        ? Promise.resolve("unreachable")
+        : redis.ping().then(
+            (r) => (r === "PONG" ? "ok" : "unreachable"),
+            () => "unreachable",
+          )
+      : undefined;
+    checks.database = await within(database, READY_CHECK_MS, "unreachable");
+    if (redisCheck) checks.redis = await within(redisCheck, READY_CHECK_MS, "unreachable");
     return { ok: Object.values(checks).every((v) => v === "ok"), checks };
   };
 
@@ -253,6 +267,17 @@ export async function openShared(
       await db.close();
     },
   };
+}
+
+/** How long /readyz waits for each check before it counts as unreachable. */
+const READY_CHECK_MS = 1_000;
+
+function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Migrates the schema: as its owner when DATABASE_OWNER_URL is set (docs/operations.md), else as the app. */

@@ -47,6 +47,16 @@ const MAX_EARLY_SLEEP_MS = 5_000;
 // Finished jobs are kept only for inspection; the database and the audit log hold the outcome.
 const KEEP_COMPLETED = { age: 24 * 3600, count: 1000 };
 const KEEP_FAILED = { age: 7 * 24 * 3600, count: 5000 };
+// Deadlines per ensure round (a start-up or Redis-return re-arm hands over every session at once).
+const ENSURE_CHUNK = 500;
+// A Redis call that gets no answer fails after this long (a hung Redis must not hang a command or /readyz).
+const COMMAND_TIMEOUT_MS = 3_000;
+// Reconnection attempts while Redis is away: 50 ms, 100 ms, ..., then every RECONNECT_MAX_MS.
+const RECONNECT_MAX_MS = 200;
+
+function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 50, RECONNECT_MAX_MS);
+}
 
 // Sets an index entry and returns the id it displaced, atomically, so that each of two racing
 // ensures removes exactly the job it replaced.
@@ -66,10 +76,36 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
   const onRedisError = opts.onRedisError ?? ((err: Error) => console.error(`deadline queue: ${err.message}`));
   const indexKey = (sessionId: string) => `${opts.prefix}:deadline-index:${queueName}:${sessionId}`;
 
-  // Queue and index share one client; it keeps ioredis's default per-command retry limit so that
-  // ensure fails (and the caller logs) instead of hanging while Redis is down.
-  const queueClient = new Redis(opts.redisUrl);
+  // Queue and index share one client. A call fails after one failed reconnection attempt (and a hung one after
+  // COMMAND_TIMEOUT_MS), so ensure, the sweep and readiness answer promptly while Redis is down; the caller logs,
+  // and the re-arm when Redis returns (onRecovered) puts back whatever was lost. Reconnection attempts stay
+  // frequent (RECONNECT_MAX_MS) so that Redis's return is noticed within a fraction of a second.
+  const queueClient = new Redis(opts.redisUrl, {
+    maxRetriesPerRequest: 1,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    retryStrategy: reconnectDelay,
+  });
   queueClient.on("error", onRedisError);
+  // Redis came back after a disconnect: it may have restarted empty (no jobs, no index), so whoever keeps the
+  // deadlines (the worker, from the database) must ensure them again. The first connection is not a return.
+  const recoveredListeners = new Set<() => void>();
+  let connectedOnce = false;
+  let disconnected = false;
+  queueClient.on("close", () => {
+    if (connectedOnce) disconnected = true;
+  });
+  queueClient.on("ready", () => {
+    connectedOnce = true;
+    if (!disconnected || closed) return;
+    disconnected = false;
+    for (const listener of recoveredListeners) {
+      try {
+        listener();
+      } catch (err) {
+        onRedisError(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  });
   const queue = new Queue<DeadlineJob>(queueName, { connection: queueClient, prefix: opts.prefix });
   queue.on("error", onRedisError);
 
@@ -94,26 +130,51 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
     track(queueClient.eval(DELETE_ENTRY_IF, 1, indexKey(sessionId), key, job.id));
   }
 
-  async function ensureOne(job: DeadlineJob): Promise<void> {
-    const id = jobId(job.sessionId, job.key, job.dueAt);
-    const index = indexKey(job.sessionId);
-    const pending = await queueClient.hget(index, job.key);
-    if (pending === id) return; // pending, running or retrying already
-
-    // A finished job under this id (kept for inspection) would make add() a silent no-op.
-    await queue.remove(id);
-    await queue.add(JOB_NAME, toDeadlineJob(job), {
-      jobId: id,
-      delay: Math.max(0, job.dueAt - Date.now()),
-      attempts: MAX_ATTEMPTS,
-      backoff: { type: "exponential", delay: retryBaseMs },
-      removeOnComplete: KEEP_COMPLETED,
-      removeOnFail: KEEP_FAILED,
-      stackTraceLimit: 0,
+  /**
+   * Ensures a chunk of deadlines in a few round trips: one pipelined HGET of their index entries, then, only for
+   * those whose pending job is not already theirs, a removal of any finished job under the new id (it would make
+   * the add a silent no-op), one addBulk, the atomic index swaps, and the removal of the jobs they displaced.
+   */
+  async function ensureChunk(jobs: DeadlineJob[]): Promise<void> {
+    const ids = jobs.map((job) => jobId(job.sessionId, job.key, job.dueAt));
+    const lookup = queueClient.pipeline();
+    for (const job of jobs) lookup.hget(indexKey(job.sessionId), job.key);
+    const pending = (await lookup.exec()) ?? [];
+    const todo: Array<{ job: DeadlineJob; id: string }> = [];
+    jobs.forEach((job, i) => {
+      const [err, current] = pending[i] ?? [new Error("no reply"), null];
+      if (err) throw err;
+      const id = ids[i] as string;
+      if (current !== id) todo.push({ job, id }); // else pending, running or retrying already
     });
-    const displaced = (await queueClient.eval(SWAP_ENTRY, 1, index, job.key, id)) as string | null;
+    if (todo.length === 0) return;
+    await Promise.all(todo.map(({ id }) => queue.remove(id)));
+    const at = Date.now();
+    await queue.addBulk(
+      todo.map(({ job, id }) => ({
+        name: JOB_NAME,
+        data: toDeadlineJob(job),
+        opts: {
+          jobId: id,
+          delay: Math.max(0, job.dueAt - at),
+          attempts: MAX_ATTEMPTS,
+          backoff: { type: "exponential", delay: retryBaseMs },
+          removeOnComplete: KEEP_COMPLETED,
+          removeOnFail: KEEP_FAILED,
+          stackTraceLimit: 0,
+        },
+      })),
+    );
+    const displaced = (await Promise.all(
+      todo.map(({ job, id }) => queueClient.eval(SWAP_ENTRY, 1, indexKey(job.sessionId), job.key, id)),
+    )) as Array<string | null>;
     // A displaced job that is running cannot be removed (remove returns 0); it finishes harmlessly.
-    if (displaced !== null && displaced !== id) await queue.remove(displaced);
+    await Promise.all(
+      todo.map(({ id }, i) => {
+        const old = displaced[i];
+        return old !== null && old !== undefined && old !== id ? queue.remove(old) : undefined;
+      }),
+    );
   }
 
   async function process(job: Job<DeadlineJob>, token: string | undefined, handler: DeadlineHandler) {
@@ -142,7 +203,7 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
       if (closed) throw new Error("deadline scheduler is closed");
       if (worker !== undefined) throw new Error("deadline scheduler already started");
       // BullMQ's workers block on Redis and must retry forever rather than fail a command.
-      workerClient = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+      workerClient = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, retryStrategy: reconnectDelay });
       workerClient.on("error", onRedisError);
       worker = new Worker<DeadlineJob>(queueName, (job, token) => process(job, token, handler), {
         connection: workerClient,
@@ -161,7 +222,21 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
     async ensure(jobs: DeadlineJob[]): Promise<void> {
       if (closed) throw new Error("deadline scheduler is closed");
       for (const job of jobs) assertDeadlineJob(job);
-      for (const job of jobs) await ensureOne(job);
+      // One trigger per session and key: of two entries for the same one, the later wins (as if ensured in turn).
+      const latest = new Map<string, DeadlineJob>();
+      for (const job of jobs) {
+        const target = `${job.sessionId}\u0000${job.key}`;
+        latest.delete(target);
+        latest.set(target, job);
+      }
+      const unique = [...latest.values()];
+      for (let i = 0; i < unique.length; i += ENSURE_CHUNK)
+        await ensureChunk(unique.slice(i, i + ENSURE_CHUNK));
+    },
+
+    onRecovered(listener: () => void): () => void {
+      recoveredListeners.add(listener);
+      return () => recoveredListeners.delete(listener);
     },
 
     async cancelSession(sessionId: string, keepKeys: string[] = []): Promise<void> {

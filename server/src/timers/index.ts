@@ -22,6 +22,8 @@ export interface CreateSchedulerOptions {
   queueName?: string;
   onError?: DeadlineErrorReporter;
   onRedisError?: (err: Error) => void;
+  /** BullMQ: jobs one worker runs at once; ignored without redisUrl. */
+  concurrency?: number;
 }
 
 const DEFAULT_PREFIX = "bc";
@@ -34,6 +36,7 @@ export function createScheduler(opts: CreateSchedulerOptions): Scheduler {
       ...(opts.queueName && { queueName: opts.queueName }),
       ...(opts.onError && { onError: opts.onError }),
       ...(opts.onRedisError && { onRedisError: opts.onRedisError }),
+      ...(opts.concurrency && { concurrency: opts.concurrency }),
     });
   }
   return createInProcessScheduler(opts.onError ? { onError: opts.onError } : {});

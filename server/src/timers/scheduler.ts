@@ -28,6 +28,12 @@ export interface Scheduler {
   ensure(jobs: DeadlineJob[]): Promise<void>;
   /** Drops this session's pending triggers whose key is not in keepKeys. */
   cancelSession(sessionId: string, keepKeys?: string[]): Promise<void>;
+  /**
+   * Only where triggers live outside the process (BullMQ): calls `listener` each time the trigger store comes back
+   * after a disconnect. It may have come back empty (Redis restarted without persistence, or flushed), so the
+   * listener should ensure every open deadline again from the database. Returns a function that unsubscribes.
+   */
+  onRecovered?(listener: () => void): () => void;
   /** Stops timers / the worker, waiting for running handlers to finish. */
   close(): Promise<void>;
 }
