@@ -1,7 +1,9 @@
 // The notices of the open session as toasts: at most three, newest last; each one can be dismissed, and all but
-// the deal's leave by themselves after a few seconds (not while the pointer or the keyboard is on them).
+// the deal's leave by themselves after a few seconds (not while the pointer or the keyboard is on them). A phone
+// shows only the newest, compact, at the bottom (toasts.css).
 import type { FocusEvent } from "react";
 import { noticeCenter, useNotices } from "../store/live";
+import "./toasts.css";
 
 export function Toasts() {
   const toasts = useNotices((s) => s.toasts);

@@ -16,6 +16,7 @@ import { Field } from "../components/Field";
 import { askNotificationPermission, notificationPermission, type Permission } from "../lib/browserNotices";
 import { browserLabel, currentPushSubscription, pushSupported, subscribeThisBrowser } from "../lib/push";
 import { formatClock } from "../lib/time";
+import { useHeadingFocus } from "../lib/useHeadingFocus";
 import { Link } from "../router";
 import { noticeCenter } from "../store/live";
 
@@ -42,6 +43,7 @@ function browserError(err: unknown, fallback: string): UserError {
 }
 
 export function NotificationSettingsPage() {
+  useHeadingFocus("notification-settings");
   return (
     <main className="page narrow settings">
       <p>

@@ -1,5 +1,9 @@
 // One session, laid out for the viewer's role: a side works on its number; the mediator runs the day.
-import { useEffect } from "react";
+// The layout (layout.css): a compact status bar with links to the page's sections stays at the top on every width,
+// with the deal's banner under it; the sections follow in one column on a phone, the live state first. A side gets two
+// columns from 900 px; the mediator gets, from 1200 px, the console on top and rooms, ledger and activity side by
+// side, each scrolling on its own.
+import { Fragment, type ReactNode, useEffect, useLayoutEffect, useRef, useSyncExternalStore } from "react";
 import { api } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
 import { useHeadingFocus } from "../lib/useHeadingFocus";
@@ -7,19 +11,43 @@ import { useNow } from "../lib/useNow";
 import { Link } from "../router";
 import { noticeCenter, sessionController, useSession } from "../store/live";
 import { ActivityFeed } from "./session/ActivityFeed";
-import { panelProps } from "./session/context";
+import { type PanelProps, panelProps } from "./session/context";
 import { DealBanner } from "./session/DealBanner";
-import { Header } from "./session/Header";
+import { Header, SessionDetails } from "./session/Header";
 import { InvitationsPanel, invitableRoles } from "./session/InvitationsPanel";
 import { LedgerPanel } from "./session/LedgerPanel";
 import { MediatorConsole } from "./session/MediatorConsole";
 import { NotifyOffer } from "./session/NotifyOffer";
 import { NumberPanel } from "./session/NumberPanel";
-import { ProposalPanel } from "./session/ProposalPanel";
+import { ProposalPanel, proposalPanelShown } from "./session/ProposalPanel";
 import { Rooms } from "./session/Rooms";
 import { RulesPanel } from "./session/RulesPanel";
+import { type SectionLink, SectionNav } from "./session/SectionNav";
 import { TermsPanel } from "./session/TermsPanel";
 import "./session/fit.css";
+import "./session/layout.css";
+
+/** The width from which the mediator's rooms, ledger and activity sit side by side (layout.css says the same). */
+const DESK_QUERY = "(min-width: 1200px)";
+
+function useMedia(query: string): boolean {
+  return useSyncExternalStore(
+    (onChange) => {
+      const mq = window.matchMedia?.(query);
+      mq?.addEventListener("change", onChange);
+      return () => mq?.removeEventListener("change", onChange);
+    },
+    () => window.matchMedia?.(query).matches ?? false,
+    () => false,
+  );
+}
+
+/** A section of the page: its heading's id (the section links' target), its link's label, and the panel. */
+interface Section {
+  id: string;
+  label: string;
+  node: ReactNode;
+}
 
 export function SessionPage({ sessionId }: { sessionId: string }) {
   const status = useSession((s) => s.status);
@@ -28,7 +56,25 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const presence = useSession((s) => s.presence);
   const connection = useSession((s) => s.connection);
   const now = useNow(1_000);
+  const desk = useMedia(DESK_QUERY);
   useHeadingFocus(status === "error" ? "error" : data ? sessionId : null);
+
+  // The sticky top's height, as --bar-h on the page: the headings' scroll margin and the desk columns' height
+  // follow it (it changes with the width, a deal's banner, a folded banner).
+  const mainRef = useRef<HTMLElement>(null);
+  const topRef = useRef<HTMLDivElement>(null);
+  const hasData = data !== null;
+  useLayoutEffect(() => {
+    const top = topRef.current;
+    const main = mainRef.current;
+    if (!hasData || !top || !main) return;
+    const set = () => main.style.setProperty("--bar-h", `${Math.ceil(top.getBoundingClientRect().height)}px`);
+    set();
+    if (typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(set);
+    observer.observe(top);
+    return () => observer.disconnect();
+  }, [hasData]);
 
   useEffect(() => {
     noticeCenter.open(sessionId);
@@ -60,54 +106,100 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const p = panelProps(data, now);
   const { view } = data;
   const isMediator = view.viewer.role === "mediator";
-  const mayInvite = invitableRoles(view).length > 0;
+  const groups = isMediator ? mediatorSections(p, presence, desk) : sideSections(p, presence);
+  const links: SectionLink[] = groups.flat().map(({ id, label }) => ({ id, label }));
+  const render = (sections: Section[]) => sections.map((s) => <Fragment key={s.id}>{s.node}</Fragment>);
 
   return (
-    <main className={`page session ${isMediator ? "as-mediator" : "as-side"}`}>
-      <DealBanner {...p} />
-      <Header {...p} presence={presence} connection={connection} />
-      {view.phase !== "ended" && <NotifyOffer />}
+    <main ref={mainRef} className={`page session ${isMediator ? "as-mediator" : "as-side"}`}>
+      <div className="session-top" ref={topRef}>
+        <Header {...p} connection={connection} sections={<SectionNav links={links} />} />
+        <DealBanner {...p} />
+      </div>
       {isMediator ? (
-        <div className="layout">
-          <div className="main-col">
-            <MediatorConsole {...p} />
-            <LedgerPanel {...p} />
-            <Rooms {...p} />
-          </div>
-          <div className="side-col">
-            <ActivityFeed {...p} />
-            {mayInvite && <InvitationsPanel {...p} />}
-            <TermsPanel {...p} />
-            <RulesPanel {...p} />
-          </div>
+        <div className="layout mediator-layout">
+          {render(groups[0]!)}
+          <div className="desk">{render(groups[1]!)}</div>
+          {view.phase !== "ended" && <NotifyOffer />}
+          <div className="desk-more">{render(groups[2]!)}</div>
         </div>
       ) : (
-        <div className="layout">
-          {/* Before bidding the rules and terms come first; once numbers are open, the number does. */}
+        <div className="layout side-layout">
           <div className="main-col">
-            {view.phase === "setup" ? (
-              <>
-                <RulesPanel {...p} />
-                <TermsPanel {...p} />
-                <NumberPanel {...p} />
-              </>
-            ) : (
-              <>
-                <NumberPanel {...p} />
-                <ProposalPanel {...p} />
-                <RulesPanel {...p} />
-                <TermsPanel {...p} />
-              </>
-            )}
+            {render(groups[0]!)}
+            {view.phase !== "ended" && <NotifyOffer />}
           </div>
-          <div className="side-col">
-            <Rooms {...p} />
-            <LedgerPanel {...p} />
-            {mayInvite && <InvitationsPanel {...p} />}
-            <ActivityFeed {...p} />
-          </div>
+          <div className="side-col">{render(groups[1]!)}</div>
         </div>
       )}
     </main>
   );
+}
+
+/**
+ * A side's sections, in two groups (the columns from 900 px; one after the other on a phone). Before bidding the
+ * session's details (what Step 2 waits for), the rules and the terms come first; once numbers are open, the number.
+ * A panel keeps its group from one step to the next (moving to the other column would remount it and lose, say, a
+ * message being written).
+ */
+function sideSections(
+  p: PanelProps,
+  presence: Parameters<typeof SessionDetails>[0]["presence"],
+): Section[][] {
+  const { view } = p;
+  const details: Section = {
+    id: "details-title",
+    label: "Session",
+    node: <SessionDetails {...p} presence={presence} />,
+  };
+  const number: Section = { id: "number-title", label: "Number", node: <NumberPanel {...p} /> };
+  const rules: Section = { id: "rules-title", label: "Rules", node: <RulesPanel {...p} /> };
+  const terms: Section = { id: "terms-title", label: "Terms", node: <TermsPanel {...p} /> };
+  const rooms: Section = { id: "rooms-title", label: "Rooms", node: <Rooms {...p} /> };
+  const ledger: Section = { id: "ledger-title", label: "Offers", node: <LedgerPanel {...p} /> };
+  const activity: Section = { id: "feed-title", label: "Activity", node: <ActivityFeed {...p} /> };
+  const invite: Section[] =
+    invitableRoles(view).length > 0
+      ? [{ id: "invitations-title", label: "Invite", node: <InvitationsPanel {...p} /> }]
+      : [];
+  const proposals: Section[] = proposalPanelShown(p)
+    ? [{ id: "proposals-title", label: "Proposals", node: <ProposalPanel {...p} /> }]
+    : [];
+  if (view.phase === "setup") {
+    return [
+      [details, rules, terms, number],
+      [...invite, rooms, ledger, activity],
+    ];
+  }
+  return [
+    [number, ...proposals, rules, terms],
+    [rooms, ledger, details, activity, ...invite],
+  ];
+}
+
+/** The mediator's sections: the console; rooms, ledger and activity (the desk); then the rest. */
+function mediatorSections(
+  p: PanelProps,
+  presence: Parameters<typeof SessionDetails>[0]["presence"],
+  desk: boolean,
+): Section[][] {
+  const { view } = p;
+  const invite: Section[] =
+    invitableRoles(view).length > 0
+      ? [{ id: "invitations-title", label: "Invite", node: <InvitationsPanel {...p} /> }]
+      : [];
+  return [
+    [{ id: "console-title", label: "Console", node: <MediatorConsole {...p} /> }],
+    [
+      { id: "rooms-title", label: "Rooms", node: <Rooms {...p} /> },
+      { id: "ledger-title", label: "Offers", node: <LedgerPanel {...p} scrolls={desk} /> },
+      { id: "feed-title", label: "Activity", node: <ActivityFeed {...p} /> },
+    ],
+    [
+      { id: "details-title", label: "Session", node: <SessionDetails {...p} presence={presence} /> },
+      ...invite,
+      { id: "terms-title", label: "Terms", node: <TermsPanel {...p} /> },
+      { id: "rules-title", label: "Rules", node: <RulesPanel {...p} /> },
+    ],
+  ];
 }

@@ -10,6 +10,7 @@ import {
 import { useState } from "react";
 import { api, toUserError, type UserError } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
+import { useHeadingFocus } from "../lib/useHeadingFocus";
 import { Link } from "../router";
 import { useAuth } from "../store/auth";
 
@@ -71,6 +72,7 @@ export function UnsubscribePage({ token }: { token: string | null }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UserError | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  useHeadingFocus("unsubscribe");
 
   const confirm = async () => {
     if (!token) return;

@@ -35,12 +35,18 @@ export function bracketMidpoint(ourAmount: number, theirAmount: number): number 
   return midpointOf(ourAmount, theirAmount);
 }
 
-export function LedgerPanel(p: PanelProps) {
+/** `scrolls`: the panel is a column of the mediator's desk that scrolls on its own (focusable, for the keyboard). */
+export function LedgerPanel({ scrolls = false, ...p }: PanelProps & { scrolls?: boolean }) {
   const { view } = p;
   const isMediator = view.viewer.role === "mediator";
   const items = view.ledger;
   return (
-    <section className="panel ledger" aria-labelledby="ledger-title">
+    <section
+      className="panel ledger"
+      aria-labelledby="ledger-title"
+      // a scrollable region must be reachable by keyboard
+      tabIndex={scrolls ? 0 : undefined}
+    >
       <h2 id="ledger-title">{LEDGER_TITLE}</h2>
       <p className="hint">
         What the mediator has conveyed between the sides. Visible to both sides and the mediator. These are

@@ -9,6 +9,18 @@ import { otherSideOf } from "../../lib/words";
 import { lastProposalOutcome } from "../../session/feed";
 import type { PanelProps } from "./context";
 
+/** Whether a side has the Proposals panel now (the session page's section links name only the panels shown). */
+export function proposalPanelShown(p: PanelProps): boolean {
+  const { view } = p;
+  if (view.viewer.side === null || view.phase === "ended") return false;
+  return (
+    view.phase === "step3" ||
+    view.proposal !== null ||
+    view.request !== null ||
+    lastProposalOutcome(p.log) !== null
+  );
+}
+
 export function ProposalPanel(p: PanelProps) {
   const { view } = p;
   const side = view.viewer.side;
@@ -19,10 +31,7 @@ export function ProposalPanel(p: PanelProps) {
   const { request, proposal } = view;
   const last = lastProposalOutcome(p.log);
   const lastTooFar = [...p.log].reverse().find((e) => e.event.type === "ProposalTooFarApart");
-  const showPanel =
-    view.phase !== "ended" &&
-    (view.phase === "step3" || proposal !== null || request !== null || last !== null);
-  if (!showPanel) return null;
+  if (!proposalPanelShown(p)) return null;
 
   return (
     <section className="panel proposals" aria-labelledby="proposals-title">

@@ -1,0 +1,260 @@
+// The session screen's layout in a real browser, for a side (the claimant) and the mediator, in set-up, Step 2 and
+// Step 3, at 320x640 and 390x844 (phones: touch, meta viewport honoured) and 1280x800: no horizontal scroll; the
+// status bar still at the top of the screen when scrolled to the bottom; section links whose "Rooms" brings the
+// rooms heading into view below the bar, not under it; and at 1280x800 the mediator's rooms, ledger and activity
+// side by side, their tops in the first screen without scrolling the page. Screenshots of each.
+import { describe, expect, it } from "vitest";
+import {
+  browserSuite,
+  chooseCreatorRole,
+  fillSignUp,
+  haveChromium,
+  type OpenOptions,
+  type Participant,
+  signUpAndAccept,
+} from "./harness";
+
+const TITLE = "Okafor-Lindqvist Holdings v. Northwind Freight & Logistics International";
+const PASSWORD = "correct horse battery";
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const SMALL = { width: 320, height: 640 };
+
+interface Measure {
+  scrollWidth: number;
+  innerWidth: number;
+  scrolled: boolean;
+  barTop: number;
+  barBottom: number;
+  /** the whole sticky top: the bar and the section links (a deal's banner too, none here) */
+  topBottom: number;
+  innerHeight: number;
+}
+
+describe.skipIf(!haveChromium)("browser: the session screen's layout on phones and a desktop", () => {
+  const suite = browserSuite("layout", "Layout e2e screenshots");
+  const { browsers } = suite;
+  const problems: string[] = [];
+
+  it("no sideways scroll, the status bar stays, section links land below it, the mediator's desk side by side", {
+    timeout: 240_000,
+  }, async () => {
+    try {
+      await scenario();
+    } catch (err) {
+      await browsers.evidence();
+      throw err;
+    }
+    expect(problems).toEqual([]);
+    for (const p of browsers.people) expect(p.pageErrors, `${p.name} page errors`).toEqual([]);
+  });
+
+  async function signIn(p: Participant, email: string): Promise<void> {
+    await p.page.goto(`${suite.base}/signin`);
+    await p.page.getByLabel("Email").fill(email);
+    await p.page.getByLabel("Password").fill(PASSWORD);
+    await p.page.getByRole("button", { name: "Sign in" }).click();
+    await p.page.getByRole("heading", { name: /Welcome/ }).waitFor();
+  }
+
+  /** Waits for a (smooth) scroll to end. */
+  async function settled(p: Participant): Promise<void> {
+    let last = -1;
+    await expect
+      .poll(async () => {
+        const y = await p.page.evaluate(() => window.scrollY);
+        const still = y === last;
+        last = y;
+        return still;
+      })
+      .toBe(true);
+  }
+
+  /** Width, the bar after scrolling to the bottom, the section links, and screenshots: one screen at one size. */
+  async function checkScreen(p: Participant, role: "side" | "mediator", moment: string): Promise<void> {
+    const page = p.page;
+    const size = page.viewportSize()!;
+    const where = `${p.name} ${moment} @${size.width}x${size.height}`;
+    await page.waitForLoadState("load");
+    await page.evaluate(() => window.scrollTo(0, 0));
+
+    // 1. Nothing wider than the screen.
+    const measure = () =>
+      page.evaluate((): Measure => {
+        const bar = document.querySelector(".status-bar")!.getBoundingClientRect();
+        const top = document.querySelector(".session-top")!.getBoundingClientRect();
+        return {
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth: window.innerWidth,
+          scrolled: window.scrollY > 0,
+          barTop: bar.top,
+          barBottom: bar.bottom,
+          topBottom: top.bottom,
+          innerHeight: window.innerHeight,
+        };
+      });
+    const atTop = await measure();
+    if (atTop.scrollWidth > Math.min(atTop.innerWidth, size.width))
+      problems.push(`${where}: scrollWidth ${atTop.scrollWidth} > ${Math.min(atTop.innerWidth, size.width)}`);
+
+    // 2. The status bar is at the top of the screen after scrolling to the bottom.
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await page.waitForTimeout(100);
+    const atBottom = await measure();
+    if (!atBottom.scrolled) problems.push(`${where}: the page did not scroll (is it all on one screen?)`);
+    if (!(atBottom.barTop >= 0 && atBottom.barTop < 2 && atBottom.barBottom <= atBottom.innerHeight))
+      problems.push(`${where}: the status bar is not at the top when scrolled down (top ${atBottom.barTop})`);
+    // On a phone the sticky top keeps to about a fifth of the screen (a quarter at 320x640, where the step and its
+    // countdown take two lines).
+    const budget = size.width <= SMALL.width ? 0.27 : 0.2;
+    if (size.width <= PHONE.width && atBottom.topBottom > atBottom.innerHeight * budget)
+      problems.push(
+        `${where}: the sticky top takes ${Math.round(atBottom.topBottom)} px of ${atBottom.innerHeight}`,
+      );
+
+    // 3. The section links, in the page's order; "Rooms" lands the rooms heading just below the sticky top.
+    const nav = page.getByRole("navigation", { name: "Sections" });
+    const labels = (await nav.getByRole("link").allTextContents()).map((t) => t.trim());
+    const expected =
+      role === "side"
+        ? ["Number", "Rooms", "Offers", "Terms", "Activity", "Session"]
+        : ["Console", "Rooms", "Offers", "Terms", "Activity", "Session"];
+    for (const label of expected)
+      if (!labels.includes(label))
+        problems.push(`${where}: no "${label}" section link (${labels.join(", ")})`);
+    if (role === "mediator" && labels[0] !== "Console")
+      problems.push(`${where}: the console is not the first section link`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await nav.getByRole("link", { name: "Rooms", exact: true }).click();
+    const roomsLanding = () =>
+      page.evaluate(() => {
+        const top = document.querySelector(".session-top")!.getBoundingClientRect().bottom;
+        const h = document.getElementById("rooms-title")!.getBoundingClientRect();
+        return { below: h.top >= top - 1, inView: h.bottom <= window.innerHeight, top: h.top, bar: top };
+      });
+    await expect
+      .poll(
+        async () => {
+          const r = await roomsLanding();
+          return r.below && r.inView;
+        },
+        { message: `${where}: the rooms heading below the bar after "Rooms"` },
+      )
+      .toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("rooms-title");
+    await settled(p);
+
+    // 4. The mediator's desk at 1280x800: rooms, ledger and activity side by side, tops in the first screen.
+    if (role === "mediator" && size.width >= 1200) {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.waitForTimeout(100);
+      const columns = await page.evaluate(() =>
+        ["section.rooms", "section.ledger", "section.feed"].map((sel) => {
+          const r = document.querySelector(sel)!.getBoundingClientRect();
+          return { sel, top: r.top, left: r.left, right: r.right, innerHeight: window.innerHeight };
+        }),
+      );
+      for (const c of columns)
+        if (!(c.top >= 0 && c.top < c.innerHeight - 100))
+          problems.push(`${where}: ${c.sel}'s top (${Math.round(c.top)}) is not in the first screen`);
+      const sorted = [...columns].sort((a, b) => a.left - b.left);
+      for (let i = 1; i < sorted.length; i++)
+        if (sorted[i]!.left < sorted[i - 1]!.right)
+          problems.push(`${where}: ${sorted[i - 1]!.sel} and ${sorted[i]!.sel} are not side by side`);
+    }
+
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const tag = `${moment}-${size.width}`;
+    await browsers.shoot(p, `${tag}-screen`, { fullPage: false });
+    if (size.width !== SMALL.width) await browsers.shoot(p, `${tag}-page`);
+  }
+
+  /** The screen at 390 (the phone as opened), at 320 (the same phone, narrower) and at 1280 (the desktop). */
+  async function checkAll(
+    phone: Participant,
+    desk: Participant,
+    role: "side" | "mediator",
+    moment: string,
+  ): Promise<void> {
+    await phone.page.setViewportSize(PHONE);
+    await checkScreen(phone, role, moment);
+    await phone.page.setViewportSize(SMALL);
+    await checkScreen(phone, role, moment);
+    await phone.page.setViewportSize(PHONE);
+    await checkScreen(desk, role, moment);
+  }
+
+  async function scenario(): Promise<void> {
+    const phoneOpts: OpenOptions = { viewport: PHONE, isMobile: true, hasTouch: true };
+    const [claimant, respondent, mediator, claimantM, mediatorM] = await Promise.all([
+      browsers.open("claimant", { viewport: DESKTOP }),
+      browsers.open("respondent", { viewport: DESKTOP }),
+      browsers.open("mediator", { viewport: DESKTOP }),
+      browsers.open("claimant-phone", phoneOpts),
+      browsers.open("mediator-phone", phoneOpts),
+    ]);
+
+    // A mediation day whose Step 2 lasts 50 seconds: set-up, Step 2 and Step 3 are each looked at.
+    await claimant.page.goto(`${suite.base}/signup`);
+    await fillSignUp(claimant, "Claire Claimant");
+    await claimant.page.getByRole("heading", { name: "New session" }).waitFor();
+    await claimant.page.getByLabel("Title").fill(TITLE);
+    await claimant.page.getByRole("button", { name: /Mediation day/ }).click();
+    await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: amount").fill("50");
+    await claimant.page.getByLabel("Step 2 (sealed numbers) lasts: unit").selectOption("seconds");
+    await claimant.page
+      .getByLabel(/Terms \(everything except the amount\)/)
+      .fill("Release of all claims. Payment of $_____ within 30 days. Confidentiality.");
+    await chooseCreatorRole(claimant, "claimant");
+    await claimant.page.getByRole("button", { name: "Create session" }).click();
+    await claimant.page.waitForURL(/\/sessions\//);
+    await claimant.page.getByRole("heading", { name: TITLE, level: 1 }).waitFor();
+    const sessionUrl = claimant.page.url();
+
+    await claimant.page.getByLabel("Invite", { exact: true }).selectOption("respondent");
+    await claimant.page.getByRole("button", { name: "Create invitation link" }).click();
+    const respondentLink = await claimant.page
+      .getByLabel("Invitation link for the respondent side")
+      .inputValue();
+    await claimant.page.getByLabel("Invite", { exact: true }).selectOption("mediator");
+    await claimant.page.getByRole("button", { name: "Create invitation link" }).click();
+    const mediatorLink = await claimant.page.getByLabel("Invitation link for a mediator").inputValue();
+    await signUpAndAccept(respondent, respondentLink, "Ray Respondent");
+    await signUpAndAccept(mediator, mediatorLink, "Mia Mediator");
+
+    // The phones: the claimant and the mediator, signed in on a second device.
+    await signIn(claimantM, claimant.email!);
+    await signIn(mediatorM, mediator.email!);
+    for (const p of [claimantM, mediatorM]) {
+      await p.page.goto(sessionUrl);
+      await p.page.getByRole("heading", { name: TITLE, level: 1 }).waitFor();
+    }
+    await mediator.page.getByText("Ray Respondent joined as the respondent side.").first().waitFor();
+    // Some messages, so the rooms are not empty.
+    await claimant.page.getByLabel("Message to Private with the mediator").fill("We are ready when you are.");
+    await claimant.page.getByRole("button", { name: "Send" }).click();
+    await claimant.page
+      .getByRole("log")
+      .or(claimant.page.locator(".messages"))
+      .getByText("We are ready when you are.")
+      .first()
+      .waitFor();
+
+    await checkAll(claimantM, claimant, "side", "setup");
+    await checkAll(mediatorM, mediator, "mediator", "setup");
+
+    // Step 2: both sides leave the terms for later; the claimant enters a number.
+    await claimant.page.getByRole("button", { name: "Skip: terms settled later" }).click();
+    await respondent.page.getByRole("button", { name: "Skip: terms settled later" }).click();
+    for (const p of [claimant, mediator, claimantM, mediatorM])
+      await p.page.getByText("Step 2 — sealed numbers", { exact: true }).first().waitFor();
+    await checkAll(claimantM, claimant, "side", "step2");
+    await checkAll(mediatorM, mediator, "mediator", "step2");
+
+    // Step 3, at the Step 2 deadline (no numbers: no deal).
+    for (const p of [claimant, mediator, claimantM, mediatorM])
+      await p.page.getByText("Step 3 — live bidding", { exact: true }).first().waitFor({ timeout: 90_000 });
+    await checkAll(claimantM, claimant, "side", "step3");
+    await checkAll(mediatorM, mediator, "mediator", "step3");
+  }
+});
