@@ -2,7 +2,8 @@
 // Step 3, at 320x640 and 390x844 (phones: touch, meta viewport honoured) and 1280x800: no horizontal scroll; the
 // status bar still at the top of the screen when scrolled to the bottom; section links whose "Rooms" brings the
 // rooms heading into view below the bar, not under it; and at 1280x800 the mediator's rooms, ledger and activity
-// side by side, their tops in the first screen without scrolling the page. Screenshots of each.
+// side by side, their tops in the first screen without scrolling the page. Screenshots of each. Then the notification
+// settings and unsubscribe pages: the focus on their heading after navigation.
 import { describe, expect, it } from "vitest";
 import {
   browserSuite,
@@ -256,5 +257,13 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
       await p.page.getByText("Step 3 — live bidding", { exact: true }).first().waitFor({ timeout: 90_000 });
     await checkAll(claimantM, claimant, "side", "step3");
     await checkAll(mediatorM, mediator, "mediator", "step3");
+
+    // The notification settings and unsubscribe pages take the focus to their heading on arrival, as the others do.
+    await claimant.page.getByRole("link", { name: "Notifications", exact: true }).click();
+    await claimant.page.getByRole("heading", { name: "Notifications", level: 1 }).waitFor();
+    await expect.poll(() => claimant.page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+    await claimant.page.goto(`${suite.base}/unsubscribe?token=not-a-real-token`);
+    await claimant.page.getByRole("heading", { name: "Unsubscribe", level: 1 }).waitFor();
+    await expect.poll(() => claimant.page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
   }
 });
