@@ -3,7 +3,7 @@
 // the node:fs calls, and, when strace is installed, at the system calls of a child process), and what
 // was acknowledged survives the process being killed with SIGKILL.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import fs, { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import fs, { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,7 +35,8 @@ const walSyncsIn = (events: Event[], dataDir: string) =>
   events.filter((e) => "sync" in e && e.sync.startsWith(dataDir) && WAL_SEGMENT.test(e.sync));
 
 describe("PGlite on a data dir: durable commits", () => {
-  const root = mkdtempSync(path.join(tmpdir(), "bc-durable-"));
+  // Real path: the traces show the paths behind the fds, with any symlink in TMPDIR resolved.
+  const root = realpathSync(mkdtempSync(path.join(tmpdir(), "bc-durable-")));
   const dataDir = path.join(root, "pglite");
   const events: Event[] = [];
   let db: Db;
@@ -96,7 +97,7 @@ describe("PGlite on a data dir: durable commits", () => {
 });
 
 describe("PGlite on a data dir: killed with SIGKILL after acknowledging", () => {
-  const root = mkdtempSync(path.join(tmpdir(), "bc-durable-kill-"));
+  const root = realpathSync(mkdtempSync(path.join(tmpdir(), "bc-durable-kill-")));
   const dataDir = path.join(root, "pglite");
   const serverDir = fileURLToPath(new URL("../..", import.meta.url));
   const childScript = fileURLToPath(new URL("./durability-child.ts", import.meta.url));
