@@ -29,7 +29,7 @@ import { findNginx, type NodeProxy, nginxConfig, startNodeProxy, type Upstream }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SERVER_DIR = path.resolve(HERE, "../../server");
-const ORPHAN_GUARD = pathToFileURL(path.join(HERE, "orphan-guard.mjs")).href;
+export const ORPHAN_GUARD = pathToFileURL(path.join(HERE, "orphan-guard.mjs")).href;
 const RUN_GUARDED = path.join(HERE, "run-guarded.mjs");
 
 export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -110,7 +110,16 @@ function installExitHook(): void {
   });
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+/** Runs `cleanup` (synchronous, best effort) if this process exits before the returned function is called. */
+export function cleanUpAtExit(cleanup: () => void): () => void {
+  exitCleanups.add(cleanup);
+  installExitHook();
+  return () => {
+    exitCleanups.delete(cleanup);
+  };
+}
+
+export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
     return true;
@@ -128,14 +137,14 @@ function isRunning(pid: number): boolean {
   }
 }
 
-interface Started {
+export interface Started {
   child: ChildProcess;
   pid: number;
   exited: Promise<void>;
   done: boolean;
 }
 
-function startProcess(
+export function startProcess(
   command: string,
   args: string[],
   opts: { cwd: string; env: NodeJS.ProcessEnv; logFile: string },
@@ -168,7 +177,11 @@ function startProcess(
 }
 
 /** Signals the group, waits up to `graceMs` for the leader to exit, then kills the group. */
-async function stopProcess(p: Started, signal: NodeJS.Signals = "SIGTERM", graceMs = 20_000): Promise<void> {
+export async function stopProcess(
+  p: Started,
+  signal: NodeJS.Signals = "SIGTERM",
+  graceMs = 20_000,
+): Promise<void> {
   if (!p.done) {
     signalGroup(p.pid, signal);
     const timer = new Promise<"late">((r) => setTimeout(() => r("late"), graceMs).unref());
@@ -201,7 +214,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `url` until it answers 200; fails early when the process exits. */
-async function waitReady(url: string, p: Started, what: string, logFile: string, timeoutMs: number) {
+export async function waitReady(url: string, p: Started, what: string, logFile: string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (p.done)
@@ -279,7 +292,7 @@ function dropSync(adminUrl: string, database: string, redisUrl: string, prefix: 
 
 // ---------------------------------------------------------------- secrets shared by every node
 
-function sharedSecrets(): Record<string, string> {
+export function sharedSecrets(): Record<string, string> {
   const ecdh = createECDH("prime256v1");
   ecdh.generateKeys();
   const vapidPrivate = Buffer.alloc(32);
@@ -297,7 +310,7 @@ function sharedSecrets(): Record<string, string> {
 }
 
 /** The caller's environment minus what must not leak into a node (its own storage, a test runner's markers). */
-function baseEnv(): NodeJS.ProcessEnv {
+export function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (name.startsWith("VITEST") || name === "TEST" || name === "NODE_OPTIONS") continue;
