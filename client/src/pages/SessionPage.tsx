@@ -3,7 +3,15 @@
 // with the deal's banner under it; the sections follow in one column on a phone, the live state first. A side gets two
 // columns from 900 px; the mediator gets, from 1200 px, the console on top and rooms, ledger and activity side by
 // side, each scrolling on its own.
-import { Fragment, type ReactNode, useEffect, useLayoutEffect, useRef, useSyncExternalStore } from "react";
+import {
+  Fragment,
+  type ReactNode,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useSyncExternalStore,
+} from "react";
 import { api } from "../api";
 import { ErrorLine } from "../components/ErrorLine";
 import { useHeadingFocus } from "../lib/useHeadingFocus";
@@ -31,12 +39,16 @@ import "./session/layout.css";
 const DESK_QUERY = "(min-width: 1200px)";
 
 function useMedia(query: string): boolean {
-  return useSyncExternalStore(
-    (onChange) => {
+  const subscribe = useCallback(
+    (onChange: () => void) => {
       const mq = window.matchMedia?.(query);
       mq?.addEventListener("change", onChange);
       return () => mq?.removeEventListener("change", onChange);
     },
+    [query],
+  );
+  return useSyncExternalStore(
+    subscribe,
     () => window.matchMedia?.(query).matches ?? false,
     () => false,
   );
