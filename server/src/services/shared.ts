@@ -113,10 +113,14 @@ export async function openShared(
   const scheduler = createScheduler({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
+    // The in-process scheduler keeps the pipeline's clock, so a deadline is due by the same clock that decides it.
+    now: opts.now,
     onError: (err, job) =>
       log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
     // Into the JSON log like every other line, not stderr as plain text.
     onRedisError: (err) => log.warn({ err: err.message }, "deadline queue redis error"),
+    // Firings run together are applied as one batch (worker.ts): enough at once for a burst to batch.
+    concurrency: DEADLINE_CONCURRENCY,
   });
   // The request listener exists before Socket.IO attaches (web role): Socket.IO then owns /socket.io/ and passes
   // the rest through to the role's handler.
@@ -185,6 +189,9 @@ export async function openShared(
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     queueName: "notifications",
+    // In process (the embedded database's single connection), a few at once: a burst of notices then never stands
+    // in front of a deadline's tick with hundreds of transactions. BullMQ keeps its worker's default.
+    ...(config.redisUrl ? {} : { concurrency: EMBEDDED_NOTICE_CONCURRENCY }),
     onError: (err, job) => log.warn({ err: String(err), notice: job.sessionId }, "notice trigger failed"),
     onRedisError: (err) => log.warn({ err: err.message }, "notification queue redis error"),
   });
@@ -268,6 +275,12 @@ export async function openShared(
     },
   };
 }
+
+/** BullMQ deadline jobs one worker runs at once (their ticks share transactions, see worker.ts). */
+const DEADLINE_CONCURRENCY = 64;
+
+/** Notice deliveries the embedded node runs at once (each takes two short transactions). */
+const EMBEDDED_NOTICE_CONCURRENCY = 2;
 
 /** How long /readyz waits for each check before it counts as unreachable. */
 const READY_CHECK_MS = 1_000;

@@ -1,15 +1,20 @@
-// The worker role: fires deadlines (the scheduler's handler runs the clock's tick), reschedules every stored deadline
-// at start-up and sweeps for overdue ones; on PORT only health and readiness.
+// The worker role: fires deadlines (the scheduler's handler runs the clock's tick, batched across sessions), arms each
+// session's next deadline at start-up and again when Redis returns, and sweeps for overdue ones; on PORT only health
+// and readiness.
 import { createWorkerApp } from "../http/app";
+import { createBatcher } from "../timers/batcher";
 import type { Role, Shared } from "./shared";
 
 /** `alone`: no web role on this node, so the worker serves PORT (health only) and owns Socket.IO's closing. */
 export async function startWorker(shared: Shared, opts: { alone: boolean }): Promise<Role> {
   const { config, sessions, scheduler, notifications, metrics, log } = shared;
   if (opts.alone) shared.serve(createWorkerApp({ config, ready: shared.ready, log }));
+  // Firings that arrive together are applied together: many sessions' ticks to a transaction (tickMany), each
+  // firing answered with its own session's outcome (so a failed one is retried alone by the scheduler).
+  const ticks = createBatcher((ids) => sessions.commands.tickMany(ids));
   await scheduler.start(async (job, info) => {
     metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
-    await sessions.commands.tick(job.sessionId);
+    await ticks.submit(job.sessionId);
   });
   const n = await sessions.commands.reconcileDeadlines();
   log.info({ deadlines: n }, "deadlines reconciled");

@@ -10,6 +10,7 @@ import {
   errors,
   eventStreams,
   evolve,
+  nextDeadline,
   openDeadlines,
   type Random,
   SERVER_FILLED_IDS,
@@ -36,6 +37,13 @@ import {
 import type { Scheduler } from "../timers/scheduler";
 import type { CacheEvictions } from "./evictions";
 import type { Loaded, SessionRepository } from "./repository";
+
+/** What a batch of clock ticks writes together, once, after appending every session's events (tickMany). */
+interface DeferredWrites {
+  summaries: Array<{ sessionId: string; state: SessionState; deadlines: ReturnType<typeof openDeadlines> }>;
+  notices: ReturnType<typeof noticesOf>;
+}
+
 import type { StateCache } from "./state-cache";
 
 type WithoutActor<C> = C extends unknown ? Omit<C, "actor" | "actorName"> : never;
@@ -100,6 +108,17 @@ interface ReceiptInput {
   commandHash: string | null;
 }
 const CLOCK: ReceiptInput = { actorId: null, idempotencyKey: null, commandHash: null };
+
+/** The key of a session's single deadline trigger (the scheduler keeps one trigger per session and key). */
+export const NEXT_DEADLINE_TRIGGER = "next";
+/** At most this many sessions' ticks share one transaction... */
+export const TICK_BATCH_MAX = 100;
+/** ...and a transaction stops taking sessions after this much work, so the event loop is never held for long. */
+export const TICK_BATCH_BUDGET_MS = 40;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Work that must share the command's transaction (redeeming an invitation token, storing one). */
 export type PrepareCommand = (q: Queryable) => Promise<ServiceCommand>;
@@ -274,11 +293,99 @@ export class CommandPipeline {
     return committed;
   }
 
-  /** At start-up: every deadline stored in the database is (re)scheduled; overdue ones fire at once. */
+  /**
+   * The clock for many sessions at once: each session's idempotent tick, many sessions to a transaction, so a burst of
+   * deadlines costs a few statements per session and one commit per batch instead of a transaction each. A batch
+   * locks its sessions in one statement, in id order (two batches on two nodes never deadlock), appends each one's
+   * due events, then writes every session's deadlines, phase and notices in a few bulk statements. It takes sessions
+   * until TICK_BATCH_MAX or TICK_BATCH_BUDGET_MS of work, commits, publishes and re-arms, and yields to the event loop
+   * before the next batch, so the process keeps answering (health, sockets) during a burst. If a batch fails, its
+   * sessions are ticked again one by one (tick), so one bad session never holds back the others; the returned map
+   * holds the sessions that still failed, with their errors. Acknowledged means committed: only committed ticks are
+   * published.
+   */
+  async tickMany(sessionIds: readonly string[]): Promise<Map<string, unknown>> {
+    const failures = new Map<string, unknown>();
+    const ordered = [...new Set(sessionIds)].sort();
+    let next = 0;
+    while (next < ordered.length) {
+      const chunk = ordered.slice(next, next + TICK_BATCH_MAX);
+      const committed: Committed[] = [];
+      const idle: Array<[string, SessionState]> = [];
+      let taken = 0;
+      try {
+        await this.track(
+          this.deps.repo.db.tx(async (q) => {
+            const started = performance.now();
+            const locked = await this.deps.repo.lockMany(q, chunk);
+            const deferred: DeferredWrites = { summaries: [], notices: [] };
+            for (const sessionId of chunk) {
+              taken++;
+              const meta = locked.get(sessionId);
+              const loaded = meta ? await this.loadLocked(q, sessionId, meta) : null;
+              if (loaded) {
+                const decision = decide(
+                  loaded.state,
+                  { type: "Tick" },
+                  { now: this.deps.now(), random: this.deps.random },
+                );
+                if (decision.ok && decision.events.length > 0)
+                  committed.push(await this.commit(q, sessionId, loaded, decision.events, CLOCK, deferred));
+                else idle.push([sessionId, loaded.state]);
+              }
+              if (performance.now() - started >= TICK_BATCH_BUDGET_MS) break;
+            }
+            await this.deps.repo.saveSummaries(q, deferred.summaries);
+            const noticeIds = (await this.deps.notices?.record(q, deferred.notices)) ?? [];
+            // Dispatched once, with the batch's first commit (afterCommit dispatches a commit's noticeIds).
+            const first = committed[0];
+            if (first) first.noticeIds = noticeIds;
+          }),
+        );
+      } catch (err) {
+        // Nothing of this batch was stored: each of its sessions gets a transaction of its own.
+        this.deps.log.warn(
+          { err: errorText(err), sessions: Math.max(1, taken) },
+          "tick batch failed, ticking alone",
+        );
+        const alone = chunk.slice(0, Math.max(1, taken));
+        for (const sessionId of alone) {
+          try {
+            await this.tick(sessionId);
+          } catch (err) {
+            failures.set(sessionId, err);
+          }
+        }
+        next += alone.length;
+        await yieldToEventLoop();
+        continue;
+      }
+      next += taken;
+      for (const c of committed) {
+        this.deps.log.debug(
+          { sessionId: c.sessionId, version: c.version, events: c.events.map((e) => e.event.type) },
+          "deadline applied",
+        );
+        this.afterCommit(c);
+      }
+      // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real next deadline.
+      for (const [sessionId, state] of idle) this.ensureDeadlines(sessionId, state);
+      await yieldToEventLoop();
+    }
+    return failures;
+  }
+
+  /**
+   * At start-up, when Redis returns, and in the sweep: each session's next deadline stored in the database gets its
+   * trigger (one query, one bulk ensure); overdue ones fire at once. Returns how many sessions were handed over.
+   */
   async reconcileDeadlines(opts: { dueBefore?: number } = {}): Promise<number> {
-    const jobs = await this.deps.repo.deadlines(opts.dueBefore);
-    if (jobs.length > 0) await this.deps.scheduler.ensure(jobs);
-    return jobs.length;
+    const next = await this.deps.repo.nextDeadlines(opts.dueBefore);
+    if (next.length > 0)
+      await this.deps.scheduler.ensure(
+        next.map((d) => ({ sessionId: d.sessionId, key: NEXT_DEADLINE_TRIGGER, dueAt: d.dueAt })),
+      );
+    return next.length;
   }
 
   /** Shutdown: from now on deadlines are only stored, not handed to the scheduler (it is closing). */
@@ -298,6 +405,15 @@ export class CommandPipeline {
   async lockAndLoad(q: Queryable, sessionId: string): Promise<Loaded | null> {
     const meta = await this.deps.repo.lock(q, sessionId);
     if (!meta) return null;
+    return this.loadLocked(q, sessionId, meta);
+  }
+
+  /** Loads a session whose row the caller has locked (`meta` is what the lock read). */
+  private async loadLocked(
+    q: Queryable,
+    sessionId: string,
+    meta: NonNullable<Awaited<ReturnType<SessionRepository["lock"]>>>,
+  ): Promise<Loaded | null> {
     const { dataKey, chainHash } = meta;
     const cached = this.deps.cache.peek(sessionId);
     if (cached && cached.version === meta.version && meta.streams)
@@ -358,6 +474,7 @@ export class CommandPipeline {
     base: Omit<Loaded, "state"> & { state: SessionState | null },
     events: SessionEvent[],
     receipt: ReceiptInput,
+    deferred?: DeferredWrites,
   ): Promise<Committed> {
     const { repo } = this.deps;
     const dataKey = base.dataKey;
@@ -401,18 +518,18 @@ export class CommandPipeline {
     }
     const after = states.at(-1) ?? (base.state as SessionState);
     // The database holds every deadline; the scheduler is only a trigger.
-    await repo.saveSummary(q, sessionId, after, openDeadlines(after));
+    if (deferred) deferred.summaries.push({ sessionId, state: after, deadlines: openDeadlines(after) });
+    else await repo.saveSummary(q, sessionId, after, openDeadlines(after));
     const keyDestroyed = after.phase === "ended" && after.outcome !== "deal";
     // No deal: erase the key, and the numbers with it.
     if (keyDestroyed) await destroySessionKey(q, sessionId);
-    const noticeIds =
-      (await this.deps.notices?.record(
-        q,
-        noticesOf(
-          sessionId,
-          events.map((event, i) => ({ event, state: states[i] as SessionState })),
-        ),
-      )) ?? [];
+    const notices = noticesOf(
+      sessionId,
+      events.map((event, i) => ({ event, state: states[i] as SessionState })),
+    );
+    let noticeIds: string[] = [];
+    if (deferred) deferred.notices.push(...notices);
+    else noticeIds = (await this.deps.notices?.record(q, notices)) ?? [];
     const actorRole = receipt.actorId ? after.members[receipt.actorId]?.role : undefined;
     const actorPosition = actorRole ? heads[actorRole].position : null;
     if (receipt.idempotencyKey && receipt.actorId) {
@@ -455,15 +572,20 @@ export class CommandPipeline {
       this.track(this.deps.notices.dispatch(committed.noticeIds));
   }
 
+  /**
+   * One trigger per session, at its next deadline: moved whenever that changes (a command, a tick), dropped when the
+   * session has none left. The handler applies whatever is due and comes back here for the one after.
+   */
   private ensureDeadlines(sessionId: string, state: SessionState): void {
     if (this.schedulingStopped) return;
-    const jobs = openDeadlines(state).map((d) => ({ sessionId, key: d.key, dueAt: d.at }));
+    const next = nextDeadline(state);
     // A job left behind for a moved deadline is harmless: its handler re-reads the session and ticks.
-    const scheduling =
-      jobs.length > 0 ? this.deps.scheduler.ensure(jobs) : this.deps.scheduler.cancelSession(sessionId);
+    const scheduling = next
+      ? this.deps.scheduler.ensure([{ sessionId, key: NEXT_DEADLINE_TRIGGER, dueAt: next.at }])
+      : this.deps.scheduler.cancelSession(sessionId);
     this.track(
       scheduling.catch((err) => {
-        // The deadline row is committed; start-up reconciliation will schedule it if this failed.
+        // The deadline row is committed; the re-arm (start-up, Redis's return, the sweep) will schedule it.
         this.deps.log.error({ err: errorText(err), sessionId }, "scheduling failed");
       }),
     );

@@ -74,6 +74,44 @@ export class SessionRepository {
     return { ...meta, dataKey: meta.wrappedKey ? unwrapKey(this.masterKey, meta.wrappedKey) : null };
   }
 
+  /**
+   * Locks many session rows at once, in id order (so two batches never wait on each other in a cycle), until the
+   * transaction ends: the clock's batches (tickMany). Unknown ids are left out of the map.
+   */
+  async lockMany(
+    q: Queryable,
+    sessionIds: readonly string[],
+  ): Promise<Map<string, LockedSession & { dataKey: Buffer | null }>> {
+    const ids = sessionIds.filter(isUuid);
+    const locked = new Map<string, LockedSession & { dataKey: Buffer | null }>();
+    if (ids.length === 0) return locked;
+    const r = await q.query<{
+      id: string;
+      version: number;
+      chain_hash: string;
+      phase: string;
+      wrapped_key: string | null;
+      key_destroyed: boolean;
+      streams: unknown;
+    }>(
+      `SELECT id, version, chain_hash, phase, wrapped_key, key_destroyed_at IS NOT NULL AS key_destroyed, streams
+         FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [ids],
+    );
+    for (const row of r.rows) {
+      locked.set(row.id, {
+        version: row.version,
+        chainHash: row.chain_hash,
+        streams: parseStreamHeads(row.streams),
+        phase: row.phase,
+        wrappedKey: row.wrapped_key,
+        keyDestroyed: row.key_destroyed,
+        dataKey: row.wrapped_key ? unwrapKey(this.masterKey, row.wrapped_key) : null,
+      });
+    }
+    return locked;
+  }
+
   /** The session's version and stream heads (null heads: stored before streams existed). */
   async head(sessionId: string): Promise<{ version: number; heads: StreamHeads | null } | null> {
     if (!isUuid(sessionId)) return null;
@@ -155,6 +193,38 @@ export class SessionRepository {
     ]);
   }
 
+  /** saveSummary for many sessions in three statements (the clock's batches). */
+  async saveSummaries(
+    q: Queryable,
+    summaries: ReadonlyArray<{
+      sessionId: string;
+      state: SessionState;
+      deadlines: ReadonlyArray<{ key: string; kind: string; at: number }>;
+    }>,
+  ) {
+    if (summaries.length === 0) return;
+    const ids = summaries.map((x) => x.sessionId);
+    await q.query("DELETE FROM deadlines WHERE session_id = ANY($1::uuid[])", [ids]);
+    const rows = summaries.flatMap((x) => x.deadlines.map((d) => ({ sessionId: x.sessionId, ...d })));
+    if (rows.length > 0) {
+      await q.query(
+        `INSERT INTO deadlines (session_id, key, kind, due_at)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[])`,
+        [
+          rows.map((d) => d.sessionId),
+          rows.map((d) => d.key),
+          rows.map((d) => d.kind),
+          rows.map((d) => d.at),
+        ],
+      );
+    }
+    await q.query(
+      `UPDATE sessions AS s SET phase = v.phase, title = v.title
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, phase, title) WHERE s.id = v.id`,
+      [ids, summaries.map((x) => x.state.phase), summaries.map((x) => x.state.title)],
+    );
+  }
+
   async receipt(q: Queryable, sessionId: string, userId: string, key: string): Promise<Receipt | null> {
     const r = await q.query<{ position: number | null; command_hash: string | null }>(
       "SELECT position, command_hash FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
@@ -175,6 +245,20 @@ export class SessionRepository {
       "INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position) VALUES ($1,$2,$3,$4,$5,$6)",
       [sessionId, userId, key, r.version, r.commandHash, r.position],
     );
+  }
+
+  /**
+   * Each session's next deadline (all sessions, or those whose next one is due by `dueBefore`), earliest first: one
+   * query for the single trigger every session with an open deadline has.
+   */
+  async nextDeadlines(dueBefore?: number): Promise<Array<{ sessionId: string; dueAt: number }>> {
+    const r = await this.db.query<{ session_id: string; due_at: string | number }>(
+      dueBefore === undefined
+        ? "SELECT session_id, MIN(due_at) AS due_at FROM deadlines GROUP BY session_id ORDER BY 2"
+        : "SELECT session_id, MIN(due_at) AS due_at FROM deadlines GROUP BY session_id HAVING MIN(due_at) <= $1 ORDER BY 2",
+      dueBefore === undefined ? [] : [dueBefore],
+    );
+    return r.rows.map((x) => ({ sessionId: x.session_id, dueAt: Number(x.due_at) }));
   }
 
   /** Stored deadlines (all, or those due by `dueBefore`), earliest first. */

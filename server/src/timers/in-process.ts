@@ -26,6 +26,12 @@ export interface InProcessSchedulerOptions {
   onError?: DeadlineErrorReporter;
   /** First retry delay; later retries double it. */
   retryBaseMs?: number;
+  /**
+   * Handlers running at once, across sessions (unlimited unless set). The notification queue sets one, as BullMQ's
+   * worker has, so that a burst of notices never queues hundreds of transactions ahead of a deadline's tick on the
+   * embedded database's single connection.
+   */
+  concurrency?: number;
 }
 
 interface Trigger {
@@ -44,6 +50,7 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions = {}): 
   const report = opts.onError ?? reportToConsole;
   const bySession = new Map<string, Map<string, Trigger>>();
   const serial = createSessionSerial();
+  const slots = createSlots(opts.concurrency ?? Number.POSITIVE_INFINITY);
   let handler: DeadlineHandler | undefined;
   let closed = false;
 
@@ -79,8 +86,10 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions = {}): 
     if (run === undefined || closed || !isCurrent(t)) return;
     t.state = "running";
     void serial.run(t.job.sessionId, async () => {
-      // Replaced, cancelled or shut down while it waited behind another handler of its session.
+      // Replaced, cancelled or shut down while it waited behind another handler of its session (or for a slot).
       if (closed || !isCurrent(t)) return;
+      await slots.acquire();
+      if (closed || !isCurrent(t)) return slots.release();
       const firedAt = now();
       try {
         await run(toDeadlineJob(t.job), { firedAt, latenessMs: firedAt - t.job.dueAt });
@@ -95,6 +104,8 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions = {}): 
         t.state = "retrying";
         t.wakeAt = now() + retryDelayMs(t.failedAttempts, retryBaseMs);
         arm(t);
+      } finally {
+        slots.release();
       }
     });
   }
@@ -153,6 +164,27 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions = {}): 
       for (const triggers of bySession.values()) for (const t of triggers.values()) disarm(t);
       bySession.clear();
       await serial.idle();
+    },
+  };
+}
+
+/** A counting semaphore: at most `limit` holders; waiters are served in arrival order. */
+function createSlots(limit: number) {
+  let held = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    acquire(): Promise<void> {
+      if (held < limit) {
+        held++;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next)
+        next(); // the slot passes on
+      else held--;
     },
   };
 }

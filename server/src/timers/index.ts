@@ -22,7 +22,9 @@ export interface CreateSchedulerOptions {
   queueName?: string;
   onError?: DeadlineErrorReporter;
   onRedisError?: (err: Error) => void;
-  /** BullMQ: jobs one worker runs at once; ignored without redisUrl. */
+  /** The node's clock (in process only: BullMQ's delays are Redis's). */
+  now?: () => number;
+  /** Handlers one node runs at once (BullMQ: its worker's concurrency; in process: unlimited unless set). */
   concurrency?: number;
 }
 
@@ -39,5 +41,9 @@ export function createScheduler(opts: CreateSchedulerOptions): Scheduler {
       ...(opts.concurrency && { concurrency: opts.concurrency }),
     });
   }
-  return createInProcessScheduler(opts.onError ? { onError: opts.onError } : {});
+  return createInProcessScheduler({
+    ...(opts.now && { now: opts.now }),
+    ...(opts.onError && { onError: opts.onError }),
+    ...(opts.concurrency && { concurrency: opts.concurrency }),
+  });
 }

@@ -56,3 +56,26 @@ describe("in-process scheduler: long waits", () => {
     await s.close();
   });
 });
+
+describe("in-process scheduler: concurrency", () => {
+  it("runs at most `concurrency` handlers at once, and every due one in the end", async () => {
+    const s = createInProcessScheduler({ concurrency: 2 });
+    let running = 0;
+    let maxRunning = 0;
+    let done = 0;
+    await s.start(async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
+      done++;
+    });
+    const dueAt = Date.now();
+    await s.ensure(Array.from({ length: 6 }, (_, i) => ({ sessionId: `s${i}`, key: "next", dueAt })));
+    const until = Date.now() + 5000;
+    while (done < 6 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(done).toBe(6);
+    expect(maxRunning).toBe(2);
+    await s.close();
+  });
+});
