@@ -1,9 +1,11 @@
-// Accessibility end to end, in a real browser at 1280x800 and on a 390x844 phone (touch): axe-core (WCAG 2.0/2.1/2.2
-// A and AA) on every page of a full day for three roles — sign-in/sign-up, home, the new-session form, an invitation
-// (valid and used), the session page for claimant, respondent and mediator in set-up, Step 2, Step 3 and after the
-// deal, notification settings, unsubscribe — with 0 serious or critical violations, and no horizontal scroll on any
-// screen. Every binding act meets the confirm dialog first (Enter in the amount field opens it too); the dialog
-// is photographed at both sizes.
+// A full mediation day for three roles in a real browser, at 1280x800 and on a 390x844 phone (touch): axe-core (WCAG
+// 2.0/2.1/2.2 A and AA) on every page — sign-in/sign-up, home, the new-session form, an invitation (valid and used),
+// the session page for claimant, respondent and mediator in set-up, Step 2, Step 3 and after the deal, the home
+// dashboard, the settlement summary, notification settings, unsubscribe — with 0 serious or critical violations,
+// and no horizontal scroll on any screen. Every binding act meets the confirm dialog first (Enter in the amount field
+// opens it too); the dialog is photographed at both sizes. The mediator's home page, left open in another tab at
+// both sizes, updates live (no reload) through a knock, Step 2, Step 3 and the deal; the ledger's convergence chart
+// is on the mediator's page; the settlement summary shows the terms with the deal's amount filled in.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -340,9 +342,42 @@ describe.skipIf(!haveChromium)(
       await checkBoth(respondent, respondentM, "session: respondent, set-up");
       await checkBoth(mediator, mediatorM, "session: mediator, set-up");
 
+      // The mediator's home page, open in another tab at both sizes for the rest of the day: it is never reloaded.
+      const homeOf = async (p: Participant, name: string): Promise<Participant> => {
+        const page = await p.context.newPage();
+        const home: Participant = { name, context: p.context, page, pageErrors: [], leaks: [] };
+        page.on("pageerror", (err) => home.pageErrors.push(err.message));
+        await page.goto(`${base}/`);
+        await page.getByRole("heading", { name: "Your sessions" }).waitFor();
+        browsers.people.push(home);
+        return home;
+      };
+      const mediatorHome = await homeOf(mediator, "mediator-home");
+      const mediatorHomeM = await homeOf(mediatorM, "mediator-home-phone");
+      const homeLine = (home: Participant) =>
+        home.page.locator("article.session-line").filter({ hasText: TITLE });
+      const lineSays = async (text: string | RegExp) => {
+        for (const home of [mediatorHome, mediatorHomeM])
+          await homeLine(home).getByText(text).first().waitFor({ timeout: 60_000 });
+      };
+      await lineSays("Step 1 — terms");
+      await lineSays(/Online: claimant side, respondent side/);
+      await checkBoth(mediatorHome, mediatorHomeM, "home: dashboard, set-up");
+      await browsers.shoot(mediatorHome, "home-setup-1280", { fullPage: false });
+      await browsers.shoot(mediatorHomeM, "home-setup-390", { fullPage: false });
+
       // A knock: "Go to the claimant side" moves the mediator and switches the Rooms panel to that caucus.
       await claimant.page.getByRole("button", { name: "Ask for the mediator" }).click();
+      // The home page puts the knock first, live.
+      await lineSays("The claimant side asked for you.");
+      for (const home of [mediatorHome, mediatorHomeM])
+        await home.page
+          .getByRole("region", { name: /Needs you/ })
+          .getByText(TITLE)
+          .waitFor();
+      await checkBoth(mediatorHome, mediatorHomeM, "home: dashboard, a knock");
       await mediator.page.getByRole("button", { name: "Go to the claimant side" }).click();
+      await expect.poll(() => homeLine(mediatorHome).getByText("asked for you").count()).toBe(0);
       await expect
         .poll(() => mediator.page.getByRole("tab", { name: /Claimant caucus/ }).getAttribute("aria-selected"))
         .toBe("true");
@@ -366,6 +401,8 @@ describe.skipIf(!haveChromium)(
       const approveText = await confirmAct(respondent, "Approve version 1");
       expect(approveText).toContain("The claimant side has approved this version");
       await waitForText([claimant, respondent, mediator], "Step 2 — sealed numbers");
+      await lineSays("Step 2 — sealed numbers");
+      await lineSays(/closes in \d/);
 
       // Step 2: Enter in the amount field opens the dialog and commits nothing; the dialog's button commits.
       const demandField = claimant.page.getByLabel("Enter your side's demand");
@@ -409,8 +446,29 @@ describe.skipIf(!haveChromium)(
       await checkBoth(claimant, claimantM, "session: claimant, Step 3");
       await checkBoth(respondent, respondentM, "session: respondent, Step 3");
       await checkBoth(mediator, mediatorM, "session: mediator, Step 3");
+      await lineSays("Step 3 — live bidding");
+      await checkBoth(mediatorHome, mediatorHomeM, "home: dashboard, Step 3");
 
-      // The mediator's proposal: only answer windows that fit in Step 3 are offered, and the page says so.
+      // The mediator conveys two offers: the ledger's convergence chart is drawn (SVG with a title and a table).
+      const ledger = mediator.page.locator("section.ledger");
+      for (const [from, amount] of [
+        ["claimant", "170,000"],
+        ["respondent", "110,000"],
+      ] as const) {
+        await ledger.getByLabel("Kind", { exact: true }).selectOption("conveyed");
+        await ledger.getByLabel("From", { exact: true }).selectOption(from);
+        await ledger.getByLabel(/Amount conveyed/).fill(amount);
+        await ledger.getByRole("button", { name: "Record in the ledger" }).click();
+        await expect.poll(() => ledger.getByLabel(/Amount conveyed/).inputValue()).toBe("");
+      }
+      await ledger.locator('svg[role="img"]').waitFor();
+      expect(await ledger.locator('svg[role="img"] title').textContent()).toMatch(/Convergence/);
+      await respondentM.page.locator("section.ledger").locator('svg[role="img"]').waitFor();
+      await checkBoth(mediator, respondentM, "session: ledger chart");
+
+      // The mediator's proposal (at the desk, behind "Propose a number…"): only answer windows that fit in Step 3
+      // are offered, and the page says so.
+      await mediator.page.getByRole("button", { name: "Propose a number…" }).click();
       const windowSelect = mediator.page.getByLabel("Each side answers within");
       const windowOptions = await windowSelect.locator("option").allTextContents();
       expect(windowOptions).not.toContain("7 days");
@@ -458,6 +516,33 @@ describe.skipIf(!haveChromium)(
       await checkBoth(claimant, claimantM, "session: claimant, after the deal");
       await checkBoth(respondent, respondentM, "session: respondent, after the deal");
       await checkBoth(mediator, mediatorM, "session: mediator, after the deal");
+
+      // The home page, never reloaded, says how it ended: a deal, among the ended sessions, nothing waiting.
+      await lineSays("Settled — a deal was made");
+      for (const home of [mediatorHome, mediatorHomeM])
+        await home.page.getByRole("region", { name: /Ended/ }).getByText(TITLE).waitFor();
+      await checkBoth(mediatorHome, mediatorHomeM, "home: dashboard, after the deal");
+      await browsers.shoot(mediatorHome, "home-deal-1280", { fullPage: false });
+      await browsers.shoot(mediatorHomeM, "home-deal-390", { fullPage: false });
+
+      // The settlement summary on the phone: the terms with the deal's amount in the blank.
+      const dealAmount = (
+        (await claimantM.page.getByTestId("deal-amount").first().textContent()) ?? ""
+      ).trim();
+      expect(dealAmount).toMatch(/^\$1[56]\d,\d{3}\.\d{2}$/);
+      await claimantM.page
+        .getByTestId("deal-banner")
+        .getByRole("button", { name: "Settlement summary" })
+        .click();
+      const summary = claimantM.page.getByRole("dialog", { name: TITLE });
+      await summary.waitFor();
+      expect(await summary.getByTestId("settlement-terms").textContent()).toContain(
+        `Payment of ${dealAmount} within 30 days`,
+      );
+      expect(await summary.textContent()).not.toContain("_____");
+      await check(claimantM, "settlement summary");
+      await browsers.shoot(claimantM, "summary-390", { fullPage: false });
+      await summary.getByRole("button", { name: "Close" }).click();
 
       // Notification settings and unsubscribe.
       for (const p of [claimant, claimantM]) {
