@@ -432,18 +432,7 @@ export function viewState(state: SessionState, viewer: Viewer, now: number, posi
     claimant: numberStatus(state, "claimant"),
     respondent: numberStatus(state, "respondent"),
   };
-  if (side !== null) {
-    const own = state.numbers[side];
-    const limit = changesLeft(state, side, now);
-    numbers.own = {
-      side,
-      amount: own?.amount ?? null,
-      setAt: own?.setAt ?? null,
-      setBy: own?.setBy ?? null,
-      changesLeft: limit.left,
-      nextChangeAt: limit.nextChangeAt,
-    };
-  }
+  if (side !== null) numbers.own = ownNumberView(state, side, now);
 
   return {
     id: state.sessionId,
@@ -499,6 +488,23 @@ export function viewState(state: SessionState, viewer: Viewer, now: number, posi
     invitations: Object.values(state.invitations)
       .filter((inv) => invitationRoles(inv.role, inv.issuedBy, state).includes(viewer.role))
       .map((inv) => ({ ...inv })),
+  };
+}
+
+/**
+ * A side's own number as its members see it (the snapshot's `numbers.own`), without building the rest of the view:
+ * what a SetNumber ack carries.
+ */
+export function ownNumberView(state: SessionState, side: Side, now: number): OwnNumberView {
+  const own = state.numbers[side];
+  const limit = changesLeft(state, side, now);
+  return {
+    side,
+    amount: own?.amount ?? null,
+    setAt: own?.setAt ?? null,
+    setBy: own?.setBy ?? null,
+    changesLeft: limit.left,
+    nextChangeAt: limit.nextChangeAt,
   };
 }
 

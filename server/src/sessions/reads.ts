@@ -6,6 +6,7 @@ import {
   dashboardEntry,
   errors,
   type OwnNumberView,
+  ownNumberView,
   projectEvent,
   type Role,
   type SessionState,
@@ -110,7 +111,7 @@ export class SessionReads {
     if (!member || committed.actorPosition === null) throw new AppError(errors.sessionNotFound());
     const version = committed.actorPosition;
     if (commandType !== "SetNumber") return { ok: true as const, version };
-    const own = ownNumberOf(committed.state, { userId, role: member.role }, this.deps.now(), version);
+    const own = ownNumberOf(committed.state, { userId, role: member.role }, this.deps.now());
     return own ? { ok: true as const, version, own } : { ok: true as const, version };
   }
 
@@ -124,7 +125,7 @@ export class SessionReads {
     const found = await this.readWithHeads(sessionId);
     if (!found) throw new AppError(errors.sessionNotFound());
     const version = found.heads[viewer.role].position;
-    const own = ownNumberOf(found.state, viewer, this.deps.now(), version);
+    const own = ownNumberOf(found.state, viewer, this.deps.now());
     if (!own) return { version, own: null };
     return { version, own: { ...own, history: await this.numberHistory(sessionId, own.side) } };
   }
@@ -207,12 +208,7 @@ export class SessionReads {
   }
 }
 
-/** A side's own number as its members see it: the snapshot's `numbers.own` for this viewer at this position. */
-function ownNumberOf(
-  state: SessionState,
-  viewer: Viewer,
-  now: number,
-  position: number,
-): OwnNumberView | null {
-  return viewState(state, viewer, now, position).numbers.own ?? null;
+/** A side's own number as its members see it (the snapshot's `numbers.own`), or null for a mediator. */
+function ownNumberOf(state: SessionState, viewer: Viewer, now: number): OwnNumberView | null {
+  return viewer.role === "mediator" ? null : ownNumberView(state, viewer.role, now);
 }
