@@ -1,10 +1,7 @@
 // Backchannel itself, end to end: a real server (HTTP, Socket.IO gateway, session service, database,
-// scheduler) in this process, driven over real sockets. Measures what a party feels: the ack of a number
-// change, the moment every participant's screen hears of it, and the moment everyone learns of a deal.
-import { loadConfig } from "../../server/src/config";
-import { createLogger } from "../../server/src/log";
-import { type RunningServer, startServer } from "../../server/src/server";
-import type { Backend } from "./backend";
+// scheduler; a child process, or the two-node topology behind its proxy) at `url`, driven over real sockets.
+// Measures what a party feels: the ack of a number change, the moment every participant's screen hears of it,
+// and the moment everyone learns of a deal.
 import type { RoundTrips } from "./baseline";
 import { Account, type Connection, nthPushKey, pushTypeKey } from "./participant";
 import { type Cast, openStep3Session, type Seats, type Step3Session } from "./sessions";
@@ -22,8 +19,6 @@ export interface BackchannelResults {
   };
   /** failures of the run: a refused command, a push that never came, a deal that never arrived */
   errors: string[];
-  /** the server's own warn/error log lines (message only) */
-  serverLog: { warnings: string[]; errors: string[] };
 }
 
 export interface BackchannelOptions {
@@ -31,63 +26,34 @@ export interface BackchannelOptions {
   warmup: number;
   deals: number;
   crowd: number;
+  /** per member of the cast: a cookie for its requests and sockets (two-node runs: which node it reaches) */
+  cookies?: Partial<Record<keyof Cast, string>>;
 }
 
-const TIMEOUT_MS = 5_000;
+export const TIMEOUT_MS = 5_000;
 // Below the 100-per-24-hours allowance of BENCH_RULES, with room for the few changes made during setup.
-const CHANGES_PER_SIDE = 90;
+export const CHANGES_PER_SIDE = 90;
 // Confidential numbers never meet: demands walk down from $9M, offers walk up from $1M, in $1 steps.
-const DEMAND_START = 900_000_000;
-const OFFER_START = 100_000_000;
-const STANDING_DEMAND = 50_000_000;
-const MATCHING_OFFER = 52_000_000; // overlaps the standing demand, so the deal takes the random-draw path
-const SETUP_CONCURRENCY = 3;
+export const DEMAND_START = 900_000_000;
+export const OFFER_START = 100_000_000;
+export const STANDING_DEMAND = 50_000_000;
+export const MATCHING_OFFER = 52_000_000; // overlaps the standing demand, so the deal takes the random-draw path
+export const SETUP_CONCURRENCY = 3;
 
-export async function runBackchannel(
-  backend: Backend,
-  opts: BackchannelOptions,
-): Promise<BackchannelResults> {
-  const serverLog = { warnings: [] as string[], errors: [] as string[] };
-  const log = createLogger(
-    { level: "info", name: "backchannel-bench" },
-    {
-      // The server logs at production level into this sink: its cost is measured, its problems are kept.
-      write(line: string) {
-        const rec = JSON.parse(line) as { level: number; msg?: string; err?: unknown };
-        const text = `${rec.msg ?? "(no message)"}${typeof rec.err === "string" ? `: ${rec.err}` : ""}`;
-        if (rec.level >= 50) serverLog.errors.push(text);
-        else if (rec.level >= 40) serverLog.warnings.push(text);
-      },
-    },
-  );
-  const config = loadConfig({
-    NODE_ENV: "production",
-    HOST: "127.0.0.1",
-    PORT: "0",
-    // One benchmark socket sends far faster than a person; the default 30 events per 10 s would refuse it.
-    SOCKET_RATE_LIMIT: "1000000/1s",
-    SOCKETS_PER_ACCOUNT: "100000",
-    SOCKET_CONNECT_RATE_LIMIT: "1000000/1s",
-    SESSION_RATE_LIMIT: "100000/1s",
-    INVITATION_RATE_LIMIT: "100000/1s",
-    ...backend.env,
-  });
-
+export async function runBackchannel(url: string, opts: BackchannelOptions): Promise<BackchannelResults> {
   const results: BackchannelResults = {
     numberChange: { ack: [], fanout: [] },
     numberChangeCrowd: { ack: [], fanout: [] },
     deal: { ack: [], notified: [] },
     errors: [],
-    serverLog,
   };
-  const server: RunningServer = await startServer(config, { log });
   const connections: Connection[] = [];
   try {
     const cast: Cast = {
-      claimant: await new Account(server.url, "Claimant Attorney").signUp(),
-      claimantClient: await new Account(server.url, "Claimant Client").signUp(),
-      respondent: await new Account(server.url, "Respondent Adjuster").signUp(),
-      mediator: await new Account(server.url, "Mediator").signUp(),
+      claimant: await new Account(url, "Claimant Attorney", opts.cookies?.claimant).signUp(),
+      claimantClient: await new Account(url, "Claimant Client", opts.cookies?.claimantClient).signUp(),
+      respondent: await new Account(url, "Respondent Adjuster", opts.cookies?.respondent).signUp(),
+      mediator: await new Account(url, "Mediator", opts.cookies?.mediator).signUp(),
     };
     const seats: Seats = {
       claimant: await cast.claimant.connect(),
@@ -107,47 +73,49 @@ export async function runBackchannel(
       await settle();
       results.numberChange = await measureNumberChanges(tables, seats, opts);
     });
-    await phase(results, `number changes, ${opts.crowd} sockets`, async () => {
-      const tables = await inBatches(sessionsNeeded, () => openStep3Session(cast, seats, observers));
-      await settle();
-      results.numberChangeCrowd = await measureNumberChanges(tables, seats, opts);
-    });
-    await phase(results, "deals", async () => {
-      const tables = await inBatches(opts.deals, async () => {
-        const t = await openStep3Session(cast, seats);
-        const standing = await seats.claimant.command(t.sessionId, {
-          type: "SetNumber",
-          amount: STANDING_DEMAND,
-        });
-        if (!standing.ok) throw new Error(`standing demand refused with ${standing.code}`);
-        return t;
+    if (opts.crowd > 4)
+      await phase(results, `number changes, ${opts.crowd} sockets`, async () => {
+        const tables = await inBatches(sessionsNeeded, () => openStep3Session(cast, seats, observers));
+        await settle();
+        results.numberChangeCrowd = await measureNumberChanges(tables, seats, opts);
       });
-      await settle();
-      for (const [i, t] of tables.entries()) {
-        try {
-          const sentAt = performance.now();
-          const ack = await seats.respondent.command(t.sessionId, {
+    if (opts.deals > 0)
+      await phase(results, "deals", async () => {
+        const tables = await inBatches(opts.deals, async () => {
+          const t = await openStep3Session(cast, seats);
+          const standing = await seats.claimant.command(t.sessionId, {
             type: "SetNumber",
-            amount: MATCHING_OFFER,
+            amount: STANDING_DEMAND,
           });
-          const ackAt = performance.now();
-          if (!ack.ok) throw new Error(`matching SetNumber refused with ${ack.code}`);
-          const reached = await Promise.all(
-            t.sockets.map((s) =>
-              s.arrivals.waitFor(
-                pushTypeKey(t.sessionId, "DealMade"),
-                TIMEOUT_MS,
-                `DealMade on ${s.account.name}'s socket`,
+          if (!standing.ok) throw new Error(`standing demand refused with ${standing.code}`);
+          return t;
+        });
+        await settle();
+        for (const [i, t] of tables.entries()) {
+          try {
+            const sentAt = performance.now();
+            const ack = await seats.respondent.command(t.sessionId, {
+              type: "SetNumber",
+              amount: MATCHING_OFFER,
+            });
+            const ackAt = performance.now();
+            if (!ack.ok) throw new Error(`matching SetNumber refused with ${ack.code}`);
+            const reached = await Promise.all(
+              t.sockets.map((s) =>
+                s.arrivals.waitFor(
+                  pushTypeKey(t.sessionId, "DealMade"),
+                  TIMEOUT_MS,
+                  `DealMade on ${s.account.name}'s socket`,
+                ),
               ),
-            ),
-          );
-          results.deal.ack.push(ackAt - sentAt);
-          results.deal.notified.push(Math.max(...reached.map((r) => r.at)) - sentAt);
-        } catch (err) {
-          results.errors.push(`deal ${i + 1} of ${tables.length}: ${message(err)}`);
+            );
+            results.deal.ack.push(ackAt - sentAt);
+            results.deal.notified.push(Math.max(...reached.map((r) => r.at)) - sentAt);
+          } catch (err) {
+            results.errors.push(`deal ${i + 1} of ${tables.length}: ${message(err)}`);
+          }
         }
-      }
-    });
+      });
   } catch (err) {
     results.errors.push(`setup: ${message(err)}`);
   } finally {
@@ -155,7 +123,6 @@ export async function runBackchannel(
     // The service schedules deadlines after the commit without awaiting them (server.close() does not wait
     // for that either); let the last command's scheduling finish, as it would on any server not stopped at once.
     await settle();
-    await server.close();
   }
   return results;
 }
@@ -181,14 +148,15 @@ async function measureNumberChanges(
     const sender = claimantTurn ? seats.claimant : seats.respondent;
     const amount = claimantTurn ? DEMAND_START - k * 100 : OFFER_START + k * 100;
 
-    const sentAt = performance.now();
-    const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
-    const ackAt = performance.now();
-    if (!ack.ok) throw new Error(`SetNumber ${i + 1} refused with ${ack.code}`);
+    // Counted before the emit: the push may reach a socket (the sender's too) before the ack does.
     const first = table.sockets[0];
     if (!first) throw new Error("a session without sockets");
     const n = (numberSets.get(table.sessionId) ?? first.countOf(table.sessionId, "NumberSet")) + 1;
     numberSets.set(table.sessionId, n);
+    const sentAt = performance.now();
+    const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
+    const ackAt = performance.now();
+    if (!ack.ok) throw new Error(`SetNumber ${i + 1} refused with ${ack.code}`);
     const key = nthPushKey(table.sessionId, "NumberSet", n);
     const reached = await Promise.all(
       table.sockets.map((s) =>
@@ -214,7 +182,7 @@ async function phase(results: BackchannelResults, name: string, fn: () => Promis
 }
 
 /** Runs `count` setups, a few at a time (the server and the clients share two cores). */
-async function inBatches<T>(count: number, make: () => Promise<T>): Promise<T[]> {
+export async function inBatches<T>(count: number, make: () => Promise<T>): Promise<T[]> {
   const out: T[] = [];
   for (let i = 0; i < count; i += SETUP_CONCURRENCY) {
     const batch = Math.min(SETUP_CONCURRENCY, count - i);
@@ -224,10 +192,10 @@ async function inBatches<T>(count: number, make: () => Promise<T>): Promise<T[]>
 }
 
 /** Lets the presence broadcasts that follow session:open die down before anything is timed. */
-function settle(): Promise<void> {
+export function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 250));
 }
 
-function message(err: unknown): string {
+export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

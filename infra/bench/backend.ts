@@ -1,7 +1,7 @@
 // Where the benchmarked server keeps its state: embedded PGlite in a temporary DATA_DIR with the in-process
 // scheduler (the default), or, when DATABASE_URL / REDIS_URL are set, a database and a Redis key prefix
 // of this run's own on those shared services, removed again by dispose().
-import { randomBytes } from "node:crypto";
+import { createECDH, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -29,6 +29,7 @@ export async function prepareBackend(env: NodeJS.ProcessEnv): Promise<Backend> {
     REDIS_PREFIX: redisPrefix,
     MASTER_KEY: randomBytes(32).toString("hex"),
     JWT_SECRET: randomBytes(48).toString("base64url"),
+    ...signingKeys(),
   };
 
   try {
@@ -71,6 +72,22 @@ export async function prepareBackend(env: NodeJS.ProcessEnv): Promise<Backend> {
   return { label, env: vars, dispose: () => runAll(cleanups) };
 }
 
+/** The audit signing key and a VAPID pair, so the node generates nothing into its data folder (and says so). */
+function signingKeys(): Record<string, string> {
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  const vapidPrivate = Buffer.alloc(32);
+  const raw = ecdh.getPrivateKey();
+  raw.copy(vapidPrivate, 32 - raw.length);
+  return {
+    AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519")
+      .privateKey.export({ type: "pkcs8", format: "pem" })
+      .toString(),
+    VAPID_PUBLIC_KEY: ecdh.getPublicKey().toString("base64url"),
+    VAPID_PRIVATE_KEY: vapidPrivate.toString("base64url"),
+  };
+}
+
 /** Every key under this run's prefix; nobody else's (the prefix holds random hex). */
 async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
@@ -92,3 +109,28 @@ async function runAll(cleanups: Array<() => Promise<void>>): Promise<void> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
 }
+
+/**
+ * Flood limits raised for a benchmark: one benchmark socket sends far faster than a person (the default 30 events
+ * per 10 s would refuse it), one account holds thousands of sockets, and every socket and sign-up comes from one
+ * address.
+ */
+export const BENCH_RATE_LIMITS: Record<string, string> = {
+  SOCKET_RATE_LIMIT: "1000000/1s",
+  SOCKETS_PER_ACCOUNT: "100000",
+  SOCKET_CONNECT_RATE_LIMIT: "1000000/1s",
+  SESSION_RATE_LIMIT: "1000000/1s",
+  INVITATION_RATE_LIMIT: "1000000/1s",
+  SIGNUP_RATE_LIMIT: "1000000/1s",
+  LOGIN_ADDRESS_RATE_LIMIT: "1000000/1s",
+};
+
+/** A benchmarked node of our own (server-child.ts): production settings, any free port, no metrics listener. */
+export const BENCH_NODE: Record<string, string> = {
+  ...BENCH_RATE_LIMITS,
+  NODE_ENV: "production",
+  HOST: "127.0.0.1",
+  PORT: "0",
+  METRICS_PORT: "off",
+  LOG_LEVEL: "info",
+};

@@ -1,10 +1,8 @@
-// The yardstick: a bare Socket.IO server (no auth, no validation, no database) doing the same shape of work
-// as a Backchannel command: one client emits with an ack, the server acks and broadcasts to the room.
-// Whatever Backchannel adds on top of these figures is the cost of its own work.
+// The yardstick: a bare Socket.IO server (no auth, no validation, no database; server-child.ts "bare") doing the
+// same shape of work as a Backchannel command: one client emits with an ack, the server acks and broadcasts to the
+// room. The floor (floor.ts) is the same server with a durable commit before the ack. Whatever Backchannel adds on
+// top of these figures is the cost of its own work.
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Server } from "socket.io";
 import { io as connect, type Socket } from "socket.io-client";
 import { ArrivalLog } from "./arrivals";
 
@@ -21,35 +19,17 @@ export interface RoundTrips {
   fanout: number[];
 }
 
-const ROOM = "room";
 const TIMEOUT_MS = 5_000;
 
-export async function runBaseline(opts: {
-  sockets: number;
-  iterations: number;
-  warmup: number;
-}): Promise<RoundTrips> {
-  const httpServer = createServer();
-  const io = new Server(httpServer, { serveClient: false });
-  let version = 0;
-  io.on("connection", (socket) => {
-    socket.on("join", async (_payload: unknown, ack: (r: unknown) => void) => {
-      await socket.join(ROOM);
-      ack({ ok: true });
-    });
-    socket.on("command", (payload: { side: string }, ack: (r: unknown) => void) => {
-      version += 1;
-      ack({ ok: true, version });
-      io.to(ROOM).emit("event", {
-        room: ROOM,
-        version,
-        event: { type: "NumberSet", side: payload.side, by: socket.id, at: Date.now() },
-      });
-    });
-  });
-  await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-
+/**
+ * Against a bare server (server-child.ts, mode "bare" or "floor") at `url`: `sockets` clients join the room, the
+ * first emits `command` with an ack, one in flight; each round is timed to the ack and to the push reaching the
+ * last socket.
+ */
+export async function runBaseline(
+  url: string,
+  opts: { sockets: number; iterations: number; warmup: number },
+): Promise<RoundTrips> {
   const clients: Array<{ socket: Socket; arrivals: ArrivalLog<Push> }> = [];
   try {
     for (let i = 0; i < opts.sockets; i++) {
@@ -85,7 +65,5 @@ export async function runBaseline(opts: {
     return result;
   } finally {
     for (const c of clients) c.socket.disconnect();
-    io.disconnectSockets(true);
-    await new Promise<void>((resolve) => io.close(() => resolve()));
   }
 }

@@ -23,9 +23,14 @@ export class Account {
   token = "";
   userId = "";
 
+  /**
+   * `cookie`: sent with every request and socket handshake (behind the topology's proxy, a `bc_node` value that
+   * leads to one web node).
+   */
   constructor(
     readonly baseUrl: string,
     readonly name: string,
+    readonly cookie?: string,
   ) {}
 
   async signUp(): Promise<this> {
@@ -48,6 +53,7 @@ export class Account {
       headers: {
         ...(body !== undefined ? { "content-type": "application/json" } : {}),
         ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(this.cookie ? { cookie: this.cookie } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -65,6 +71,7 @@ export class Account {
       transports: ["websocket"],
       reconnection: false,
       forceNew: true,
+      ...(this.cookie ? { extraHeaders: { cookie: this.cookie } } : {}),
     });
     const connection = new Connection(this, socket);
     await new Promise<void>((resolve, reject) => {
@@ -94,7 +101,13 @@ export class Connection {
     readonly socket: Socket,
   ) {
     socket.on("session:event", (push: SessionPush) => this.arrivals.record(push));
+    socket.on("disconnect", (reason) => {
+      if (reason !== "io client disconnect") this.dropped = reason;
+    });
   }
+
+  /** why the server or the network closed this socket, if it did (a client's own close() is not a drop) */
+  dropped: string | null = null;
 
   async emit(name: string, payload: unknown, timeoutMs = 5_000): Promise<Ack> {
     return (await this.socket.timeout(timeoutMs).emitWithAck(name, payload)) as Ack;

@@ -1,6 +1,7 @@
 // Sets up mediations for the benchmark over the real REST API and sockets: the same four accounts
 // (claimant attorney, claimant client with view-only rights, respondent, mediator) join every session,
 // and each session is brought into Step 3 (live bidding), where every number change is compared at once.
+import { randomUUID } from "node:crypto";
 import { type Account, type Connection, pushTypeKey } from "./participant";
 
 export interface Cast {
@@ -89,5 +90,82 @@ export async function openStep3Session(
     STEP3_TIMEOUT_MS,
     "Step 3 to open",
   );
+  return { sessionId, sockets };
+}
+
+/** The three parties of a session at scale (no view-only member): one account each, signed up once. */
+export interface Trio {
+  claimant: Account;
+  respondent: Account;
+  mediator?: Account;
+}
+
+/** A command over REST (`POST /api/sessions/:id/commands`), refused -> thrown. */
+export async function restCommand(
+  who: Account,
+  sessionId: string,
+  command: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const body = await expectStatus(
+    who.http("POST", `/api/sessions/${sessionId}/commands`, {
+      idempotencyKey: `bench-${randomUUID()}`,
+      command,
+    }),
+    200,
+    `${String(command.type)} by ${who.name}`,
+  );
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Creates a session over REST with `rules`, the respondent (and the mediator, if any) invited and joined. Step 1
+ * is still open: the caller skips it when its sockets listen.
+ */
+export async function createJoinedSession(trio: Trio, rules: Record<string, number>): Promise<string> {
+  const created = await expectStatus(
+    trio.claimant.http("POST", "/api/sessions", {
+      title: "Benchmark v. Harness",
+      creatorRole: "claimant",
+      rules,
+    }),
+    201,
+    "creating a session",
+  );
+  const sessionId = (created as { view: { id: string } }).view.id;
+  const cast = { claimant: trio.claimant } as Cast;
+  await invite(cast, sessionId, "respondent", trio.respondent);
+  if (trio.mediator) await invite(cast, sessionId, "mediator", trio.mediator);
+  return sessionId;
+}
+
+/** Both sides skip Step 1 (REST), which opens Step 2 at once (the session's start is now). */
+export async function skipStep1(trio: Trio, sessionId: string): Promise<void> {
+  await restCommand(trio.claimant, sessionId, { type: "SkipTerms" });
+  await restCommand(trio.respondent, sessionId, { type: "SkipTerms" });
+}
+
+/**
+ * A session in Step 3 with one socket of its own per party (claimant, respondent, mediator), each having opened
+ * only this session: 1,000 of them are 3,000 sockets.
+ */
+export async function openLiveSession(trio: Required<Trio>): Promise<Step3Session> {
+  const sessionId = await createJoinedSession(trio, BENCH_RULES);
+  const sockets = [
+    await trio.claimant.connect(),
+    await trio.respondent.connect(),
+    await trio.mediator.connect(),
+  ];
+  try {
+    for (const s of sockets) await s.open(sessionId);
+    await skipStep1(trio, sessionId);
+    await Promise.all(
+      sockets.map((s) =>
+        s.arrivals.waitFor(pushTypeKey(sessionId, "Step3Opened"), STEP3_TIMEOUT_MS, "Step 3 to open"),
+      ),
+    );
+  } catch (err) {
+    for (const s of sockets) s.close();
+    throw err;
+  }
   return { sessionId, sockets };
 }

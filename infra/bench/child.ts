@@ -1,0 +1,157 @@
+// Starts server-child.ts in a process of its own (with `ulimit -n` raised as far as this machine's hard limit
+// allows) and talks to it over IPC: where it listens, its memory and CPU, and a graceful close.
+import { execFileSync, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildMode, FromChild, ToChild, Usage } from "./server-child";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const START_TIMEOUT_MS = 120_000;
+
+export interface ChildServer {
+  mode: ChildMode;
+  url: string;
+  pid: number;
+  /** the open-files limit the child runs with */
+  nofile: number;
+  /** memory and CPU now; `gc` runs a full collection first (the child has --expose-gc) */
+  usage(gc?: boolean): Promise<Usage>;
+  /** graceful close; resolves with the server's warning and error log lines (backchannel mode) */
+  close(): Promise<ChildLog>;
+}
+
+export interface ChildLog {
+  warnings: string[];
+  errors: string[];
+  /** floor mode: each command's durable commit alone, ms */
+  commitMs: number[];
+}
+
+let hardLimitCache: number | undefined;
+/** The hard open-files limit of this shell (what a child may raise its soft limit to without privileges). */
+export function hardNofileLimit(): number {
+  if (hardLimitCache !== undefined) return hardLimitCache;
+  try {
+    const out = execFileSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim();
+    hardLimitCache = out === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(out);
+  } catch {
+    hardLimitCache = 1024;
+  }
+  return hardLimitCache;
+}
+
+export async function startChild(
+  mode: ChildMode,
+  env: Record<string, string>,
+  opts: { nofile?: number } = {},
+): Promise<ChildServer> {
+  const nofile = Math.min(opts.nofile ?? 4096, hardNofileLimit());
+  const child = spawn(
+    "bash",
+    [
+      "-c",
+      `ulimit -n ${nofile} && exec "$@"`,
+      "bench-server",
+      process.execPath,
+      "--import",
+      "tsx",
+      "--expose-gc",
+      path.join(HERE, "server-child.ts"),
+    ],
+    {
+      cwd: path.resolve(HERE, ".."),
+      env: { ...process.env, ...env, BENCH_CHILD_MODE: mode, NODE_OPTIONS: "" },
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let nextId = 1;
+  const pending = new Map<number, (m: FromChild) => void>();
+  child.on("message", (m: FromChild) => {
+    if ("id" in m) {
+      pending.get(m.id)?.(m);
+      pending.delete(m.id);
+    }
+  });
+  const ask = (msg: { op: "usage"; gc: boolean } | { op: "close" }): Promise<FromChild> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      child.send({ ...msg, id } as ToChild, (err) => {
+        if (err) {
+          pending.delete(id);
+          reject(err);
+        }
+      });
+      void exited.then(() => {
+        if (pending.delete(id)) reject(new Error(`the ${mode} server exited: ${stderr.trim().slice(-500)}`));
+      });
+    });
+
+  const ready = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the ${mode} server did not start in time`)),
+      START_TIMEOUT_MS,
+    );
+    child.on("message", (m: FromChild) => {
+      if (m.op === "ready") {
+        clearTimeout(timer);
+        resolve({ url: m.url, pid: m.pid });
+      } else if (m.op === "failed") {
+        clearTimeout(timer);
+        reject(new Error(`the ${mode} server failed to start: ${m.error}`));
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the ${mode} server exited with ${code} before it was ready: ${stderr.trim()}`));
+    });
+  }).catch((err) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
+
+  let closed: Promise<ChildLog> | undefined;
+  return {
+    mode,
+    url: ready.url,
+    pid: ready.pid,
+    nofile,
+    async usage(gc = false) {
+      const m = await ask({ op: "usage", gc });
+      if (m.op !== "usage") throw new Error("unexpected answer");
+      return m.usage;
+    },
+    close() {
+      closed ??= (async () => {
+        if (child.exitCode !== null)
+          return { warnings: [], errors: [`exited early: ${stderr.trim()}`], commitMs: [] };
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        try {
+          const m = await ask({ op: "close" });
+          await exited;
+          return m.op === "closed"
+            ? { ...m.log, commitMs: m.commitMs }
+            : { warnings: [], errors: [], commitMs: [] };
+        } catch (err) {
+          child.kill("SIGKILL");
+          return { warnings: [], errors: [err instanceof Error ? err.message : String(err)], commitMs: [] };
+        } finally {
+          clearTimeout(timer);
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+/** CPU used by the child between two usage samples, as a percentage of one core. */
+export function cpuPercent(a: Usage, b: Usage): number {
+  const cpuMs = (b.cpuUserUs + b.cpuSystemUs - a.cpuUserUs - a.cpuSystemUs) / 1000;
+  const wallMs = b.at - a.at;
+  return wallMs > 0 ? Math.round((cpuMs / wallMs) * 1000) / 10 : Number.NaN;
+}

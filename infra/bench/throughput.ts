@@ -1,0 +1,126 @@
+// Throughput: open-loop SetNumber commands (load.ts) at increasing rates across a pool of Step 3 sessions, each
+// step for a fixed time, until the ack p99 passes the limit (50 ms) or a command fails. The highest rate that held
+// is the figure; each step also reports the server process's CPU (% of one core; the server is a child process,
+// so the load generator's own CPU is not in it).
+
+import { CHANGES_PER_SIDE, DEMAND_START, inBatches, OFFER_START, settle } from "./backchannel";
+import { type ChildServer, cpuPercent } from "./child";
+import { startOpenLoop } from "./load";
+import { Account, type Connection } from "./participant";
+import { type Cast, openStep3Session, type Seats } from "./sessions";
+import { summarize } from "./stats";
+
+export interface ThroughputStep {
+  rate: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  failures: string[];
+  /** commands answered per second over the step */
+  achieved: number;
+  ackP50: number;
+  ackP99: number;
+  /** the server process's CPU over the step, % of one core (null when the server is not a child of this run) */
+  cpuPercent: number | null;
+  /** how late the generator emitted, p99 ms (a busy client shows here) */
+  sendLagP99: number;
+  held: boolean;
+  samples: number[];
+}
+
+export interface ThroughputResults {
+  steps: ThroughputStep[];
+  /** the highest rate whose step held, or null when even the first did not */
+  maxRate: number | null;
+  errors: string[];
+}
+
+export async function runThroughput(
+  url: string,
+  server: ChildServer | null,
+  opts: { rates: number[]; stepMs: number; p99LimitMs: number; sendersPerSide: number },
+): Promise<ThroughputResults> {
+  const out: ThroughputResults = { steps: [], maxRate: null, errors: [] };
+  const connections: Connection[] = [];
+  try {
+    const cast: Cast = {
+      claimant: await new Account(url, "Claimant Attorney").signUp(),
+      claimantClient: await new Account(url, "Claimant Client").signUp(),
+      respondent: await new Account(url, "Respondent Adjuster").signUp(),
+      mediator: await new Account(url, "Mediator").signUp(),
+    };
+    const seats: Seats = {
+      claimant: await cast.claimant.connect(),
+      claimantClient: await cast.claimantClient.connect(),
+      respondent: await cast.respondent.connect(),
+      mediator: await cast.mediator.connect(),
+    };
+    connections.push(...Object.values(seats));
+    // Senders of their own (they open no session, so they do not also receive every push).
+    const senders = { claimant: [seats.claimant], respondent: [seats.respondent] };
+    for (let i = 1; i < opts.sendersPerSide; i++) {
+      senders.claimant.push(await cast.claimant.connect());
+      senders.respondent.push(await cast.respondent.connect());
+    }
+    connections.push(...senders.claimant.slice(1), ...senders.respondent.slice(1));
+
+    const planned = opts.rates.reduce((a, r) => a + (r * opts.stepMs) / 1000, 0);
+    const poolSize = Math.ceil((planned * 1.1) / (2 * CHANGES_PER_SIDE)) + 1;
+    const pool = await inBatches(poolSize, () => openStep3Session(cast, seats));
+    await settle();
+    const used = new Map<string, number>(); // changes made per session and side
+    let cursor = 0;
+
+    for (const rate of opts.rates) {
+      const before = server ? await server.usage() : null;
+      const loop = startOpenLoop(rate, async (i) => {
+        // The next session with allowance left for this side, round robin.
+        const side = i % 2 === 0 ? "claimant" : "respondent";
+        let table: (typeof pool)[number] | undefined;
+        for (let tries = 0; tries < pool.length; tries++) {
+          const t = pool[cursor++ % pool.length];
+          if (t && (used.get(`${t.sessionId}:${side}`) ?? 0) < CHANGES_PER_SIDE) {
+            table = t;
+            break;
+          }
+        }
+        if (!table) throw new Error("the session pool ran out of number changes");
+        const k = used.get(`${table.sessionId}:${side}`) ?? 0;
+        used.set(`${table.sessionId}:${side}`, k + 1);
+        const list = senders[side];
+        const sender = list[i % list.length] as Connection;
+        const amount = side === "claimant" ? DEMAND_START - k * 100 : OFFER_START + k * 100;
+        const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
+        if (!ack.ok) throw new Error(`SetNumber refused with ${ack.code}`);
+      });
+      await new Promise((r) => setTimeout(r, opts.stepMs));
+      const r = await loop.stop();
+      const after = server ? await server.usage() : null;
+      const s = summarize(r.latencies);
+      const lag = summarize(r.lagMs);
+      const step: ThroughputStep = {
+        rate,
+        sent: r.sent,
+        ok: r.latencies.length,
+        failed: r.failed,
+        failures: r.failures,
+        achieved: Math.round((r.latencies.length / r.elapsedMs) * 1000),
+        ackP50: s.p50,
+        ackP99: r.failed > 0 ? Number.POSITIVE_INFINITY : s.p99,
+        cpuPercent: before && after ? cpuPercent(before, after) : null,
+        sendLagP99: lag.p99,
+        held: r.failed === 0 && s.p99 <= opts.p99LimitMs,
+        samples: r.latencies,
+      };
+      out.steps.push(step);
+      if (!step.held) break;
+      out.maxRate = rate;
+      await settle();
+    }
+  } catch (err) {
+    out.errors.push(`throughput: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    for (const c of connections) c.close();
+  }
+  return out;
+}
