@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import { type BackchannelResults, message, runBackchannel } from "./backchannel";
 import { type Backend, BENCH_NODE, prepareBackend } from "./backend";
 import { type RoundTrips, runBaseline } from "./baseline";
@@ -126,7 +127,23 @@ function commit(): string | null {
     return null;
   }
 }
+/** Redis's timer frequency: BullMQ's delayed jobs fire on its tick (production config: hz 100). */
+async function redisHz(url: string | undefined): Promise<number | null> {
+  if (!url) return null;
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    const answer = (await redis.config("GET", "hz")) as string[];
+    return Number(answer[1]);
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 const environment = {
+  redisHz: await redisHz(redisUrl),
   node: process.version,
   platform: `${os.platform()} ${os.release()} ${os.arch()}`,
   cpus: os.cpus().length,
@@ -326,7 +343,9 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
         }
       }
       if (wants("deadlines")) {
-        const scheduler = backend.env.REDIS_URL ? "BullMQ" : "in-process scheduler";
+        const scheduler = backend.env.REDIS_URL
+          ? `BullMQ, Redis hz ${environment.redisHz ?? "?"}`
+          : "in-process scheduler";
         const title = `${PARAMS.deadlines} deadlines in one second: ${label}`;
         if (PARAMS.deadlines + 1024 > server.nofile) {
           sections.push({
