@@ -568,8 +568,15 @@ export class CommandPipeline {
       log.error({ err: errorText(err), sessionId: committed.sessionId }, "publish failed");
     }
     this.ensureDeadlines(committed.sessionId, committed.state);
-    if (committed.noticeIds.length > 0 && this.deps.notices)
-      this.track(this.deps.notices.dispatch(committed.noticeIds));
+    // Mail and push go after the answer and the pushes have left: on the embedded database every notice's claim and
+    // mark is a commit with its own fsync, which would otherwise run ahead of the command's own ack.
+    const { notices } = this.deps;
+    if (committed.noticeIds.length > 0 && notices)
+      this.track(
+        new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+          notices.dispatch(committed.noticeIds),
+        ),
+      );
   }
 
   /**
