@@ -34,6 +34,7 @@ import { type Db, openDb } from "../store/db";
 import { grantAppRole, migrate } from "../store/migrations";
 import { type HeadSigner, loadOrCreateSigningKey } from "../store/signing";
 import { createScheduler, type Scheduler } from "../timers";
+import { type Batcher, createBatcher } from "../timers/batcher";
 
 /** What a role adds to a node, and how it stops. */
 export interface Role {
@@ -53,6 +54,8 @@ export interface Shared {
   tokens: TokenService;
   redis?: Redis;
   scheduler: Scheduler;
+  /** the worker's deadline handler: gathers firings into batches of ticks (timers/batcher.ts) */
+  ticks: Batcher;
   limits: Limits;
   io: IoServer;
   signer: HeadSigner;
@@ -189,9 +192,10 @@ export async function openShared(
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     queueName: "notifications",
-    // In process (the embedded database's single connection), a few at once: a burst of notices then never stands
-    // in front of a deadline's tick with hundreds of transactions. BullMQ keeps its worker's default.
-    ...(config.redisUrl ? {} : { concurrency: EMBEDDED_NOTICE_CONCURRENCY }),
+    // In process (the embedded database's single connection): a few at once, and none while due deadlines are being
+    // applied, so a burst of notices never stands in front of a tick with its transactions (a notice can wait a
+    // moment; a deadline should not). BullMQ keeps its worker's default.
+    ...(config.redisUrl ? {} : { concurrency: EMBEDDED_NOTICE_CONCURRENCY, gate: () => ticks.idle() }),
     onError: (err, job) => log.warn({ err: String(err), notice: job.sessionId }, "notice trigger failed"),
     onRedisError: (err) => log.warn({ err: err.message }, "notification queue redis error"),
   });
@@ -219,6 +223,9 @@ export async function openShared(
     now: opts.now,
   });
   sessionsRef = sessions;
+  // Firings that arrive together are applied together: many sessions' ticks to a transaction (tickMany), each
+  // firing answered with its own session's outcome (so a failed one is retried alone by the scheduler).
+  const ticks = createBatcher((ids) => sessions.commands.tickMany(ids));
 
   // Readiness answers promptly whatever the state of its dependencies: a check that has not answered within
   // READY_CHECK_MS counts as unreachable, and Redis is unreachable at once while its client is not connected.
@@ -250,6 +257,7 @@ export async function openShared(
     tokens,
     redis,
     scheduler,
+    ticks,
     limits,
     io,
     signer,

@@ -2,16 +2,14 @@
 // session's next deadline at start-up and again when Redis returns, and sweeps for overdue ones; on PORT only health
 // and readiness.
 import { createWorkerApp } from "../http/app";
-import { createBatcher } from "../timers/batcher";
 import type { Role, Shared } from "./shared";
 
 /** `alone`: no web role on this node, so the worker serves PORT (health only) and owns Socket.IO's closing. */
 export async function startWorker(shared: Shared, opts: { alone: boolean }): Promise<Role> {
   const { config, sessions, scheduler, notifications, metrics, log } = shared;
   if (opts.alone) shared.serve(createWorkerApp({ config, ready: shared.ready, log }));
-  // Firings that arrive together are applied together: many sessions' ticks to a transaction (tickMany), each
-  // firing answered with its own session's outcome (so a failed one is retried alone by the scheduler).
-  const ticks = createBatcher((ids) => sessions.commands.tickMany(ids));
+  // Firings that arrive together are applied together (shared.ticks: many sessions' ticks to a transaction).
+  const { ticks } = shared;
   await scheduler.start(async (job, info) => {
     metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
     await ticks.submit(job.sessionId);
