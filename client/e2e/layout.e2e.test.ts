@@ -1,8 +1,10 @@
 // The session screen's layout in a real browser, for a side (the claimant) and the mediator, in set-up, Step 2 and
 // Step 3, at 320x640 and 390x844 (phones: touch, meta viewport honoured) and 1280x800: no horizontal scroll; the
 // status bar still at the top of the screen when scrolled to the bottom; section links whose "Rooms" brings the
-// rooms heading into view below the bar, not under it; and at 1280x800 the mediator's rooms, ledger and activity
-// side by side, their tops in the first screen without scrolling the page. Screenshots of each. Then the notification
+// rooms heading into view below the bar, not under it; and at 1280x800 the mediator's console a strip, with rooms,
+// ledger and activity side by side under it: their tops at most 340 px down and at least 400 px of each in the first
+// screen, without scrolling the page (with a knock showing in set-up and Step 2). A knock made before the mediator
+// opens the page shows (it comes with the view); the proposal opens in place at the desk. Screenshots of each. Then the notification
 // settings and unsubscribe pages: the focus on their heading after navigation.
 import { describe, expect, it } from "vitest";
 import {
@@ -36,6 +38,8 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
   const suite = browserSuite("layout", "Layout e2e screenshots");
   const { browsers } = suite;
   const problems: string[] = [];
+  /** the desk's columns as measured, printed at the end */
+  const desk: string[] = [];
 
   it("no sideways scroll, the status bar stays, section links land below it, the mediator's desk side by side", {
     timeout: 240_000,
@@ -46,6 +50,7 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
       await browsers.evidence();
       throw err;
     }
+    console.log(`The mediator's desk columns:\n  ${desk.join("\n  ")}`);
     expect(problems).toEqual([]);
     for (const p of browsers.people) expect(p.pageErrors, `${p.name} page errors`).toEqual([]);
   });
@@ -145,19 +150,34 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("rooms-title");
     await settled(p);
 
-    // 4. The mediator's desk at 1280x800: rooms, ledger and activity side by side, tops in the first screen.
+    // 4. The mediator's desk at 1280x800: the console a strip on top; rooms, ledger and activity side by side under
+    // it, their tops at most 340 px down the unscrolled page, at least 400 px of each in the first screen.
     if (role === "mediator" && size.width >= 1200) {
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.waitForTimeout(100);
       const columns = await page.evaluate(() =>
         ["section.rooms", "section.ledger", "section.feed"].map((sel) => {
           const r = document.querySelector(sel)!.getBoundingClientRect();
-          return { sel, top: r.top, left: r.left, right: r.right, innerHeight: window.innerHeight };
+          return {
+            sel,
+            top: r.top,
+            left: r.left,
+            right: r.right,
+            visible: Math.min(r.bottom, window.innerHeight) - Math.max(r.top, 0),
+            scrollY: window.scrollY,
+          };
         }),
       );
-      for (const c of columns)
-        if (!(c.top >= 0 && c.top < c.innerHeight - 100))
-          problems.push(`${where}: ${c.sel}'s top (${Math.round(c.top)}) is not in the first screen`);
+      desk.push(
+        `${where}: ${columns.map((c) => `${c.sel} top ${Math.round(c.top)} visible ${Math.round(c.visible)}`).join(", ")}`,
+      );
+      for (const c of columns) {
+        if (c.scrollY !== 0) problems.push(`${where}: the page is scrolled (${c.scrollY}) when measuring`);
+        if (!(c.top >= 0 && c.top <= 340))
+          problems.push(`${where}: ${c.sel}'s top (${Math.round(c.top)}) is more than 340 px down`);
+        if (c.visible < 400)
+          problems.push(`${where}: only ${Math.round(c.visible)} px of ${c.sel} show without scrolling`);
+      }
       const sorted = [...columns].sort((a, b) => a.left - b.left);
       for (let i = 1; i < sorted.length; i++)
         if (sorted[i]!.left < sorted[i - 1]!.right)
@@ -223,6 +243,10 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
     await signUpAndAccept(respondent, respondentLink, "Ray Respondent");
     await signUpAndAccept(mediator, mediatorLink, "Mia Mediator");
 
+    // The claimant asks for the mediator before the mediator's phone opens the session.
+    await claimant.page.getByRole("button", { name: "Ask for the mediator" }).click();
+    await mediator.page.getByText("Claimant asked for you").first().waitFor();
+
     // The phones: the claimant and the mediator, signed in on a second device.
     await signIn(claimantM, claimant.email!);
     await signIn(mediatorM, mediator.email!);
@@ -230,6 +254,9 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
       await p.page.goto(sessionUrl);
       await p.page.getByRole("heading", { name: TITLE, level: 1 }).waitFor();
     }
+    // The knock came before this page opened: it shows all the same (the view carries it), with its button.
+    await mediatorM.page.getByRole("alert").getByText("Claimant asked for you").first().waitFor();
+    await mediatorM.page.getByRole("button", { name: "Go to the claimant side" }).waitFor();
     await mediator.page.getByText("Ray Respondent joined as the respondent side.").first().waitFor();
     // Some messages, so the rooms are not empty.
     await claimant.page.getByLabel("Message to Private with the mediator").fill("We are ready when you are.");
@@ -252,11 +279,36 @@ describe.skipIf(!haveChromium)("browser: the session screen's layout on phones a
     await checkAll(claimantM, claimant, "side", "step2");
     await checkAll(mediatorM, mediator, "mediator", "step2");
 
+    // The mediator answers the knock: it goes from both of the mediator's pages.
+    await mediator.page.getByRole("button", { name: "Go to the claimant side" }).click();
+    for (const p of [mediator, mediatorM])
+      await p.page.getByText("Claimant asked for you").first().waitFor({ state: "detached" });
+
     // Step 3, at the Step 2 deadline (no numbers: no deal).
     for (const p of [claimant, mediator, claimantM, mediatorM])
       await p.page.getByText("Step 3 — live bidding", { exact: true }).first().waitFor({ timeout: 90_000 });
     await checkAll(claimantM, claimant, "side", "step3");
     await checkAll(mediatorM, mediator, "mediator", "step3");
+
+    // At the desk the mediator's proposal opens in place from "Propose a number…", and closes again.
+    const propose = mediator.page.getByRole("button", { name: "Propose a number…" });
+    expect(await propose.getAttribute("aria-expanded")).toBe("false");
+    expect(await mediator.page.getByLabel(/Proposed amount/).count()).toBe(0);
+    await propose.click();
+    const close = mediator.page.getByRole("button", { name: "Close the proposal form" });
+    expect(await close.getAttribute("aria-expanded")).toBe("true");
+    await mediator.page.getByLabel(/Proposed amount/).waitFor();
+    expect(await mediator.page.evaluate(() => document.activeElement?.getAttribute("inputmode"))).toBe(
+      "decimal",
+    );
+    await mediator.page.getByLabel("Each side answers within").waitFor();
+    await mediator.page.getByLabel(/Proposed amount/).fill("120,000");
+    await mediator.page.getByRole("button", { name: "Put $120,000.00 to both sides" }).waitFor();
+    await browsers.shoot(mediator, "step3-1280-proposing", { fullPage: false });
+    await close.click();
+    await mediator.page.getByLabel(/Proposed amount/).waitFor({ state: "detached" });
+    // On the phone the form is there as before.
+    await mediatorM.page.getByLabel(/Proposed amount/).waitFor();
 
     // The notification settings and unsubscribe pages take the focus to their heading on arrival, as the others do.
     await claimant.page.getByRole("link", { name: "Notifications", exact: true }).click();

@@ -275,6 +275,7 @@ describe.skipIf(!haveChromium)("browser: told wherever you are", () => {
     await claimant.context.grantPermissions(["notifications"], { origin: base });
     await setHidden(claimant, true);
     await setHidden(respondent, true);
+    await mediator.page.getByRole("button", { name: "Propose a number…" }).click();
     await mediator.page.getByLabel(/Proposed amount/).fill(PROPOSAL.typed);
     await mediator.page.getByRole("button", { name: `Put ${PROPOSAL.shown} to both sides` }).click();
     await confirmAct(mediator, `Put ${PROPOSAL.shown} to both sides`);

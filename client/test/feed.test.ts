@@ -1,14 +1,12 @@
 import type { Role, SessionEvent } from "@backchannel/common";
+import { createElement } from "react";
+import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import {
-  buildFeed,
-  type FeedContext,
-  ownNumberHistory,
-  pendingKnocks,
-  sideActivity,
-} from "../src/session/feed";
-import type { LoggedEvent } from "../src/session/reduce";
-import { NAMES, openedSession, syncAnswer, T0, USERS } from "./fixtures";
+import { panelProps } from "../src/pages/session/context";
+import { knocksOf, MediatorConsole } from "../src/pages/session/MediatorConsole";
+import { buildFeed, type FeedContext, ownNumberHistory, sideActivity } from "../src/session/feed";
+import { createSessionData, type LoggedEvent } from "../src/session/reduce";
+import { NAMES, openedSession, snapshot, syncAnswer, T0, USERS } from "./fixtures";
 
 const members = (["claimant", "respondent", "mediator"] as const).map((role) => ({
   userId: USERS[role],
@@ -108,25 +106,59 @@ describe("helpers over the log", () => {
   it("counts the other side's changes and the last time", () => {
     expect(sideActivity(logFor(day, "respondent"), "claimant")).toEqual({ changes: 2, lastAt: T0 + 20_000 });
   });
+});
 
-  it("a knock is pending until the mediator goes to that side", () => {
-    const log = logFor(day, "mediator");
-    expect(pendingKnocks(log)).toEqual([{ side: "respondent", at: T0 + 35_000, by: USERS.respondent }]);
-    const answered: LoggedEvent[] = [
-      ...log,
+describe("knocks come from the view, not from the events received since the page opened", () => {
+  const opened = openedSession();
+  const knocked: SessionEvent[] = [
+    ...opened,
+    { type: "MediatorRequested", at: T0 + 35_000, side: "respondent", by: USERS.respondent },
+    { type: "MediatorRequested", at: T0 + 36_000, side: "claimant", by: USERS.claimant },
+  ];
+  const props = (role: Role, events: SessionEvent[]) => {
+    const view = snapshot(events, role);
+    // Opened after the knocks: no event received yet.
+    return { ...panelProps(createSessionData(view, view.version), T0 + 40_000), log: [] };
+  };
+
+  it("a mediator opening the page after both sides knocked sees both, oldest first", () => {
+    expect(knocksOf(snapshot(knocked, "mediator"))).toEqual([
+      { side: "respondent", at: T0 + 35_000, by: USERS.respondent },
+      { side: "claimant", at: T0 + 36_000, by: USERS.claimant },
+    ]);
+    for (const desk of [false, true]) {
+      const html = renderToStaticMarkup(
+        createElement(MediatorConsole, { ...props("mediator", knocked), desk }),
+      );
+      expect(html).toContain("Respondent asked for you");
+      expect(html).toContain("Go to the respondent side");
+      expect(html).toContain("Claimant asked for you");
+      expect(html.indexOf("Respondent asked")).toBeLessThan(html.indexOf("Claimant asked"));
+    }
+  });
+
+  it("a knock goes when the mediator goes to that side; a side sees only its own", () => {
+    const answered: SessionEvent[] = [
+      ...knocked,
       {
-        version: 99,
-        event: {
-          type: "MediatorLocationSet",
-          at: T0 + 40_000,
-          by: USERS.mediator,
-          location: "with_respondent",
-          until: null,
-          note: null,
-        },
+        type: "MediatorLocationSet",
+        at: T0 + 40_000,
+        by: USERS.mediator,
+        location: "with_respondent",
+        until: null,
+        note: null,
       },
     ];
-    expect(pendingKnocks(answered)).toEqual([]);
+    expect(knocksOf(snapshot(answered, "mediator"))).toEqual([
+      { side: "claimant", at: T0 + 36_000, by: USERS.claimant },
+    ]);
+    const html = renderToStaticMarkup(createElement(MediatorConsole, props("mediator", answered)));
+    expect(html).not.toContain("Respondent asked for you");
+    expect(html).toContain("Claimant asked for you");
+    expect(knocksOf(snapshot(knocked, "respondent"))).toEqual([
+      { side: "respondent", at: T0 + 35_000, by: USERS.respondent },
+    ]);
+    expect(knocksOf(snapshot(opened, "mediator"))).toEqual([]);
   });
 });
 

@@ -1,8 +1,8 @@
 // One session, laid out for the viewer's role: a side works on its number; the mediator runs the day.
 // The layout (layout.css): a compact status bar with links to the page's sections stays at the top on every width,
 // with the deal's banner under it; the sections follow in one column on a phone, the live state first. A side gets two
-// columns from 900 px; the mediator gets, from 1200 px, the console on top and rooms, ledger and activity side by
-// side, each scrolling on its own.
+// columns from 900 px; the mediator gets, from 1200 px, the console as a compact strip on top and rooms, ledger and
+// activity side by side under it, each scrolling on its own, so a caucus runs without scrolling the page.
 import {
   Fragment,
   type ReactNode,
@@ -201,7 +201,7 @@ function mediatorSections(
       ? [{ id: "invitations-title", label: "Invite", node: <InvitationsPanel {...p} /> }]
       : [];
   return [
-    [{ id: "console-title", label: "Console", node: <MediatorConsole {...p} /> }],
+    [{ id: "console-title", label: "Console", node: <MediatorConsole {...p} desk={desk} /> }],
     [
       { id: "rooms-title", label: "Rooms", node: <Rooms {...p} /> },
       { id: "ledger-title", label: "Offers", node: <LedgerPanel {...p} scrolls={desk} /> },

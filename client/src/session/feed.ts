@@ -192,20 +192,6 @@ export function ledgerItemName(
   return `the ${item.from}'s bracket (“we go to ${money(item.ourAmount)} if you go to ${money(item.theirAmount)}”)`;
 }
 
-/** Knocks the mediator has not answered yet: asked after the mediator last went to that side. */
-export function pendingKnocks(log: readonly LoggedEvent[]): Array<{ side: Side; at: number; by: string }> {
-  const knocks = new Map<Side, { side: Side; at: number; by: string }>();
-  for (const { event } of log) {
-    if (event.type === "MediatorRequested")
-      knocks.set(event.side, { side: event.side, at: event.at, by: event.by });
-    if (event.type === "MediatorLocationSet") {
-      if (event.location === "with_claimant") knocks.delete("claimant");
-      if (event.location === "with_respondent") knocks.delete("respondent");
-    }
-  }
-  return [...knocks.values()].sort((a, b) => a.at - b.at);
-}
-
 /** The outcome of the last resolved proposal, for "The last proposal was not accepted". */
 export function lastProposalOutcome(
   log: readonly LoggedEvent[],

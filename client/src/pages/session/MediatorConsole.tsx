@@ -1,8 +1,8 @@
 // The mediator's controls: answer knocks, say where you are, open the joint room, put a mediator's proposal.
 // The mediator sees that numbers were entered and when, never what they are.
-import type { MediatorLocation } from "@backchannel/common";
+import type { MediatorLocation, SessionView, Side } from "@backchannel/common";
 import { parseAmount } from "@backchannel/common";
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { useConfirm } from "../../components/ConfirmDialog";
 import { ErrorLine } from "../../components/ErrorLine";
 import { Field } from "../../components/Field";
@@ -12,7 +12,6 @@ import { formatCountdown } from "../../lib/time";
 import { useCommand } from "../../lib/useCommand";
 import { answerByFor, answerWindowChoices, defaultAnswerWindow, windowValue } from "../../lib/windows";
 import { LOCATION_CHOICES, locationPhrase, sideName } from "../../lib/words";
-import { pendingKnocks } from "../../session/feed";
 import type { PanelProps } from "./context";
 
 /** Today's (or, if passed, tomorrow's) epoch ms for an <input type="time"> value. */
@@ -25,41 +24,103 @@ export function timeInputToEpoch(value: string, now: number): number | null {
   return d.getTime();
 }
 
-export function MediatorConsole(p: PanelProps) {
-  const { view } = p;
-  const knocks = pendingKnocks(p.log);
+/** The unanswered requests for the mediator, from the view (so a page opened after a knock shows it), oldest first. */
+export function knocksOf(view: Pick<SessionView, "knocks">): Array<{ side: Side; at: number; by: string }> {
+  return (["claimant", "respondent"] as const)
+    .flatMap((side) => {
+      const k = view.knocks[side];
+      return k ? [{ side, at: k.at, by: k.by }] : [];
+    })
+    .sort((a, b) => a.at - b.at);
+}
+
+/**
+ * The console. On a phone (and below 1200 px) its parts follow one another. At the desk (`desk`, from 1200 px) it is
+ * a strip above the rooms, ledger and activity: the numbers, the joint room and the proposal on one line, the knocks,
+ * then where you are on one row; the proposal's form opens in place from "Propose a number…".
+ */
+export function MediatorConsole(p: PanelProps & { desk?: boolean }) {
+  const { view, desk = false } = p;
+  const knocks = knocksOf(view);
   const location = useCommand();
   const ended = view.phase === "ended";
+  const [proposing, setProposing] = useState(false);
+  const formId = useId();
+  const canPropose = !ended && view.phase === "step3" && view.proposal === null;
+
+  const knockList = knocks.length > 0 && (
+    <div className="knocks" role="alert">
+      {knocks.map((k) => (
+        <p key={k.side}>
+          <strong>{sideName(k.side)} asked for you</strong> at {p.clock(k.at)} ({p.nameOf(k.by)}).{" "}
+          <button
+            type="button"
+            disabled={location.busy}
+            onClick={async () => {
+              const moved = await location.run({
+                type: "SetMediatorLocation",
+                location: k.side === "claimant" ? "with_claimant" : "with_respondent",
+                until: null,
+                note: null,
+              });
+              // The Rooms panel follows: the caucus with that side.
+              if (moved) useRoomSwitch.getState().show(`caucus:${k.side}`);
+            }}
+          >
+            Go to the {k.side} side
+          </button>
+        </p>
+      ))}
+    </div>
+  );
+
+  if (desk) {
+    return (
+      <section className="panel console console-strip" aria-labelledby="console-title">
+        <div className="strip-line">
+          <h2 id="console-title">
+            <span className="visually-hidden">Mediator </span>Console
+          </h2>
+          <NumbersLine {...p} />
+          {!ended && <JointRoomSwitch {...p} compact />}
+          {/* Before Step 3 there is no proposal to put: nothing here. */}
+          {!ended && (canPropose || view.proposal) && (
+            <div className="strip-item proposal-item">
+              {canPropose ? (
+                <button
+                  type="button"
+                  aria-expanded={proposing}
+                  aria-controls={formId}
+                  onClick={() => setProposing((open) => !open)}
+                >
+                  {proposing ? "Close the proposal form" : "Propose a number…"}
+                </button>
+              ) : (
+                <>
+                  <h3>Proposal</h3>
+                  <ProposalStatus {...p} compact />
+                </>
+              )}
+            </div>
+          )}
+        </div>
+        {canPropose && (
+          <div className="mediator-proposal" id={formId} hidden={!proposing}>
+            {proposing && <ProposalForm {...p} onPut={() => setProposing(false)} focusOnOpen />}
+          </div>
+        )}
+        {knockList}
+        <ErrorLine error={location.error} />
+        {!ended && <LocationForm {...p} compact />}
+      </section>
+    );
+  }
 
   return (
     <section className="panel console" aria-labelledby="console-title">
       <h2 id="console-title">Mediator console</h2>
 
-      {knocks.length > 0 && (
-        <div className="knocks" role="alert">
-          {knocks.map((k) => (
-            <p key={k.side}>
-              <strong>{sideName(k.side)} asked for you</strong> at {p.clock(k.at)} ({p.nameOf(k.by)}).{" "}
-              <button
-                type="button"
-                disabled={location.busy}
-                onClick={async () => {
-                  const moved = await location.run({
-                    type: "SetMediatorLocation",
-                    location: k.side === "claimant" ? "with_claimant" : "with_respondent",
-                    until: null,
-                    note: null,
-                  });
-                  // The Rooms panel follows: the caucus with that side.
-                  if (moved) useRoomSwitch.getState().show(`caucus:${k.side}`);
-                }}
-              >
-                Go to the {k.side} side
-              </button>
-            </p>
-          ))}
-        </div>
-      )}
+      {knockList}
 
       <div className="numbers-status">
         <h3>Confidential numbers</h3>
@@ -89,8 +150,34 @@ export function MediatorConsole(p: PanelProps) {
   );
 }
 
-function LocationForm(p: PanelProps) {
+/** At the desk: whether and when each side entered its number, on one line ("Claimant: entered 2:12 PM · …"). */
+function NumbersLine(p: PanelProps) {
   const { view } = p;
+  return (
+    <div className="strip-item numbers-status">
+      <h3>
+        Numbers<span className="visually-hidden"> (sealed: never shown to you)</span>
+      </h3>
+      <p>
+        {(["claimant", "respondent"] as const).map((side, i) => {
+          const s = view.numbers[side];
+          return (
+            <span key={side}>
+              {i > 0 && " · "}
+              <strong>{sideName(side)}:</strong>{" "}
+              {s.entered
+                ? `entered${s.lastChangedAt !== null ? ` ${p.clock(s.lastChangedAt)}` : ""}`
+                : "not yet"}
+            </span>
+          );
+        })}
+      </p>
+    </div>
+  );
+}
+
+function LocationForm(p: PanelProps & { compact?: boolean }) {
+  const { view, compact = false } = p;
   const cmd = useCommand();
   const [where, setWhere] = useState<MediatorLocation>(view.mediator?.location ?? "private");
   const [until, setUntil] = useState("");
@@ -113,17 +200,22 @@ function LocationForm(p: PanelProps) {
     }
   };
 
+  const seen = m ? locationPhrase(m.location, null, m.until ? p.clock(m.until) : null) : "not in a room yet";
   return (
     <form className="form location" onSubmit={submit}>
       <h3>Where you are</h3>
-      <p>
-        Parties now see: the mediator is{" "}
-        <strong>
-          {m ? locationPhrase(m.location, null, m.until ? p.clock(m.until) : null) : "not in a room yet"}
-        </strong>
-        {m?.note ? ` — “${m.note}”` : ""}. Each side sees “with you” or “with the other side”, never what is
-        said.
-      </p>
+      {compact ? (
+        // The status bar says where you are; the note, if any, is the one thing it does not show.
+        m?.note ? (
+          <p className="location-note">Note: “{m.note}”</p>
+        ) : null
+      ) : (
+        <p>
+          Parties now see: the mediator is <strong>{seen}</strong>
+          {m?.note ? ` — “${m.note}”` : ""}. Each side sees “with you” or “with the other side”, never what is
+          said.
+        </p>
+      )}
       <div className="row wrap">
         <Field label="I am">
           {(id) => (
@@ -159,8 +251,29 @@ function LocationForm(p: PanelProps) {
   );
 }
 
-function JointRoomSwitch({ view }: PanelProps) {
+function JointRoomSwitch({ view, compact = false }: PanelProps & { compact?: boolean }) {
   const cmd = useCommand();
+  const button = (
+    <button
+      type="button"
+      disabled={cmd.busy}
+      onClick={() => cmd.run({ type: view.jointRoomOpen ? "CloseJointRoom" : "OpenJointRoom" })}
+    >
+      {view.jointRoomOpen ? "Close the joint room" : "Open the joint room"}
+    </button>
+  );
+  if (compact) {
+    return (
+      <div className="strip-item joint-switch">
+        <h3>Joint room</h3>
+        <p>
+          <strong>{view.jointRoomOpen ? "open" : "closed"}</strong>
+        </p>
+        {button}
+        <ErrorLine error={cmd.error} />
+      </div>
+    );
+  }
   return (
     <div className="joint-switch">
       <h3>Joint room</h3>
@@ -168,19 +281,64 @@ function JointRoomSwitch({ view }: PanelProps) {
         The joint room is <strong>{view.jointRoomOpen ? "open" : "closed"}</strong>.{" "}
         {view.jointRoomOpen ? "Everyone can read and post there." : "Open it for a joint session."}
       </p>
-      <button
-        type="button"
-        disabled={cmd.busy}
-        onClick={() => cmd.run({ type: view.jointRoomOpen ? "CloseJointRoom" : "OpenJointRoom" })}
-      >
-        {view.jointRoomOpen ? "Close the joint room" : "Open the joint room"}
-      </button>
+      {button}
       <ErrorLine error={cmd.error} />
     </div>
   );
 }
 
+/** Below the desk: the proposal's state, or its form in Step 3. */
 function MediatorProposal(p: PanelProps) {
+  const { view } = p;
+  return (
+    <div className="mediator-proposal">
+      <h3>Mediator's proposal</h3>
+      {view.proposal || view.phase !== "step3" ? <ProposalStatus {...p} /> : <ProposalForm {...p} />}
+    </div>
+  );
+}
+
+/** A proposal with the parties (its deadline), or when one can be put. */
+function ProposalStatus(p: PanelProps & { compact?: boolean }) {
+  const { view } = p;
+  const proposal = view.proposal;
+  if (!proposal) {
+    return p.compact ? (
+      <p className="hint">{view.phase === "ended" ? "none" : "from Step 3 (live bidding)"}</p>
+    ) : (
+      <p className="hint">You can put a proposal to both sides in Step 3 (live bidding).</p>
+    );
+  }
+  const what =
+    proposal.kind === "smart"
+      ? "A smart proposal is with the parties. You do not see its amount: it hints at both numbers."
+      : `Your proposal of ${proposal.amount != null ? p.money(proposal.amount) : "—"} is with the parties.`;
+  if (p.compact) {
+    return (
+      <p>
+        {proposal.kind === "smart"
+          ? "a smart proposal (its amount hidden from you)"
+          : `${proposal.amount != null ? p.money(proposal.amount) : "—"}`}{" "}
+        with the parties, answers by {p.deadline(proposal.answerBy)} (
+        {formatCountdown(proposal.answerBy - p.now)} left)
+      </p>
+    );
+  }
+  return (
+    <>
+      <p>
+        {what} Answers due by {p.deadline(proposal.answerBy)} ({formatCountdown(proposal.answerBy - p.now)}{" "}
+        left).
+      </p>
+      <p>
+        Each side answers privately. You will learn only whether it was accepted, never who answered or who
+        said no.
+      </p>
+    </>
+  );
+}
+
+function ProposalForm(p: PanelProps & { onPut?: () => void; focusOnOpen?: boolean }) {
   const { view } = p;
   const cmd = useCommand();
   const confirm = useConfirm();
@@ -194,7 +352,12 @@ function MediatorProposal(p: PanelProps) {
   const choice =
     windows.choices.find((c) => windowValue(c) === chosen) ?? defaultAnswerWindow(windows.choices) ?? null;
   const parsed = amount.trim() ? parseAmount(amount, view.rules.currency) : null;
-  const proposal = view.proposal;
+  const { onPut, focusOnOpen } = p;
+  // Opened from "Propose a number…": the amount is what comes next.
+  const amountRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (focusOnOpen) amountRef.current?.focus();
+  }, [focusOnOpen]);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -204,70 +367,59 @@ function MediatorProposal(p: PanelProps) {
     const preview = answerByFor(window, Date.now(), endsAt);
     confirm.ask(mediatorProposalWords(p.money(cents), p.deadline(preview), window.label), async () => {
       const answerBy = answerByFor(window, Date.now(), endsAt);
-      if (await cmd.run({ type: "PutMediatorProposal", amount: cents, answerBy })) setAmount("");
+      if (await cmd.run({ type: "PutMediatorProposal", amount: cents, answerBy })) {
+        setAmount("");
+        onPut?.();
+      }
     });
   };
 
   return (
-    <div className="mediator-proposal">
-      <h3>Mediator's proposal</h3>
-      {proposal ? (
-        <>
-          <p>
-            {proposal.kind === "smart"
-              ? "A smart proposal is with the parties. You do not see its amount: it hints at both numbers."
-              : `Your proposal of ${proposal.amount != null ? p.money(proposal.amount) : "—"} is with the parties.`}{" "}
-            Answers due by {p.deadline(proposal.answerBy)} ({formatCountdown(proposal.answerBy - p.now)}{" "}
-            left).
+    <>
+      <form className="form" onSubmit={submit}>
+        <p className="hint">
+          Each side accepts or rejects privately. Both accept: a deal. Otherwise everyone, you included,
+          learns only “not accepted”.
+        </p>
+        <div className="row wrap">
+          <label>
+            Proposed amount ({view.rules.currency})
+            <input
+              inputMode="decimal"
+              value={amount}
+              onChange={(e) => setAmount(e.target.value)}
+              ref={amountRef}
+            />
+          </label>
+          <Field label="Each side answers within">
+            {(id) => (
+              <select
+                id={id}
+                value={choice ? windowValue(choice) : ""}
+                onChange={(e) => setChosen(e.target.value)}
+                aria-describedby={windows.capped ? capId : undefined}
+              >
+                {windows.choices.map((c) => (
+                  <option key={windowValue(c)} value={windowValue(c)}>
+                    {c.label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        {windows.capped && endsAt !== null && (
+          <p className="hint" id={capId} data-testid="answer-window-capped">
+            Step 3 ends {p.deadline(endsAt)}: only answer windows that end by then are offered.
           </p>
-          <p>
-            Each side answers privately. You will learn only whether it was accepted, never who answered or
-            who said no.
-          </p>
-        </>
-      ) : view.phase !== "step3" ? (
-        <p className="hint">You can put a proposal to both sides in Step 3 (live bidding).</p>
-      ) : (
-        <form className="form" onSubmit={submit}>
-          <p className="hint">
-            Each side accepts or rejects privately. Both accept: a deal. Otherwise everyone, you included,
-            learns only “not accepted”.
-          </p>
-          <div className="row wrap">
-            <label>
-              Proposed amount ({view.rules.currency})
-              <input inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
-            </label>
-            <Field label="Each side answers within">
-              {(id) => (
-                <select
-                  id={id}
-                  value={choice ? windowValue(choice) : ""}
-                  onChange={(e) => setChosen(e.target.value)}
-                  aria-describedby={windows.capped ? capId : undefined}
-                >
-                  {windows.choices.map((c) => (
-                    <option key={windowValue(c)} value={windowValue(c)}>
-                      {c.label}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-          </div>
-          {windows.capped && endsAt !== null && (
-            <p className="hint" id={capId} data-testid="answer-window-capped">
-              Step 3 ends {p.deadline(endsAt)}: only answer windows that end by then are offered.
-            </p>
-          )}
-          {parsed && !parsed.ok && <p className="error">{parsed.message}</p>}
-          <button type="submit" disabled={!parsed?.ok || !choice || cmd.busy}>
-            Put {parsed?.ok ? p.money(parsed.amount) : "this proposal"} to both sides
-          </button>
-        </form>
-      )}
+        )}
+        {parsed && !parsed.ok && <p className="error">{parsed.message}</p>}
+        <button type="submit" disabled={!parsed?.ok || !choice || cmd.busy}>
+          Put {parsed?.ok ? p.money(parsed.amount) : "this proposal"} to both sides
+        </button>
+      </form>
       <ErrorLine error={cmd.error} />
       {confirm.element}
-    </div>
+    </>
   );
 }
