@@ -145,7 +145,10 @@ describe("PGlite on a data dir: killed with SIGKILL after acknowledging", () => 
     if (strace) {
       const trace = readFileSync(traceFile, "utf8").split("\n");
       const missing = acked.filter((n) => !walFsyncBetween(trace, `begin ${n}`, `acked ${n}`, dataDir));
-      expect(missing).toEqual([]);
+      // On a failure, the trace between the marks of the first commit without a WAL fsync says why.
+      const excerpt =
+        missing.length > 0 ? traceBetween(trace, `begin ${missing[0]}`, `acked ${missing[0]}`) : "";
+      expect(missing, excerpt).toEqual([]);
     }
 
     const reopened = await openDb({ dataDir });
@@ -232,6 +235,14 @@ function readUntilDone(proc: ChildProcess): Promise<number[]> {
  * write(1, "<to>\n") lines, an fsync or fdatasync of a WAL segment under dataDir that returned 0 (on
  * one line, or split by another thread's call into "<unfinished ...>" and "<... fsync resumed>").
  */
+function traceBetween(trace: string[], from: string, to: string): string {
+  const at = (mark: string) => trace.findIndex((l) => l.includes(`"${mark}\\n"`));
+  return trace
+    .slice(Math.max(0, at(from)), at(to) + 1)
+    .join("\n")
+    .slice(0, 4000);
+}
+
 function walFsyncBetween(trace: string[], from: string, to: string, dataDir: string): boolean {
   const markLine = (mark: string) =>
     trace.findIndex((l) => l.includes("write(1<") && l.includes(`"${mark}\\n"`));
@@ -245,6 +256,7 @@ function walFsyncBetween(trace: string[], from: string, to: string, dataDir: str
     if (!file.startsWith(dataDir) || !WAL_SEGMENT.test(file)) return false;
     if (result !== undefined) return result === "0";
     const resumed = `${pid} <... ${name} resumed>) = 0`;
-    return lines.slice(i + 1).some((l) => l.replace(/ +/, " ") === resumed);
+    // strace pads the result column with spaces: "123 <... fsync resumed>)      = 0".
+    return lines.slice(i + 1).some((l) => l.replace(/ +/g, " ") === resumed);
   });
 }
