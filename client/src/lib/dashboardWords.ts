@@ -1,16 +1,14 @@
 // A dashboard line (common/src/dashboard.ts) in words: how the session stands, what waits for the person, who is in.
 import type { DashboardEntry, Need, Role, SessionStatus } from "@backchannel/common";
 import { formatCountdown } from "./time";
-import { roleName, sideName } from "./words";
+import { phaseShort, roleName, sideName } from "./words";
 
 export function statusWords(status: SessionStatus): string {
   switch (status) {
     case "setup":
-      return "Step 1 — terms";
     case "step2":
-      return "Step 2 — sealed numbers";
     case "step3":
-      return "Step 3 — live bidding";
+      return phaseShort(status);
     case "deal":
       return "Settled — a deal was made";
     case "withdrawn":
