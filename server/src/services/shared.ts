@@ -34,7 +34,6 @@ import { type Db, openDb } from "../store/db";
 import { grantAppRole, migrate } from "../store/migrations";
 import { type HeadSigner, loadOrCreateSigningKey } from "../store/signing";
 import { createScheduler, type Scheduler } from "../timers";
-import { type Batcher, createBatcher } from "../timers/batcher";
 
 /** What a role adds to a node, and how it stops. */
 export interface Role {
@@ -54,8 +53,6 @@ export interface Shared {
   tokens: TokenService;
   redis?: Redis;
   scheduler: Scheduler;
-  /** the worker's deadline handler: gathers firings into batches of ticks (timers/batcher.ts) */
-  ticks: Batcher;
   limits: Limits;
   io: IoServer;
   signer: HeadSigner;
@@ -195,7 +192,9 @@ export async function openShared(
     // In process (the embedded database's single connection): a few at once, and none while due deadlines are being
     // applied, so a burst of notices never stands in front of a tick with its transactions (a notice can wait a
     // moment; a deadline should not). BullMQ keeps its worker's default.
-    ...(config.redisUrl ? {} : { concurrency: EMBEDDED_NOTICE_CONCURRENCY, gate: () => ticks.idle() }),
+    ...(config.redisUrl
+      ? {}
+      : { concurrency: EMBEDDED_NOTICE_CONCURRENCY, gate: () => sessions.commands.ticksIdle() }),
     onError: (err, job) => log.warn({ err: String(err), notice: job.sessionId }, "notice trigger failed"),
     onRedisError: (err) => log.warn({ err: err.message }, "notification queue redis error"),
   });
@@ -223,9 +222,6 @@ export async function openShared(
     now: opts.now,
   });
   sessionsRef = sessions;
-  // Firings that arrive together are applied together: many sessions' ticks to a transaction (tickMany), each
-  // firing answered with its own session's outcome (so a failed one is retried alone by the scheduler).
-  const ticks = createBatcher((ids) => sessions.commands.tickMany(ids));
 
   // Readiness answers promptly whatever the state of its dependencies: a check that has not answered within
   // READY_CHECK_MS counts as unreachable, and Redis is unreachable at once while its client is not connected.
@@ -257,7 +253,6 @@ export async function openShared(
     tokens,
     redis,
     scheduler,
-    ticks,
     limits,
     io,
     signer,

@@ -8,11 +8,11 @@ import type { Role, Shared } from "./shared";
 export async function startWorker(shared: Shared, opts: { alone: boolean }): Promise<Role> {
   const { config, sessions, scheduler, notifications, metrics, log } = shared;
   if (opts.alone) shared.serve(createWorkerApp({ config, ready: shared.ready, log }));
-  // Firings that arrive together are applied together (shared.ticks: many sessions' ticks to a transaction).
-  const { ticks } = shared;
   await scheduler.start(async (job, info) => {
     metrics.deadlineLateness.observe(Math.max(0, info.latenessMs) / 1000);
-    await ticks.submit(job.sessionId);
+    // Firings that arrive together share transactions with each other and with commands (group commit); each
+    // firing waits for its own session's tick, so a failed one is retried alone by the scheduler.
+    await sessions.commands.tick(job.sessionId);
   });
   const n = await sessions.commands.reconcileDeadlines();
   log.info({ deadlines: n }, "deadlines reconciled");

@@ -1,6 +1,8 @@
 // The command pipeline: per command, lock the session row, load its state, apply the deadlines already due (committed
-// even if the command is then refused), decide, append, commit; only after the commit publish and schedule. One path
-// for REST, sockets and the clock. Acknowledged means committed.
+// even if the command is then refused), decide, stage the writes, commit; only after the commit publish and schedule.
+// One path for REST, sockets and the clock. Commands and ticks that arrive together share one transaction (group
+// commit: one lock statement, one write statement and one COMMIT/fsync for the batch), each answered only once that
+// transaction has committed. Acknowledged means committed.
 import { createHmac, randomUUID } from "node:crypto";
 import {
   type ClientCommand,
@@ -26,24 +28,23 @@ import { type Notifications, noticesOf } from "../notify/outbox";
 import { canonicalJson } from "../store/canonical-json";
 import type { Queryable } from "../store/db";
 import {
-  appendEvents,
   ConcurrencyError,
-  destroySessionKey,
   GENESIS_HASH,
   initialStreamHeads,
   type StreamEntry,
   type StreamHeads,
+  stageAppend,
 } from "../store/event-log";
+import { GroupCommit, type GroupUnit, type UnitOutcome } from "../store/group-commit";
 import type { Scheduler } from "../timers/scheduler";
 import type { CacheEvictions } from "./evictions";
-import type { Loaded, SessionRepository } from "./repository";
-
-/** What a batch of clock ticks writes together, once, after appending every session's events (tickMany). */
-interface DeferredWrites {
-  summaries: Array<{ sessionId: string; state: SessionState; deadlines: ReturnType<typeof openDeadlines> }>;
-  notices: ReturnType<typeof noticesOf>;
-}
-
+import {
+  BatchWrites,
+  type Loaded,
+  type Receipt,
+  type SessionRepository,
+  type SessionWrite,
+} from "./repository";
 import type { StateCache } from "./state-cache";
 
 type WithoutActor<C> = C extends unknown ? Omit<C, "actor" | "actorName"> : never;
@@ -111,24 +112,56 @@ const CLOCK: ReceiptInput = { actorId: null, idempotencyKey: null, commandHash: 
 
 /** The key of a session's single deadline trigger (the scheduler keeps one trigger per session and key). */
 export const NEXT_DEADLINE_TRIGGER = "next";
-/** At most this many sessions' ticks share one transaction... */
-export const TICK_BATCH_MAX = 100;
-/** ...and a transaction stops taking sessions after this much work, so the event loop is never held for long. */
-export const TICK_BATCH_BUDGET_MS = 40;
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+/** At most this many units (commands, ticks) share one transaction... */
+export const BATCH_MAX = 100;
+/** ...and a transaction stops taking units after this much work, so the event loop is never held for long. */
+export const BATCH_BUDGET_MS = 40;
 
 /** Work that must share the command's transaction (redeeming an invitation token, storing one). */
 export type PrepareCommand = (q: Queryable) => Promise<ServiceCommand>;
+
+/** What a unit finds when its batch runs: its session locked and loaded, and the batch's deferred writes. */
+interface UnitContext {
+  q: Queryable;
+  /** null: no such session (or a new one, for create) */
+  loaded: Loaded | null;
+  /** the receipt the unit asked about, read with the lock */
+  receipt: Receipt | null;
+  writes: BatchWrites;
+  notices: Array<{ committed: Committed; rows: ReturnType<typeof noticesOf> }>;
+}
+
+/** What a unit leaves: the commits it staged (published once the batch commits) and its answer. */
+interface UnitResult {
+  committed: Committed[];
+  /** a tick that found nothing due: its session's trigger is re-armed from this state */
+  idle?: { sessionId: string; state: SessionState };
+  answer: Committed | AppError | null;
+}
+
+/** One command, tick or creation, run in a batch by group commit. */
+interface Unit extends GroupUnit {
+  receipt?: { userId: string; key: string };
+  work(ctx: UnitContext): Promise<UnitResult>;
+}
 
 export class CommandPipeline {
   private readonly inflight = new Set<Promise<unknown>>();
   /** Set during shutdown: deadline rows are committed and start-up reconciliation schedules them. */
   private schedulingStopped = false;
+  /** Commands and ticks that arrive together share a transaction (store/group-commit.ts). */
+  private readonly group: GroupCommit<Unit, UnitResult>;
+  /** Ticks queued and not yet started: a second firing for the same session joins the first. */
+  private readonly queuedTicks = new Map<string, Promise<Committed | null>>();
+  private readonly pendingTicks = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: CommandPipelineDeps) {}
+  constructor(private readonly deps: CommandPipelineDeps) {
+    this.group = new GroupCommit((units) => this.runBatch(units), {
+      maxBatch: BATCH_MAX,
+      // The embedded database runs one transaction at a time anyway; PostgreSQL overlaps a couple.
+      concurrency: deps.repo.db.kind === "pglite" ? 1 : 2,
+    });
+  }
 
   /** Creates a session; the creator becomes its first member. */
   async create(
@@ -149,15 +182,16 @@ export class CommandPipeline {
     };
     const decision = decide(null, command, { now: this.deps.now(), random: this.deps.random });
     if (!decision.ok) throw new AppError(decision);
-    const committed = await this.track(
-      this.deps.repo.db.tx(async (q) => {
-        const dataKey = await this.deps.repo.insertSession(q, sessionId, input.title, actor.id);
+    const { answer } = await this.group.submit({
+      key: sessionId,
+      work: async (ctx) => {
+        const dataKey = await this.deps.repo.insertSession(ctx.q, sessionId, input.title, actor.id);
         const base = { state: null, chainHash: GENESIS_HASH, heads: initialStreamHeads(), dataKey };
-        return this.commit(q, sessionId, base, decision.events, { ...CLOCK, actorId: actor.id });
-      }),
-    );
-    this.afterCommit(committed);
-    return committed;
+        const created = this.stage(ctx, sessionId, base, decision.events, { ...CLOCK, actorId: actor.id });
+        return { committed: [created], answer: created };
+      },
+    });
+    return answer as Committed;
   }
 
   /**
@@ -188,22 +222,19 @@ export class CommandPipeline {
     let type = "command" in input ? input.command.type : "Unknown";
     let outcome = "INTERNAL";
     try {
-      const { due, result } = await this.track(
-        this.deps.repo.db.tx(async (q): Promise<{ due: Committed | null; result: Committed | AppError }> => {
-          const loaded = await this.lockAndLoad(q, sessionId);
+      const { answer } = await this.group.submit({
+        key: sessionId,
+        // `prepare` writes outside the batch's deferred writes (and is undone alone on a refusal): a batch of its own.
+        alone: "prepare" in input,
+        ...(idempotencyKey ? { receipt: { userId: actor.id, key: idempotencyKey } } : {}),
+        work: async (ctx): Promise<UnitResult> => {
+          const { loaded, q } = ctx;
           if (!loaded) throw new AppError(errors.sessionNotFound());
           const commandHash =
             idempotencyKey && "command" in input ? hmacOf(loaded.dataKey, input.command) : null;
           if (idempotencyKey) {
-            const duplicate = await this.priorReceipt(
-              q,
-              sessionId,
-              actor,
-              idempotencyKey,
-              commandHash,
-              loaded,
-            );
-            if (duplicate) return { due: null, result: duplicate };
+            const duplicate = this.priorReceipt(ctx.receipt, sessionId, actor, commandHash, loaded);
+            if (duplicate) return { committed: [], answer: duplicate };
           }
           // Deadlines that fell due before this command are applied first, in their own right: committed and
           // announced to everyone even when the command is then refused, so its sender never learns of a deal
@@ -211,13 +242,12 @@ export class CommandPipeline {
           const now = this.deps.now();
           const tick = decide(loaded.state, { type: "Tick" }, { now, random: this.deps.random });
           const due =
-            tick.ok && tick.events.length > 0
-              ? await this.commit(q, sessionId, loaded, tick.events, CLOCK)
-              : null;
+            tick.ok && tick.events.length > 0 ? this.stage(ctx, sessionId, loaded, tick.events, CLOCK) : null;
           const base: Loaded = due
             ? { state: due.state, chainHash: due.chainHash, heads: due.heads, dataKey: due.dataKeyAfter }
             : loaded;
-          if (due) await q.query("SAVEPOINT command");
+          const committed = due ? [due] : [];
+          if ("prepare" in input) await q.query("SAVEPOINT command");
           try {
             const command = "command" in input ? input.command : await input.prepare(q);
             type = command.type;
@@ -226,29 +256,28 @@ export class CommandPipeline {
             const full = toEngineCommand(command, actor);
             const decision = decide(base.state, full, { now, random: this.deps.random });
             if (!decision.ok) throw new AppError(decision);
-            const result = await this.commit(q, sessionId, base, decision.events, {
+            const result = this.stage(ctx, sessionId, base, decision.events, {
               actorId: actor.id,
               idempotencyKey,
               commandHash,
             });
-            return { due, result };
+            return { committed: [...committed, result], answer: result };
           } catch (err) {
-            // With due events committed, a refused command is undone alone; the deadlines stand.
+            // What `prepare` wrote is undone with a refusal; the due deadlines (deferred writes) stand.
+            if ("prepare" in input && err instanceof AppError) await q.query("ROLLBACK TO SAVEPOINT command");
             if (!due || !(err instanceof AppError)) throw err;
-            await q.query("ROLLBACK TO SAVEPOINT command");
-            return { due, result: err };
+            return { committed, answer: err };
           }
-        }),
-      );
-      if (due) this.afterCommit(due);
-      if (result instanceof AppError) throw result;
+        },
+      });
+      if (answer instanceof AppError) throw answer;
+      const result = answer as Committed;
       outcome = "ok";
       // Ids, types and versions only: a command's payload is never logged.
       this.deps.log.debug(
         { sessionId, type, version: result.version, duplicate: result.duplicate },
         "command applied",
       );
-      this.afterCommit(result);
       return result;
     } catch (caught) {
       // The row lock makes this unreachable in practice; if two writers ever meet, nothing was stored.
@@ -262,117 +291,148 @@ export class CommandPipeline {
     }
   }
 
-  /** The clock: applies the engine's idempotent tick. Safe to call any number of times. */
-  async tick(sessionId: string): Promise<Committed | null> {
-    let idle: SessionState | null = null;
-    const committed = await this.track(
-      this.deps.repo.db.tx(async (q) => {
-        const loaded = await this.lockAndLoad(q, sessionId);
-        if (!loaded) return null;
-        const decision = decide(
-          loaded.state,
-          { type: "Tick" },
-          { now: this.deps.now(), random: this.deps.random },
-        );
-        if (!decision.ok || decision.events.length === 0) {
-          idle = loaded.state;
-          return null;
-        }
-        return this.commit(q, sessionId, loaded, decision.events, CLOCK);
-      }),
-    );
-    if (committed) {
-      this.deps.log.debug(
-        { sessionId, version: committed.version, events: committed.events.map((e) => e.event.type) },
-        "deadline applied",
-      );
-      this.afterCommit(committed);
-    }
-    // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real deadlines.
-    else if (idle) this.ensureDeadlines(sessionId, idle);
-    return committed;
+  /**
+   * The clock: applies the engine's idempotent tick. Safe to call any number of times; a firing for a session whose
+   * tick is already queued joins it. Ticks that fire together share transactions with each other and with commands
+   * (group commit), so a burst of deadlines costs a few rows per session and one commit per batch.
+   */
+  tick(sessionId: string): Promise<Committed | null> {
+    const queued = this.queuedTicks.get(sessionId);
+    if (queued) return queued;
+    const ticking = this.group
+      .submit({
+        key: sessionId,
+        work: async (ctx): Promise<UnitResult> => {
+          if (this.queuedTicks.get(sessionId) === ticking) this.queuedTicks.delete(sessionId);
+          const { loaded } = ctx;
+          if (!loaded) return { committed: [], answer: null };
+          const decision = decide(
+            loaded.state,
+            { type: "Tick" },
+            { now: this.deps.now(), random: this.deps.random },
+          );
+          // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real next deadline.
+          if (!decision.ok || decision.events.length === 0)
+            return { committed: [], idle: { sessionId, state: loaded.state }, answer: null };
+          const committed = this.stage(ctx, sessionId, loaded, decision.events, CLOCK);
+          return { committed: [committed], answer: committed };
+        },
+      })
+      .then((r) => r.answer as Committed | null)
+      .finally(() => {
+        if (this.queuedTicks.get(sessionId) === ticking) this.queuedTicks.delete(sessionId);
+      });
+    this.queuedTicks.set(sessionId, ticking);
+    this.pendingTicks.add(ticking);
+    const done = () => this.pendingTicks.delete(ticking);
+    ticking.then(done, done);
+    return ticking;
+  }
+
+  /** Resolves once no tick is queued or running (other work may wait for the clock to catch up). */
+  async ticksIdle(): Promise<void> {
+    while (this.pendingTicks.size > 0) await Promise.allSettled([...this.pendingTicks]);
   }
 
   /**
-   * The clock for many sessions at once: each session's idempotent tick, many sessions to a transaction, so a burst of
-   * deadlines costs a few statements per session and one commit per batch instead of a transaction each. A batch
-   * locks its sessions in one statement, in id order (two batches on two nodes never deadlock), appends each one's
-   * due events, then writes every session's deadlines, phase and notices in a few bulk statements. It takes sessions
-   * until TICK_BATCH_MAX or TICK_BATCH_BUDGET_MS of work, commits, publishes and re-arms, and yields to the event loop
-   * before the next batch, so the process keeps answering (health, sockets) during a burst. If a batch fails, its
-   * sessions are ticked again one by one (tick), so one bad session never holds back the others; the returned map
-   * holds the sessions that still failed, with their errors. Acknowledged means committed: only committed ticks are
-   * published.
+   * One batch, one transaction: lock every unit's session in one statement (in id order, so two batches on two nodes
+   * never deadlock), load their states (cache, else one replay query for all misses), run the units in order until
+   * BATCH_MAX or BATCH_BUDGET_MS of work (the rest wait for the next batch), then write everything they staged in one
+   * statement and commit. Only then is anything published or scheduled: acknowledged means committed.
    */
-  async tickMany(sessionIds: readonly string[]): Promise<Map<string, unknown>> {
-    const failures = new Map<string, unknown>();
-    const ordered = [...new Set(sessionIds)].sort();
-    let next = 0;
-    while (next < ordered.length) {
-      const chunk = ordered.slice(next, next + TICK_BATCH_MAX);
-      const committed: Committed[] = [];
-      const idle: Array<[string, SessionState]> = [];
-      let taken = 0;
-      try {
-        await this.track(
-          this.deps.repo.db.tx(async (q) => {
-            const started = performance.now();
-            const locked = await this.deps.repo.lockMany(q, chunk);
-            const deferred: DeferredWrites = { summaries: [], notices: [] };
-            for (const sessionId of chunk) {
-              taken++;
-              const meta = locked.get(sessionId);
-              const loaded = meta ? await this.loadLocked(q, sessionId, meta) : null;
-              if (loaded) {
-                const decision = decide(
-                  loaded.state,
-                  { type: "Tick" },
-                  { now: this.deps.now(), random: this.deps.random },
-                );
-                if (decision.ok && decision.events.length > 0)
-                  committed.push(await this.commit(q, sessionId, loaded, decision.events, CLOCK, deferred));
-                else idle.push([sessionId, loaded.state]);
-              }
-              if (performance.now() - started >= TICK_BATCH_BUDGET_MS) break;
-            }
-            await this.deps.repo.saveSummaries(q, deferred.summaries);
-            const noticeIds = (await this.deps.notices?.record(q, deferred.notices)) ?? [];
-            // Dispatched once, with the batch's first commit (afterCommit dispatches a commit's noticeIds).
-            const first = committed[0];
-            if (first) first.noticeIds = noticeIds;
-          }),
+  private async runBatch(units: readonly Unit[]): Promise<Array<UnitOutcome<UnitResult>>> {
+    const outcomes: Array<UnitOutcome<UnitResult>> = units.map(() => ({ deferred: true }));
+    const { repo } = this.deps;
+    await this.track(
+      repo.db.tx(async (q) => {
+        const started = performance.now();
+        const locked = await repo.lockBatch(
+          q,
+          units.map((u) => ({ sessionId: u.key, ...(u.receipt ? { receipt: u.receipt } : {}) })),
         );
-      } catch (err) {
-        // Nothing of this batch was stored: each of its sessions gets a transaction of its own.
-        this.deps.log.warn(
-          { err: errorText(err), sessions: Math.max(1, taken) },
-          "tick batch failed, ticking alone",
-        );
-        const alone = chunk.slice(0, Math.max(1, taken));
-        for (const sessionId of alone) {
+        const loaded = await this.loadMany(q, locked);
+        const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
+        for (const [i, unit] of units.entries()) {
+          if (i > 0 && performance.now() - started >= BATCH_BUDGET_MS) break;
           try {
-            await this.tick(sessionId);
+            const value = await unit.work({
+              ...ctx,
+              loaded: loaded.get(unit.key) ?? null,
+              receipt: locked.get(unit.key)?.receipt ?? null,
+            });
+            outcomes[i] = { ok: true, value };
           } catch (err) {
-            failures.set(sessionId, err);
+            // A refusal stages nothing; anything else fails the batch (each unit is then run again alone).
+            if (!(err instanceof AppError)) throw err;
+            outcomes[i] = { ok: false, error: err };
           }
         }
-        next += alone.length;
-        await yieldToEventLoop();
-        continue;
-      }
-      next += taken;
-      for (const c of committed) {
-        this.deps.log.debug(
-          { sessionId: c.sessionId, version: c.version, events: c.events.map((e) => e.event.type) },
-          "deadline applied",
-        );
+        await repo.writeBatch(q, ctx.writes);
+        const rows = ctx.notices.flatMap((n) => n.rows);
+        const ids = (await this.deps.notices?.record(q, rows)) ?? [];
+        let at = 0;
+        for (const n of ctx.notices) {
+          n.committed.noticeIds = ids.slice(at, at + n.rows.length);
+          at += n.rows.length;
+        }
+      }),
+    );
+    const rearm: Array<{ sessionId: string; state: SessionState }> = [];
+    for (const outcome of outcomes) {
+      if (!("ok" in outcome) || !outcome.ok) continue;
+      for (const c of outcome.value.committed) {
+        if (c.actorPosition === null && c.events.length > 0)
+          this.deps.log.debug(
+            { sessionId: c.sessionId, version: c.version, events: c.events.map((e) => e.event.type) },
+            "deadline applied",
+          );
         this.afterCommit(c);
+        if (!c.duplicate && c.events.length > 0) rearm.push({ sessionId: c.sessionId, state: c.state });
       }
-      // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real next deadline.
-      for (const [sessionId, state] of idle) this.ensureDeadlines(sessionId, state);
-      await yieldToEventLoop();
+      if (outcome.value.idle) rearm.push(outcome.value.idle);
     }
-    return failures;
+    this.ensureDeadlines(rearm);
+    return outcomes;
+  }
+
+  /** States for a batch's locked sessions: cached ones as they are, the others replayed together. */
+  private async loadMany(
+    q: Queryable,
+    locked: Awaited<ReturnType<SessionRepository["lockBatch"]>>,
+  ): Promise<Map<string, Loaded>> {
+    const loaded = new Map<string, Loaded>();
+    const misses: Array<{ sessionId: string; dataKey: Buffer | null }> = [];
+    for (const [sessionId, meta] of locked) {
+      const cached = this.deps.cache.peek(sessionId);
+      if (cached && cached.version === meta.version && meta.streams)
+        loaded.set(sessionId, {
+          state: cached,
+          chainHash: meta.chainHash,
+          heads: meta.streams,
+          dataKey: meta.dataKey,
+        });
+      else misses.push({ sessionId, dataKey: meta.dataKey });
+    }
+    const replayed = await this.deps.repo.replayMany(q, misses);
+    for (const { sessionId, dataKey } of misses) {
+      const state = replayed.get(sessionId);
+      const meta = locked.get(sessionId);
+      if (!state || !meta) continue;
+      this.deps.cache.put(sessionId, state);
+      loaded.set(sessionId, {
+        state,
+        chainHash: meta.chainHash,
+        heads: meta.streams ?? (await this.numberStreams(q, sessionId, dataKey)),
+        dataKey,
+      });
+    }
+    return loaded;
+  }
+
+  private async numberStreams(q: Queryable, sessionId: string, dataKey: Buffer | null): Promise<StreamHeads> {
+    const heads = await this.deps.repo.numberStreams(q, sessionId, dataKey);
+    this.deps.log.info({ sessionId }, "numbered the session's streams");
+    return heads;
   }
 
   /**
@@ -395,6 +455,7 @@ export class CommandPipeline {
 
   /** Resolves once every command already running has committed or failed (graceful shutdown). */
   async drain(): Promise<void> {
+    await this.group.idle();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
@@ -403,30 +464,8 @@ export class CommandPipeline {
    * log. Only a state read under the lock is cached (an unlocked read may race a commit that destroys the key).
    */
   async lockAndLoad(q: Queryable, sessionId: string): Promise<Loaded | null> {
-    const meta = await this.deps.repo.lock(q, sessionId);
-    if (!meta) return null;
-    return this.loadLocked(q, sessionId, meta);
-  }
-
-  /** Loads a session whose row the caller has locked (`meta` is what the lock read). */
-  private async loadLocked(
-    q: Queryable,
-    sessionId: string,
-    meta: NonNullable<Awaited<ReturnType<SessionRepository["lock"]>>>,
-  ): Promise<Loaded | null> {
-    const { dataKey, chainHash } = meta;
-    const cached = this.deps.cache.peek(sessionId);
-    if (cached && cached.version === meta.version && meta.streams)
-      return { state: cached, chainHash, heads: meta.streams, dataKey };
-    const state = await this.deps.repo.replay(q, sessionId, dataKey);
-    if (!state) return null;
-    this.deps.cache.put(sessionId, state);
-    let heads = meta.streams;
-    if (!heads) {
-      heads = await this.deps.repo.numberStreams(q, sessionId, dataKey);
-      this.deps.log.info({ sessionId }, "numbered the session's streams");
-    }
-    return { state, chainHash, heads, dataKey };
+    const locked = await this.deps.repo.lockBatch(q, [{ sessionId }]);
+    return (await this.loadMany(q, locked)).get(sessionId) ?? null;
   }
 
   // ------------------------------------------------------------------ internals
@@ -439,15 +478,13 @@ export class CommandPipeline {
   }
 
   /** A retry of a command already applied (same user, same key): its result again, or CONFLICT for another command. */
-  private async priorReceipt(
-    q: Queryable,
+  private priorReceipt(
+    receipt: Receipt | null,
     sessionId: string,
     actor: Actor,
-    idempotencyKey: string,
     commandHash: string | null,
     loaded: Loaded,
-  ): Promise<Committed | null> {
-    const receipt = await this.deps.repo.receipt(q, sessionId, actor.id, idempotencyKey);
+  ): Committed | null {
     if (!receipt) return null;
     if (commandHash && receipt.commandHash && receipt.commandHash !== commandHash)
       throw new AppError(errors.idempotencyKeyReused());
@@ -467,16 +504,17 @@ export class CommandPipeline {
     };
   }
 
-  /** Appends `events` after `base` and writes everything that goes with them, in the caller's transaction. */
-  private async commit(
-    q: Queryable,
+  /**
+   * Stages `events` after `base` and everything that goes with them (session row, deadlines, members, receipt,
+   * notices) in the batch's deferred writes; nothing is written until the batch ends. Pure but for that.
+   */
+  private stage(
+    ctx: Pick<UnitContext, "writes" | "notices">,
     sessionId: string,
     base: Omit<Loaded, "state"> & { state: SessionState | null },
     events: SessionEvent[],
     receipt: ReceiptInput,
-    deferred?: DeferredWrites,
-  ): Promise<Committed> {
-    const { repo } = this.deps;
+  ): Committed {
     const dataKey = base.dataKey;
     if (!dataKey) throw new AppError(errors.sessionEnded());
     // Each event goes to the streams of the roles that see it, judged on the session as it stands after the event.
@@ -493,64 +531,70 @@ export class CommandPipeline {
       payload: payloadOf(e),
       streams: eventStreams(e, states[i] as SessionState),
     }));
-    const expected = base.state?.version ?? 0;
-    const stored = await appendEvents(
-      q,
+    const append = stageAppend(
       sessionId,
-      expected,
+      base.state?.version ?? 0,
       base.chainHash,
       toAppend,
       dataKey,
       sealedFields,
       base.heads,
     );
-    const heads: StreamHeads = structuredClone(base.heads);
+    const after = states.at(-1) ?? (base.state as SessionState);
+    // No deal: erase the key, and the numbers with it.
+    const keyDestroyed = after.phase === "ended" && after.outcome !== "deal";
+    append.row = { phase: after.phase, title: after.title, destroyKey: keyDestroyed };
+    const members: SessionWrite["members"] = [];
     const versioned: Committed["events"] = [];
     for (const [i, event] of events.entries()) {
-      const row = stored[i] as (typeof stored)[number];
-      for (const entry of row.streams) heads[entry.stream] = { position: entry.position, head: entry.head };
+      const row = append.stored[i] as (typeof append.stored)[number];
       versioned.push({ version: row.version, chainHash: row.chainHash, event, streams: row.streams });
       if (event.type === "MemberJoined" || event.type === "SessionCreated") {
         const userId = event.type === "MemberJoined" ? event.userId : event.createdBy;
         const member = (states[i] as SessionState).members[userId];
-        if (member) await repo.addMember(q, sessionId, userId, member.role, member.canBid);
+        if (member) members.push({ userId, role: member.role, canBid: member.canBid });
       }
     }
-    const after = states.at(-1) ?? (base.state as SessionState);
-    // The database holds every deadline; the scheduler is only a trigger.
-    if (deferred) deferred.summaries.push({ sessionId, state: after, deadlines: openDeadlines(after) });
-    else await repo.saveSummary(q, sessionId, after, openDeadlines(after));
-    const keyDestroyed = after.phase === "ended" && after.outcome !== "deal";
-    // No deal: erase the key, and the numbers with it.
-    if (keyDestroyed) await destroySessionKey(q, sessionId);
-    const notices = noticesOf(
-      sessionId,
-      events.map((event, i) => ({ event, state: states[i] as SessionState })),
-    );
-    let noticeIds: string[] = [];
-    if (deferred) deferred.notices.push(...notices);
-    else noticeIds = (await this.deps.notices?.record(q, notices)) ?? [];
     const actorRole = receipt.actorId ? after.members[receipt.actorId]?.role : undefined;
-    const actorPosition = actorRole ? heads[actorRole].position : null;
-    if (receipt.idempotencyKey && receipt.actorId) {
-      await repo.saveReceipt(q, sessionId, receipt.actorId, receipt.idempotencyKey, {
-        version: after.version,
-        commandHash: receipt.commandHash,
-        position: actorPosition,
-      });
-    }
-    return {
+    const actorPosition = actorRole ? append.heads[actorRole].position : null;
+    // The database holds every deadline; a session's rows are rewritten only when they changed.
+    const deadlines = openDeadlines(after);
+    const deadlinesBefore = base.state ? openDeadlines(base.state) : [];
+    ctx.writes.add({
+      append,
+      ...(canonicalJson(deadlines) === canonicalJson(deadlinesBefore) ? {} : { deadlines }),
+      receipts:
+        receipt.idempotencyKey && receipt.actorId
+          ? [
+              {
+                userId: receipt.actorId,
+                key: receipt.idempotencyKey,
+                version: after.version,
+                commandHash: receipt.commandHash,
+                position: actorPosition,
+              },
+            ]
+          : [],
+      members,
+    });
+    const committed: Committed = {
       sessionId,
       version: after.version,
-      chainHash: stored.at(-1)?.chainHash ?? base.chainHash,
+      chainHash: append.chainHash,
       events: versioned,
       state: after,
-      heads,
+      heads: append.heads,
       actorPosition,
       duplicate: false,
       dataKeyAfter: keyDestroyed ? null : dataKey,
-      noticeIds,
+      noticeIds: [],
     };
+    const rows = noticesOf(
+      sessionId,
+      events.map((event, i) => ({ event, state: states[i] as SessionState })),
+    );
+    if (rows.length > 0) ctx.notices.push({ committed, rows });
+    return committed;
   }
 
   private afterCommit(committed: Committed): void {
@@ -567,7 +611,6 @@ export class CommandPipeline {
     } catch (err) {
       log.error({ err: errorText(err), sessionId: committed.sessionId }, "publish failed");
     }
-    this.ensureDeadlines(committed.sessionId, committed.state);
     // Mail and push go after the answer and the pushes have left: on the embedded database every notice's claim and
     // mark is a commit with its own fsync, which would otherwise run ahead of the command's own ack.
     const { notices } = this.deps;
@@ -581,21 +624,26 @@ export class CommandPipeline {
 
   /**
    * One trigger per session, at its next deadline: moved whenever that changes (a command, a tick), dropped when the
-   * session has none left. The handler applies whatever is due and comes back here for the one after.
+   * session has none left; a batch's sessions in one call. The handler applies whatever is due and comes back here.
    */
-  private ensureDeadlines(sessionId: string, state: SessionState): void {
-    if (this.schedulingStopped) return;
-    const next = nextDeadline(state);
-    // A job left behind for a moved deadline is harmless: its handler re-reads the session and ticks.
-    const scheduling = next
-      ? this.deps.scheduler.ensure([{ sessionId, key: NEXT_DEADLINE_TRIGGER, dueAt: next.at }])
-      : this.deps.scheduler.cancelSession(sessionId);
-    this.track(
-      scheduling.catch((err) => {
-        // The deadline row is committed; the re-arm (start-up, Redis's return, the sweep) will schedule it.
-        this.deps.log.error({ err: errorText(err), sessionId }, "scheduling failed");
-      }),
-    );
+  private ensureDeadlines(sessions: ReadonlyArray<{ sessionId: string; state: SessionState }>): void {
+    if (this.schedulingStopped || sessions.length === 0) return;
+    const ensure: Array<{ sessionId: string; key: string; dueAt: number }> = [];
+    const scheduling: Array<Promise<unknown>> = [];
+    for (const { sessionId, state } of sessions) {
+      const next = nextDeadline(state);
+      // A job left behind for a moved deadline is harmless: its handler re-reads the session and ticks.
+      if (next) ensure.push({ sessionId, key: NEXT_DEADLINE_TRIGGER, dueAt: next.at });
+      else scheduling.push(this.deps.scheduler.cancelSession(sessionId));
+    }
+    if (ensure.length > 0) scheduling.push(this.deps.scheduler.ensure(ensure));
+    for (const p of scheduling)
+      this.track(
+        p.catch((err) => {
+          // The deadline row is committed; the re-arm (start-up, Redis's return, the sweep) will schedule it.
+          this.deps.log.error({ err: errorText(err), sessions: sessions.length }, "scheduling failed");
+        }),
+      );
   }
 }
 

@@ -14,20 +14,26 @@ import { isUuid } from "../payload";
 import { newDataKey, unwrapKey, wrapKey } from "../store/crypto";
 import type { Db, Queryable } from "../store/db";
 import {
+  addAppends,
   advanceStreams,
+  executeAppends,
   GENESIS_HASH,
   initialStreamHeads,
   insertStreamEntries,
   type LockedSession,
   lockSession,
+  mergeAppends,
   parseStreamHeads,
   readEvents,
+  readEventsOf,
   readStream,
+  type StagedAppend,
   type StoredEvent,
   type StreamEntry,
   type StreamHeads,
   unsealPayload,
 } from "../store/event-log";
+import { CteStatement } from "../store/sql";
 
 /** A session as a command finds it under its row lock. */
 export interface Loaded {
@@ -36,6 +42,41 @@ export interface Loaded {
   heads: StreamHeads;
   /** null once the key was destroyed (no deal) */
   dataKey: Buffer | null;
+}
+
+/** What one batch writes for one session (a due tick and a command on the same session are merged). */
+export interface SessionWrite {
+  append: StagedAppend;
+  /** the session's open deadlines after it, when they changed (undefined: unchanged, not rewritten) */
+  deadlines?: ReadonlyArray<{ key: string; kind: string; at: number }>;
+  receipts: Array<{
+    userId: string;
+    key: string;
+    version: number;
+    commandHash: string | null;
+    position: number | null;
+  }>;
+  members: Array<{ userId: string; role: Role; canBid: boolean }>;
+}
+
+/** The writes a batch defers to its end: one statement for all of its sessions (SessionRepository.writeBatch). */
+export class BatchWrites {
+  readonly sessions = new Map<string, SessionWrite>();
+
+  add(w: SessionWrite): void {
+    const prev = this.sessions.get(w.append.sessionId);
+    this.sessions.set(
+      w.append.sessionId,
+      prev
+        ? {
+            append: mergeAppends(prev.append, w.append),
+            deadlines: w.deadlines ?? prev.deadlines,
+            receipts: [...prev.receipts, ...w.receipts],
+            members: [...prev.members, ...w.members],
+          }
+        : w,
+    );
+  }
 }
 
 export interface Receipt {
@@ -75,16 +116,18 @@ export class SessionRepository {
   }
 
   /**
-   * Locks many session rows at once, in id order (so two batches never wait on each other in a cycle), until the
-   * transaction ends: the clock's batches (tickMany). Unknown ids are left out of the map.
+   * Locks a batch's session rows at once, in id order (so two batches on two nodes never wait on each other in a
+   * cycle), until the transaction ends, and reads the idempotency receipt each unit asks about in the same statement.
+   * Unknown ids are left out of the map.
    */
-  async lockMany(
+  async lockBatch(
     q: Queryable,
-    sessionIds: readonly string[],
-  ): Promise<Map<string, LockedSession & { dataKey: Buffer | null }>> {
-    const ids = sessionIds.filter(isUuid);
-    const locked = new Map<string, LockedSession & { dataKey: Buffer | null }>();
-    if (ids.length === 0) return locked;
+    wanted: ReadonlyArray<{ sessionId: string; receipt?: { userId: string; key: string } }>,
+  ): Promise<Map<string, LockedSession & { dataKey: Buffer | null; receipt: Receipt | null }>> {
+    const units = wanted.filter((w) => isUuid(w.sessionId));
+    const locked = new Map<string, LockedSession & { dataKey: Buffer | null; receipt: Receipt | null }>();
+    if (units.length === 0) return locked;
+    const asking = units.filter((u) => u.receipt);
     const r = await q.query<{
       id: string;
       version: number;
@@ -93,10 +136,24 @@ export class SessionRepository {
       wrapped_key: string | null;
       key_destroyed: boolean;
       streams: unknown;
+      receipt_found: boolean | null;
+      receipt_position: number | null;
+      receipt_hash: string | null;
     }>(
-      `SELECT id, version, chain_hash, phase, wrapped_key, key_destroyed_at IS NOT NULL AS key_destroyed, streams
-         FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-      [ids],
+      `SELECT s.id, s.version, s.chain_hash, s.phase, s.wrapped_key, s.key_destroyed_at IS NOT NULL AS key_destroyed,
+              s.streams, r.session_id IS NOT NULL AS receipt_found, r.position AS receipt_position,
+              r.command_hash AS receipt_hash
+         FROM sessions s
+         LEFT JOIN unnest($2::uuid[], $3::uuid[], $4::text[]) AS k(session_id, user_id, key) ON k.session_id = s.id
+         LEFT JOIN command_receipts r
+                ON r.session_id = k.session_id AND r.user_id = k.user_id AND r.idempotency_key = k.key
+        WHERE s.id = ANY($1::uuid[]) ORDER BY s.id FOR UPDATE OF s`,
+      [
+        units.map((u) => u.sessionId),
+        asking.map((u) => u.sessionId),
+        asking.map((u) => u.receipt?.userId),
+        asking.map((u) => u.receipt?.key),
+      ],
     );
     for (const row of r.rows) {
       locked.set(row.id, {
@@ -107,6 +164,7 @@ export class SessionRepository {
         wrappedKey: row.wrapped_key,
         keyDestroyed: row.key_destroyed,
         dataKey: row.wrapped_key ? unwrapKey(this.masterKey, row.wrapped_key) : null,
+        receipt: row.receipt_found ? { position: row.receipt_position, commandHash: row.receipt_hash } : null,
       });
     }
     return locked;
@@ -137,6 +195,27 @@ export class SessionRepository {
     return fold(await readEvents(q, sessionId, 0), dataKey);
   }
 
+  /** replay for many sessions in one query (the batch's cache misses), under the caller's row locks. */
+  async replayMany(
+    q: Queryable,
+    sessions: ReadonlyArray<{ sessionId: string; dataKey: Buffer | null }>,
+  ): Promise<Map<string, SessionState>> {
+    const states = new Map<string, SessionState>();
+    if (sessions.length === 0) return states;
+    const keys = new Map(sessions.map((s) => [s.sessionId, s.dataKey]));
+    const bySession = new Map<string, StoredEvent[]>();
+    for (const e of await readEventsOf(q, [...keys.keys()])) {
+      const list = bySession.get(e.sessionId);
+      if (list) list.push(e);
+      else bySession.set(e.sessionId, [e]);
+    }
+    for (const [sessionId, stored] of bySession) {
+      const state = fold(stored, keys.get(sessionId) ?? null);
+      if (state) states.set(sessionId, state);
+    }
+    return states;
+  }
+
   /**
    * The same without the lock (never to be cached). The key is read after the events, so a shredding that commits
    * in between leaves the amounts null rather than opened.
@@ -163,88 +242,102 @@ export class SessionRepository {
     return heads;
   }
 
-  async addMember(q: Queryable, sessionId: string, userId: string, role: Role, canBid: boolean) {
-    await q.query(
-      "INSERT INTO session_members (session_id, user_id, role, can_bid) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
-      [sessionId, userId, role, canBid],
-    );
-  }
-
-  /** Rewrites the session's open deadlines, phase and title after a command. */
-  async saveSummary(
-    q: Queryable,
-    sessionId: string,
-    state: SessionState,
-    deadlines: ReadonlyArray<{ key: string; kind: string; at: number }>,
-  ) {
-    await q.query("DELETE FROM deadlines WHERE session_id=$1", [sessionId]);
-    for (const d of deadlines) {
-      await q.query("INSERT INTO deadlines (session_id, key, kind, due_at) VALUES ($1,$2,$3,$4)", [
-        sessionId,
-        d.key,
-        d.kind,
-        d.at,
-      ]);
-    }
-    await q.query("UPDATE sessions SET phase=$2, title=$3 WHERE id=$1", [
-      sessionId,
-      state.phase,
-      state.title,
-    ]);
-  }
-
-  /** saveSummary for many sessions in three statements (the clock's batches). */
-  async saveSummaries(
-    q: Queryable,
-    summaries: ReadonlyArray<{
-      sessionId: string;
-      state: SessionState;
-      deadlines: ReadonlyArray<{ key: string; kind: string; at: number }>;
-    }>,
-  ) {
-    if (summaries.length === 0) return;
-    const ids = summaries.map((x) => x.sessionId);
-    await q.query("DELETE FROM deadlines WHERE session_id = ANY($1::uuid[])", [ids]);
-    const rows = summaries.flatMap((x) => x.deadlines.map((d) => ({ sessionId: x.sessionId, ...d })));
-    if (rows.length > 0) {
-      await q.query(
-        `INSERT INTO deadlines (session_id, key, kind, due_at)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[])`,
-        [
-          rows.map((d) => d.sessionId),
-          rows.map((d) => d.key),
-          rows.map((d) => d.kind),
-          rows.map((d) => d.at),
-        ],
+  /**
+   * Writes a batch's staged appends and everything that goes with them in one statement: the session rows (version,
+   * chain, heads, phase, title, key destruction), events, stream entries, members, receipts, and the deadlines of the
+   * sessions whose deadlines changed. Throws ConcurrencyError when a session row moved on (roll back).
+   */
+  async writeBatch(q: Queryable, writes: BatchWrites): Promise<void> {
+    const all = [...writes.sessions.values()];
+    if (all.length === 0) return;
+    const stmt = new CteStatement();
+    const appends = all.map((w) => w.append);
+    addAppends(stmt, appends);
+    const members = all.flatMap((w) => w.members.map((m) => ({ sessionId: w.append.sessionId, ...m })));
+    if (members.length > 0)
+      stmt.with(
+        "joined",
+        `INSERT INTO session_members (session_id, user_id, role, can_bid)
+         SELECT * FROM unnest(${stmt.param(
+           members.map((m) => m.sessionId),
+           "uuid[]",
+         )}, ${stmt.param(
+           members.map((m) => m.userId),
+           "uuid[]",
+         )}, ${stmt.param(
+           members.map((m) => m.role),
+           "text[]",
+         )}, ${stmt.param(
+           members.map((m) => m.canBid),
+           "bool[]",
+         )})
+         ON CONFLICT DO NOTHING`,
       );
+    const receipts = all.flatMap((w) => w.receipts.map((r) => ({ sessionId: w.append.sessionId, ...r })));
+    if (receipts.length > 0)
+      stmt.with(
+        "receipted",
+        `INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position)
+         SELECT * FROM unnest(${stmt.param(
+           receipts.map((r) => r.sessionId),
+           "uuid[]",
+         )}, ${stmt.param(
+           receipts.map((r) => r.userId),
+           "uuid[]",
+         )}, ${stmt.param(
+           receipts.map((r) => r.key),
+           "text[]",
+         )}, ${stmt.param(
+           receipts.map((r) => r.version),
+           "int[]",
+         )}, ${stmt.param(
+           receipts.map((r) => r.commandHash),
+           "text[]",
+         )}, ${stmt.param(
+           receipts.map((r) => r.position),
+           "int[]",
+         )})`,
+      );
+    // The database holds every deadline: a session's rows are rewritten only when its open deadlines changed. The
+    // rows that stay are updated in place and the others deleted (one statement may not delete and insert one key).
+    const moved = all.filter((w) => w.deadlines !== undefined);
+    if (moved.length > 0) {
+      const rows = moved.flatMap((w) =>
+        (w.deadlines ?? []).map((d) => ({ sessionId: w.append.sessionId, ...d })),
+      );
+      const ids = stmt.param(
+        rows.map((d) => d.sessionId),
+        "uuid[]",
+      );
+      const keys = stmt.param(
+        rows.map((d) => d.key),
+        "text[]",
+      );
+      stmt.with(
+        "deadlines_gone",
+        `DELETE FROM deadlines d
+          WHERE d.session_id = ANY(${stmt.param(
+            moved.map((w) => w.append.sessionId),
+            "uuid[]",
+          )})
+            AND NOT EXISTS (SELECT 1 FROM unnest(${ids}, ${keys}) AS n(session_id, key)
+                             WHERE n.session_id = d.session_id AND n.key = d.key)`,
+      );
+      if (rows.length > 0)
+        stmt.with(
+          "deadlines_set",
+          `INSERT INTO deadlines (session_id, key, kind, due_at)
+           SELECT * FROM unnest(${ids}, ${keys}, ${stmt.param(
+             rows.map((d) => d.kind),
+             "text[]",
+           )}, ${stmt.param(
+             rows.map((d) => d.at),
+             "bigint[]",
+           )})
+           ON CONFLICT (session_id, key) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at`,
+        );
     }
-    await q.query(
-      `UPDATE sessions AS s SET phase = v.phase, title = v.title
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, phase, title) WHERE s.id = v.id`,
-      [ids, summaries.map((x) => x.state.phase), summaries.map((x) => x.state.title)],
-    );
-  }
-
-  async receipt(q: Queryable, sessionId: string, userId: string, key: string): Promise<Receipt | null> {
-    const r = await q.query<{ position: number | null; command_hash: string | null }>(
-      "SELECT position, command_hash FROM command_receipts WHERE session_id=$1 AND user_id=$2 AND idempotency_key=$3",
-      [sessionId, userId, key],
-    );
-    const row = r.rows[0];
-    return row ? { position: row.position, commandHash: row.command_hash } : null;
-  }
-
-  async saveReceipt(
-    q: Queryable,
-    sessionId: string,
-    userId: string,
-    key: string,
-    r: { version: number; commandHash: string | null; position: number | null },
-  ) {
-    await q.query(
-      "INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position) VALUES ($1,$2,$3,$4,$5,$6)",
-      [sessionId, userId, key, r.version, r.commandHash, r.position],
-    );
+    await executeAppends(q, stmt, appends);
   }
 
   /**

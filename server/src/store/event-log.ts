@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { canonicalJson } from "./canonical-json";
 import { decryptValue, encryptValue } from "./crypto";
 import type { Queryable } from "./db";
+import { CteStatement } from "./sql";
 
 export interface StoredEvent {
   sessionId: string;
@@ -300,12 +301,27 @@ export function chainHash(prevChainHash: string, digest: string): string {
   return sha256Hex(prevChainHash + digest);
 }
 
+/** Events ready to append to one session: sealed, hashed and numbered in memory, not yet written. */
+export interface StagedAppend {
+  sessionId: string;
+  /** what the session row must still hold when written (else ConcurrencyError) */
+  expectedVersion: number;
+  prevChainHash: string;
+  headsBefore: StreamHeads;
+  /** after the events */
+  version: number;
+  chainHash: string;
+  heads: StreamHeads;
+  stored: Array<StoredEvent & { streams: StreamEntry[] }>;
+  /** the session row's other columns, written in the same UPDATE (absent: unchanged) */
+  row?: { phase?: string; title?: string; destroyKey?: boolean };
+}
+
 /**
- * Appends events as versions expectedVersion+1.. and advances sessions.version / chain_hash.
- * Call inside a transaction (Db.tx). Throws ConcurrencyError when the session has moved on.
+ * Seals, hashes and numbers events as versions expectedVersion+1.. after the given head, in memory (no I/O).
+ * writeAppends stores them.
  */
-export async function appendEvents(
-  q: Queryable,
+export function stageAppend(
   sessionId: string,
   expectedVersion: number,
   prevChainHash: string,
@@ -313,14 +329,13 @@ export async function appendEvents(
   dataKey: Buffer,
   sealed: SealedFields,
   headsBefore: StreamHeads,
-): Promise<Array<StoredEvent & { streams: StreamEntry[] }>> {
+): StagedAppend {
   if (!Number.isInteger(expectedVersion) || expectedVersion < 0) {
     throw new Error(`expectedVersion must be a non-negative integer`);
   }
-  if (events.length === 0) return [];
-
   let prev = prevChainHash;
-  const stored = events.map((ev, i): StoredEvent => {
+  const heads: StreamHeads = structuredClone(headsBefore);
+  const stored = events.map((ev, i) => {
     if (!Number.isSafeInteger(ev.at)) throw new Error(`event ${ev.type}: at must be epoch milliseconds`);
     const version = expectedVersion + i + 1;
     // Round-trip through JSON so the payload we hash is exactly what jsonb stores and returns.
@@ -336,7 +351,7 @@ export async function appendEvents(
       payload,
     });
     prev = chainHash(prev, digest);
-    return {
+    const event: StoredEvent = {
       sessionId,
       version,
       type: ev.type,
@@ -346,68 +361,200 @@ export async function appendEvents(
       digest,
       chainHash: prev,
     };
+    return { ...event, streams: advanceStreams(heads, event, ev.streams) };
   });
+  return {
+    sessionId,
+    expectedVersion,
+    prevChainHash,
+    headsBefore,
+    version: expectedVersion + events.length,
+    chainHash: prev,
+    heads,
+    stored,
+  };
+}
 
-  const heads: StreamHeads = structuredClone(headsBefore);
-  const numbered = stored.map((e, i) => ({
-    ...e,
-    streams: advanceStreams(heads, e, (events[i] as { streams: readonly StreamName[] }).streams),
-  }));
-
-  // The guarded UPDATE takes the row lock first, so a racing appender waits here and then finds
-  // the version moved on. Checking chain_hash too catches a caller holding a stale head.
-  const head = await q.query(
-    `UPDATE sessions SET version = $3, chain_hash = $4, streams = $6::jsonb
-      WHERE id = $1 AND version = $2 AND chain_hash = $5 AND (streams IS NOT DISTINCT FROM $7::jsonb OR (streams IS NULL AND $2 = 0))`,
-    [
-      sessionId,
-      expectedVersion,
-      expectedVersion + events.length,
-      prev,
-      prevChainHash,
-      JSON.stringify(heads),
-      JSON.stringify(headsBefore),
-    ],
-  );
-  if (head.rowCount !== 1) {
-    const exists = await q.query("SELECT 1 FROM sessions WHERE id = $1", [sessionId]);
-    if (exists.rows.length === 0) throw new SessionNotFoundError(sessionId);
-    throw new ConcurrencyError(sessionId, expectedVersion);
+/** Two appends to one session in one batch (a due tick, then the command) as one: the first's guard, the last's head. */
+export function mergeAppends(first: StagedAppend, then: StagedAppend): StagedAppend {
+  if (then.expectedVersion !== first.version || then.prevChainHash !== first.chainHash) {
+    throw new Error(`append to ${first.sessionId} does not follow the one before it`);
   }
+  return {
+    ...first,
+    version: then.version,
+    chainHash: then.chainHash,
+    heads: then.heads,
+    stored: [...first.stored, ...then.stored],
+    row: { ...first.row, ...then.row },
+  };
+}
 
-  const params: unknown[] = [];
-  const tuples = stored.map((e) => {
-    const base = params.length;
-    params.push(
-      e.sessionId,
-      e.version,
-      e.type,
-      e.at,
-      e.actor,
-      JSON.stringify(e.payload),
-      e.digest,
-      e.chainHash,
-    );
-    return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}::jsonb, $${base + 7}, $${base + 8})`;
-  });
-  try {
-    await q.query(
+/**
+ * Adds the writes of staged appends to a statement: one guarded UPDATE of the session rows (version, chain hash,
+ * stream heads, and phase/title/key destruction when given), the events and their stream entries. Run it with
+ * executeAppends.
+ */
+export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[]): void {
+  const events = appends.flatMap((a) => a.stored);
+  const entries = events.flatMap((e) =>
+    e.streams.map((entry) => ({ ...entry, version: e.version, sessionId: e.sessionId })),
+  );
+  // The guarded UPDATE takes the row lock (the caller usually holds it already), so a racing appender finds the
+  // version moved on. Checking chain_hash and the heads too catches a caller holding a stale head.
+  stmt.with(
+    "appended",
+    `UPDATE sessions AS s
+        SET version = v.version, chain_hash = v.chain, streams = v.streams::jsonb,
+            phase = coalesce(v.phase, s.phase), title = coalesce(v.title, s.title),
+            wrapped_key = CASE WHEN v.destroy THEN NULL ELSE s.wrapped_key END,
+            key_destroyed_at = CASE WHEN v.destroy THEN coalesce(s.key_destroyed_at, now()) ELSE s.key_destroyed_at END
+       FROM unnest(${stmt.param(
+         appends.map((a) => a.sessionId),
+         "uuid[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.expectedVersion),
+         "int[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.version),
+         "int[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.chainHash),
+         "text[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.prevChainHash),
+         "text[]",
+       )}, ${stmt.param(
+         appends.map((a) => JSON.stringify(a.heads)),
+         "text[]",
+       )}, ${stmt.param(
+         appends.map((a) => JSON.stringify(a.headsBefore)),
+         "text[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.row?.phase ?? null),
+         "text[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.row?.title ?? null),
+         "text[]",
+       )}, ${stmt.param(
+         appends.map((a) => a.row?.destroyKey === true),
+         "bool[]",
+       )})
+            AS v(id, expected, version, chain, prev_chain, streams, prev_streams, phase, title, destroy)
+      WHERE s.id = v.id AND s.version = v.expected AND s.chain_hash = v.prev_chain
+        AND (s.streams IS NOT DISTINCT FROM v.prev_streams::jsonb OR (s.streams IS NULL AND v.expected = 0))
+      RETURNING s.id`,
+  );
+  if (events.length > 0)
+    stmt.with(
+      "appended_events",
       `INSERT INTO session_events (session_id, version, type, at, actor, payload, digest, chain_hash)
-       VALUES ${tuples.join(", ")}`,
-      params,
+       SELECT session_id, version, type, at, actor, payload::jsonb, digest, chain_hash
+         FROM unnest(${stmt.param(
+           events.map((e) => e.sessionId),
+           "uuid[]",
+         )}, ${stmt.param(
+           events.map((e) => e.version),
+           "int[]",
+         )}, ${stmt.param(
+           events.map((e) => e.type),
+           "text[]",
+         )}, ${stmt.param(
+           events.map((e) => e.at),
+           "bigint[]",
+         )}, ${stmt.param(
+           events.map((e) => e.actor),
+           "uuid[]",
+         )}, ${stmt.param(
+           events.map((e) => JSON.stringify(e.payload)),
+           "text[]",
+         )}, ${stmt.param(
+           events.map((e) => e.digest),
+           "text[]",
+         )}, ${stmt.param(
+           events.map((e) => e.chainHash),
+           "text[]",
+         )})
+              AS v(session_id, version, type, at, actor, payload, digest, chain_hash)`,
     );
+  if (entries.length > 0)
+    stmt.with(
+      "appended_entries",
+      `INSERT INTO session_stream_entries (session_id, stream, position, version, digest, head)
+       SELECT * FROM unnest(${stmt.param(
+         entries.map((e) => e.sessionId),
+         "uuid[]",
+       )}, ${stmt.param(
+         entries.map((e) => e.stream),
+         "text[]",
+       )}, ${stmt.param(
+         entries.map((e) => e.position),
+         "int[]",
+       )}, ${stmt.param(
+         entries.map((e) => e.version),
+         "int[]",
+       )}, ${stmt.param(
+         entries.map((e) => e.digest),
+         "text[]",
+       )}, ${stmt.param(
+         entries.map((e) => e.head),
+         "text[]",
+       )})`,
+    );
+}
+
+/**
+ * Runs a statement built with addAppends (and whatever else the caller added), and checks that every session row
+ * was still where its append expected it. Throws ConcurrencyError (or SessionNotFoundError) otherwise; the caller's
+ * transaction must then roll back, as the events may already be written.
+ */
+export async function executeAppends(
+  q: Queryable,
+  stmt: CteStatement,
+  appends: readonly StagedAppend[],
+): Promise<void> {
+  let updated: Set<string>;
+  try {
+    const res = await q.query<{ id: string }>(stmt.sql("SELECT id FROM appended"), stmt.params);
+    updated = new Set(res.rows.map((r) => r.id));
   } catch (err) {
-    // Rows at these versions already exist although sessions.version said otherwise: someone
-    // else's append won. The caller's transaction is aborted either way.
-    if ((err as { code?: string }).code === "23505") throw new ConcurrencyError(sessionId, expectedVersion);
+    const { code, constraint } = err as { code?: string; constraint?: string };
+    const first = appends[0];
+    // Rows at these versions already exist although sessions.version said otherwise: someone else's append won.
+    if (code === "23505" && first) throw new ConcurrencyError(first.sessionId, first.expectedVersion);
+    // An event for a session row that does not exist (the transaction is aborted: no query can tell which).
+    if (code === "23503" && constraint === "session_events_session_id_fkey" && first)
+      throw new SessionNotFoundError(appends.length === 1 ? first.sessionId : "(one of the batch)");
     throw err;
   }
-  await insertStreamEntries(
-    q,
-    sessionId,
-    numbered.flatMap((e) => e.streams.map((entry) => ({ ...entry, version: e.version }))),
-  );
-  return numbered;
+  for (const a of appends) {
+    if (updated.has(a.sessionId)) continue;
+    const exists = await q.query("SELECT 1 FROM sessions WHERE id = $1", [a.sessionId]);
+    if (exists.rows.length === 0) throw new SessionNotFoundError(a.sessionId);
+    throw new ConcurrencyError(a.sessionId, a.expectedVersion);
+  }
+}
+
+/**
+ * Appends events as versions expectedVersion+1.. and advances sessions.version / chain_hash, in one statement.
+ * Call inside a transaction (Db.tx). Throws ConcurrencyError when the session has moved on.
+ */
+export async function appendEvents(
+  q: Queryable,
+  sessionId: string,
+  expectedVersion: number,
+  prevChainHash: string,
+  events: Array<NewEvent & { streams: readonly StreamName[] }>,
+  dataKey: Buffer,
+  sealed: SealedFields,
+  headsBefore: StreamHeads,
+): Promise<Array<StoredEvent & { streams: StreamEntry[] }>> {
+  const staged = stageAppend(sessionId, expectedVersion, prevChainHash, events, dataKey, sealed, headsBefore);
+  if (events.length === 0) return [];
+  const stmt = new CteStatement();
+  addAppends(stmt, [staged]);
+  await executeAppends(q, stmt, [staged]);
+  return staged.stored;
 }
 
 export interface LockedSession {
@@ -463,6 +610,17 @@ export async function readEvents(q: Queryable, sessionId: string, sinceVersion =
     `SELECT session_id, version, type, at, actor, payload, digest, chain_hash
        FROM session_events WHERE session_id = $1 AND version > $2 ORDER BY version`,
     [sessionId, sinceVersion],
+  );
+  return res.rows.map(toStoredEvent);
+}
+
+/** Every event of many sessions, in session then version order, payloads in sealed form. */
+export async function readEventsOf(q: Queryable, sessionIds: readonly string[]): Promise<StoredEvent[]> {
+  if (sessionIds.length === 0) return [];
+  const res = await q.query<EventRow>(
+    `SELECT session_id, version, type, at, actor, payload, digest, chain_hash
+       FROM session_events WHERE session_id = ANY($1::uuid[]) ORDER BY session_id, version`,
+    [sessionIds],
   );
   return res.rows.map(toStoredEvent);
 }
