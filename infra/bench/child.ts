@@ -56,6 +56,8 @@ export async function startChild(
       "--import",
       "tsx",
       "--expose-gc",
+      // BENCH_CPU_PROF=<dir>: each server under test writes a V8 CPU profile there when it stops.
+      ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
       path.join(HERE, "server-child.ts"),
     ],
     {

@@ -128,6 +128,18 @@ export class SessionRepository {
     const locked = new Map<string, LockedSession & { dataKey: Buffer | null; receipt: Receipt | null }>();
     if (units.length === 0) return locked;
     const asking = units.filter((u) => u.receipt);
+    const stmt = new CteStatement();
+    const ids = units.map((u) => stmt.param(u.sessionId, "uuid")).join(", ");
+    // The receipts' join only when a unit has an idempotency key (a plain primary-key lookup otherwise).
+    const receipts =
+      asking.length === 0
+        ? ""
+        : `LEFT JOIN (VALUES ${stmt.values(
+            asking.map((u) => [u.sessionId, u.receipt?.userId, u.receipt?.key]),
+            ["uuid", "uuid", "text"],
+          )}) AS k(session_id, user_id, key) ON k.session_id = s.id
+           LEFT JOIN command_receipts r
+                  ON r.session_id = k.session_id AND r.user_id = k.user_id AND r.idempotency_key = k.key`;
     const r = await q.query<{
       id: string;
       version: number;
@@ -136,24 +148,20 @@ export class SessionRepository {
       wrapped_key: string | null;
       key_destroyed: boolean;
       streams: unknown;
-      receipt_found: boolean | null;
-      receipt_position: number | null;
-      receipt_hash: string | null;
+      receipt_found?: boolean | null;
+      receipt_position?: number | null;
+      receipt_hash?: string | null;
     }>(
       `SELECT s.id, s.version, s.chain_hash, s.phase, s.wrapped_key, s.key_destroyed_at IS NOT NULL AS key_destroyed,
-              s.streams, r.session_id IS NOT NULL AS receipt_found, r.position AS receipt_position,
-              r.command_hash AS receipt_hash
-         FROM sessions s
-         LEFT JOIN unnest($2::uuid[], $3::uuid[], $4::text[]) AS k(session_id, user_id, key) ON k.session_id = s.id
-         LEFT JOIN command_receipts r
-                ON r.session_id = k.session_id AND r.user_id = k.user_id AND r.idempotency_key = k.key
-        WHERE s.id = ANY($1::uuid[]) ORDER BY s.id FOR UPDATE OF s`,
-      [
-        units.map((u) => u.sessionId),
-        asking.map((u) => u.sessionId),
-        asking.map((u) => u.receipt?.userId),
-        asking.map((u) => u.receipt?.key),
-      ],
+              s.streams${
+                asking.length === 0
+                  ? ""
+                  : `, r.session_id IS NOT NULL AS receipt_found, r.position AS receipt_position,
+              r.command_hash AS receipt_hash`
+              }
+         FROM sessions s ${receipts}
+        WHERE s.id IN (${ids}) ORDER BY s.id FOR UPDATE OF s`,
+      stmt.params,
     );
     for (const row of r.rows) {
       locked.set(row.id, {
@@ -164,7 +172,9 @@ export class SessionRepository {
         wrappedKey: row.wrapped_key,
         keyDestroyed: row.key_destroyed,
         dataKey: row.wrapped_key ? unwrapKey(this.masterKey, row.wrapped_key) : null,
-        receipt: row.receipt_found ? { position: row.receipt_position, commandHash: row.receipt_hash } : null,
+        receipt: row.receipt_found
+          ? { position: row.receipt_position ?? null, commandHash: row.receipt_hash ?? null }
+          : null,
       });
     }
     return locked;
@@ -258,19 +268,10 @@ export class SessionRepository {
       stmt.with(
         "joined",
         `INSERT INTO session_members (session_id, user_id, role, can_bid)
-         SELECT * FROM unnest(${stmt.param(
-           members.map((m) => m.sessionId),
-           "uuid[]",
-         )}, ${stmt.param(
-           members.map((m) => m.userId),
-           "uuid[]",
-         )}, ${stmt.param(
-           members.map((m) => m.role),
-           "text[]",
-         )}, ${stmt.param(
-           members.map((m) => m.canBid),
-           "bool[]",
-         )})
+         VALUES ${stmt.values(
+           members.map((m) => [m.sessionId, m.userId, m.role, m.canBid]),
+           ["uuid", "uuid", "text", "bool"],
+         )}
          ON CONFLICT DO NOTHING`,
       );
     const receipts = all.flatMap((w) => w.receipts.map((r) => ({ sessionId: w.append.sessionId, ...r })));
@@ -278,25 +279,10 @@ export class SessionRepository {
       stmt.with(
         "receipted",
         `INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position)
-         SELECT * FROM unnest(${stmt.param(
-           receipts.map((r) => r.sessionId),
-           "uuid[]",
-         )}, ${stmt.param(
-           receipts.map((r) => r.userId),
-           "uuid[]",
-         )}, ${stmt.param(
-           receipts.map((r) => r.key),
-           "text[]",
-         )}, ${stmt.param(
-           receipts.map((r) => r.version),
-           "int[]",
-         )}, ${stmt.param(
-           receipts.map((r) => r.commandHash),
-           "text[]",
-         )}, ${stmt.param(
-           receipts.map((r) => r.position),
-           "int[]",
-         )})`,
+         VALUES ${stmt.values(
+           receipts.map((r) => [r.sessionId, r.userId, r.key, r.version, r.commandHash, r.position]),
+           ["uuid", "uuid", "text", "int", "text", "int"],
+         )}`,
       );
     // The database holds every deadline: a session's rows are rewritten only when its open deadlines changed. The
     // rows that stay are updated in place and the others deleted (one statement may not delete and insert one key).
@@ -305,35 +291,27 @@ export class SessionRepository {
       const rows = moved.flatMap((w) =>
         (w.deadlines ?? []).map((d) => ({ sessionId: w.append.sessionId, ...d })),
       );
-      const ids = stmt.param(
-        rows.map((d) => d.sessionId),
-        "uuid[]",
-      );
-      const keys = stmt.param(
-        rows.map((d) => d.key),
-        "text[]",
-      );
+      const movedIds = moved.map((w) => w.append.sessionId);
       stmt.with(
         "deadlines_gone",
         `DELETE FROM deadlines d
-          WHERE d.session_id = ANY(${stmt.param(
-            moved.map((w) => w.append.sessionId),
-            "uuid[]",
-          )})
-            AND NOT EXISTS (SELECT 1 FROM unnest(${ids}, ${keys}) AS n(session_id, key)
-                             WHERE n.session_id = d.session_id AND n.key = d.key)`,
+          WHERE d.session_id IN (${movedIds.map((id) => stmt.param(id, "uuid")).join(", ")})${
+            rows.length === 0
+              ? ""
+              : ` AND (d.session_id, d.key) NOT IN (${stmt.values(
+                  rows.map((d) => [d.sessionId, d.key]),
+                  ["uuid", "text"],
+                )})`
+          }`,
       );
       if (rows.length > 0)
         stmt.with(
           "deadlines_set",
           `INSERT INTO deadlines (session_id, key, kind, due_at)
-           SELECT * FROM unnest(${ids}, ${keys}, ${stmt.param(
-             rows.map((d) => d.kind),
-             "text[]",
-           )}, ${stmt.param(
-             rows.map((d) => d.at),
-             "bigint[]",
-           )})
+           VALUES ${stmt.values(
+             rows.map((d) => [d.sessionId, d.key, d.kind, d.at]),
+             ["uuid", "text", "text", "bigint"],
+           )}
            ON CONFLICT (session_id, key) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at`,
         );
     }

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { PGlite, type Results, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
-import { openDurablePglite } from "./pglite-durable";
+import { openDurablePglite, SHARED_BUFFERS } from "./pglite-durable";
 
 export interface QueryResult<T> {
   rows: T[];
@@ -99,7 +99,12 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // On a data dir, a commit returns only once its WAL is fsynced (pglite-durable.ts: PGlite's own
   // defaults never fsync). In memory there is no disk to reach.
-  const pglite = inMemory ? await PGlite.create() : await openDurablePglite(dataDir);
+  const pglite = inMemory
+    ? // The same small buffer pool as on disk (pglite-durable.ts: the default 128MB is touched in full at start).
+      await PGlite.create({
+        startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${SHARED_BUFFERS}`],
+      })
+    : await openDurablePglite(dataDir);
 
   const toResult = <T>(res: Results<T>): QueryResult<T> => ({
     rows: res.rows,

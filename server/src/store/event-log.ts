@@ -307,7 +307,6 @@ export interface StagedAppend {
   /** what the session row must still hold when written (else ConcurrencyError) */
   expectedVersion: number;
   prevChainHash: string;
-  headsBefore: StreamHeads;
   /** after the events */
   version: number;
   chainHash: string;
@@ -367,7 +366,6 @@ export function stageAppend(
     sessionId,
     expectedVersion,
     prevChainHash,
-    headsBefore,
     version: expectedVersion + events.length,
     chainHash: prev,
     heads,
@@ -401,105 +399,53 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
     e.streams.map((entry) => ({ ...entry, version: e.version, sessionId: e.sessionId })),
   );
   // The guarded UPDATE takes the row lock (the caller usually holds it already), so a racing appender finds the
-  // version moved on. Checking chain_hash and the heads too catches a caller holding a stale head.
-  stmt.with(
-    "appended",
-    `UPDATE sessions AS s
-        SET version = v.version, chain_hash = v.chain, streams = v.streams::jsonb,
-            phase = coalesce(v.phase, s.phase), title = coalesce(v.title, s.title),
-            wrapped_key = CASE WHEN v.destroy THEN NULL ELSE s.wrapped_key END,
-            key_destroyed_at = CASE WHEN v.destroy THEN coalesce(s.key_destroyed_at, now()) ELSE s.key_destroyed_at END
-       FROM unnest(${stmt.param(
-         appends.map((a) => a.sessionId),
-         "uuid[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.expectedVersion),
-         "int[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.version),
-         "int[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.chainHash),
-         "text[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.prevChainHash),
-         "text[]",
-       )}, ${stmt.param(
-         appends.map((a) => JSON.stringify(a.heads)),
-         "text[]",
-       )}, ${stmt.param(
-         appends.map((a) => JSON.stringify(a.headsBefore)),
-         "text[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.row?.phase ?? null),
-         "text[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.row?.title ?? null),
-         "text[]",
-       )}, ${stmt.param(
-         appends.map((a) => a.row?.destroyKey === true),
-         "bool[]",
-       )})
-            AS v(id, expected, version, chain, prev_chain, streams, prev_streams, phase, title, destroy)
-      WHERE s.id = v.id AND s.version = v.expected AND s.chain_hash = v.prev_chain
-        AND (s.streams IS NOT DISTINCT FROM v.prev_streams::jsonb OR (s.streams IS NULL AND v.expected = 0))
-      RETURNING s.id`,
-  );
+  // version moved on; checking chain_hash too catches a caller holding a stale head. A stale stream head needs no
+  // check of its own: its entries would reuse a stream position, which the entries' primary key refuses.
+  // One UPDATE per session (planned as a primary-key lookup: cheaper than a join with a VALUES list, measured).
+  for (const [i, a] of appends.entries()) {
+    const destroy = a.row?.destroyKey === true;
+    const sets = [
+      `version = ${stmt.param(a.version, "int")}`,
+      `chain_hash = ${stmt.param(a.chainHash, "text")}`,
+      `streams = ${stmt.param(JSON.stringify(a.heads), "jsonb")}`,
+      ...(a.row?.phase === undefined ? [] : [`phase = ${stmt.param(a.row.phase, "text")}`]),
+      ...(a.row?.title === undefined ? [] : [`title = ${stmt.param(a.row.title, "text")}`]),
+      ...(destroy ? ["wrapped_key = NULL", "key_destroyed_at = coalesce(key_destroyed_at, now())"] : []),
+    ];
+    stmt.with(
+      `appended_${i}`,
+      `UPDATE sessions SET ${sets.join(", ")}
+        WHERE id = ${stmt.param(a.sessionId, "uuid")} AND version = ${stmt.param(a.expectedVersion, "int")}
+          AND chain_hash = ${stmt.param(a.prevChainHash, "text")}
+        RETURNING id`,
+    );
+  }
   if (events.length > 0)
     stmt.with(
       "appended_events",
       `INSERT INTO session_events (session_id, version, type, at, actor, payload, digest, chain_hash)
-       SELECT session_id, version, type, at, actor, payload::jsonb, digest, chain_hash
-         FROM unnest(${stmt.param(
-           events.map((e) => e.sessionId),
-           "uuid[]",
-         )}, ${stmt.param(
-           events.map((e) => e.version),
-           "int[]",
-         )}, ${stmt.param(
-           events.map((e) => e.type),
-           "text[]",
-         )}, ${stmt.param(
-           events.map((e) => e.at),
-           "bigint[]",
-         )}, ${stmt.param(
-           events.map((e) => e.actor),
-           "uuid[]",
-         )}, ${stmt.param(
-           events.map((e) => JSON.stringify(e.payload)),
-           "text[]",
-         )}, ${stmt.param(
-           events.map((e) => e.digest),
-           "text[]",
-         )}, ${stmt.param(
-           events.map((e) => e.chainHash),
-           "text[]",
-         )})
-              AS v(session_id, version, type, at, actor, payload, digest, chain_hash)`,
+       VALUES ${stmt.values(
+         events.map((e) => [
+           e.sessionId,
+           e.version,
+           e.type,
+           e.at,
+           e.actor,
+           JSON.stringify(e.payload),
+           e.digest,
+           e.chainHash,
+         ]),
+         ["uuid", "int", "text", "bigint", "uuid", "jsonb", "text", "text"],
+       )}`,
     );
   if (entries.length > 0)
     stmt.with(
       "appended_entries",
       `INSERT INTO session_stream_entries (session_id, stream, position, version, digest, head)
-       SELECT * FROM unnest(${stmt.param(
-         entries.map((e) => e.sessionId),
-         "uuid[]",
-       )}, ${stmt.param(
-         entries.map((e) => e.stream),
-         "text[]",
-       )}, ${stmt.param(
-         entries.map((e) => e.position),
-         "int[]",
-       )}, ${stmt.param(
-         entries.map((e) => e.version),
-         "int[]",
-       )}, ${stmt.param(
-         entries.map((e) => e.digest),
-         "text[]",
-       )}, ${stmt.param(
-         entries.map((e) => e.head),
-         "text[]",
-       )})`,
+       VALUES ${stmt.values(
+         entries.map((e) => [e.sessionId, e.stream, e.position, e.version, e.digest, e.head]),
+         ["uuid", "text", "int", "int", "text", "text"],
+       )}`,
     );
 }
 
@@ -515,7 +461,10 @@ export async function executeAppends(
 ): Promise<void> {
   let updated: Set<string>;
   try {
-    const res = await q.query<{ id: string }>(stmt.sql("SELECT id FROM appended"), stmt.params);
+    const res = await q.query<{ id: string }>(
+      stmt.sql(appends.map((_, i) => `SELECT id FROM appended_${i}`).join(" UNION ALL ")),
+      stmt.params,
+    );
     updated = new Set(res.rows.map((r) => r.id));
   } catch (err) {
     const { code, constraint } = err as { code?: string; constraint?: string };

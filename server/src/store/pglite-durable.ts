@@ -14,16 +14,30 @@
 // (XLogFlush, before the commit's result is returned), data files and pg_control at checkpoints, and
 // directories after creating files, in the order its crash recovery relies on. PGlite runs postgres
 // synchronously on the calling thread, so the commit's promise cannot resolve before the fsync returned.
+//
+// Memory. Postgres's defaults size a server's buffer pool (shared_buffers = 128MB), and PGlite's
+// postgres touches all of it at start, so the WASM linear memory grew from its initial 128 MiB to
+// 189 MiB, ~150 MiB of it resident, before any query (and WASM memory never shrinks). The embedded
+// node's data is small and the host's page cache sits under it anyway: SHARED_BUFFERS keeps the pool
+// inside the initial memory, ~30 MiB resident. And a new data dir is made by PGlite's initdb, which runs
+// in a second PGlite plus the initdb module; the instance that ran it keeps all that reachable for as
+// long as it is open (~450 MiB more). So a new data dir is created in a child process that then exits.
+import { execFile } from "node:child_process";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { NodeFS } from "@electric-sql/pglite/nodefs";
+
+/** postgres's buffer pool; wal_buffers follows it (1/32, so 512kB). */
+export const SHARED_BUFFERS = "16MB";
 
 /** PGlite's own start parameters without `-F`, with the settings a durable commit needs spelled out. */
 export const DURABLE_START_PARAMS: readonly string[] = [
   ...PGlite.defaultStartParams.filter((p) => p !== "-F"),
   ...["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "wal_sync_method=fsync"],
   ...["-c", "full_page_writes=on"],
+  ...["-c", `shared_buffers=${SHARED_BUFFERS}`],
 ];
 
 /** The settings openDurablePglite checks after start, as `SHOW` reports them. */
@@ -121,6 +135,9 @@ export async function openDurablePglite(
   dataDir: string,
   opts: Omit<PGliteOptions, "fs" | "dataDir" | "startParams"> = {},
 ): Promise<PGlite> {
+  if (!fs.existsSync(path.join(dataDir, "PG_VERSION")) && opts.loadDataDir === undefined) {
+    await initDataDirInChild(dataDir, opts);
+  }
   const fsImpl = new DurableNodeFS(dataDir);
   const pglite = await PGlite.create({ ...opts, fs: fsImpl, startParams: [...DURABLE_START_PARAMS] });
   try {
@@ -144,4 +161,43 @@ export async function openDurablePglite(
     throw err;
   }
   return pglite;
+}
+
+/**
+ * Runs PGlite's initdb on dataDir in a child process, so that the memory it takes (see the top of
+ * this file) goes with that process. Nothing is fsynced there: openDurablePglite fsyncs the whole
+ * data dir once it has opened it, before any commit. The child loads PGlite's CommonJS build, so it
+ * needs no TypeScript loader.
+ */
+async function initDataDirInChild(
+  dataDir: string,
+  opts: Pick<PGliteOptions, "username" | "database" | "initDbStartParams">,
+): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const settings = {
+    username: opts.username,
+    database: opts.database,
+    initDbStartParams: opts.initDbStartParams,
+  };
+  const script = `
+    const [pglitePath, nodefsPath, dataDir, settings] = process.argv.slice(1);
+    const { PGlite } = require(pglitePath);
+    const { NodeFS } = require(nodefsPath);
+    PGlite.create({ ...JSON.parse(settings), fs: new NodeFS(dataDir) })
+      .then((pg) => pg.close())
+      .then(() => process.exit(0), (err) => { console.error(err?.stack ?? String(err)); process.exit(1); });
+  `;
+  const pglitePaths = [
+    require.resolve("@electric-sql/pglite"),
+    require.resolve("@electric-sql/pglite/nodefs"),
+  ];
+  const args = ["-e", script, ...pglitePaths, dataDir, JSON.stringify(settings)];
+  const { NODE_OPTIONS: _, ...env } = process.env;
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, args, { env, maxBuffer: 16 * 2 ** 20 }, (err, _stdout, stderr) => {
+      if (err)
+        reject(new Error(`PGlite could not create the data dir ${dataDir}: ${stderr.trim() || err.message}`));
+      else resolve();
+    });
+  });
 }
