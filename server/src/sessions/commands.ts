@@ -377,21 +377,24 @@ export class CommandPipeline {
         }
       }),
     );
-    const rearm: Array<{ sessionId: string; state: SessionState }> = [];
-    for (const outcome of outcomes) {
-      if (!("ok" in outcome) || !outcome.ok) continue;
-      for (const c of outcome.value.committed) {
-        if (c.actorPosition === null && c.events.length > 0)
-          this.deps.log.debug(
-            { sessionId: c.sessionId, version: c.version, events: c.events.map((e) => e.event.type) },
-            "deadline applied",
-          );
-        this.afterCommit(c);
-        if (!c.duplicate && c.events.length > 0) rearm.push({ sessionId: c.sessionId, state: c.state });
-      }
-      if (outcome.value.idle) rearm.push(outcome.value.idle);
-    }
-    this.ensureDeadlines(rearm);
+    const committed = outcomes.flatMap((o) => ("ok" in o && o.ok ? o.value.committed : []));
+    const idle = outcomes.flatMap((o) => ("ok" in o && o.ok && o.value.idle ? [o.value.idle] : []));
+    // The next batch must find the committed states in the cache: at once.
+    for (const c of committed) this.remember(c);
+    // The pushes, notices and triggers go after the answers: a sender's ack may leave before the pushes of its own
+    // command (on a busy node the pushes cost as much as the commit). Never before anything else, though: when the
+    // batch applied the clock's events (a due deadline) or ended a session, everyone hears that first, so no sender
+    // learns of a deal or a closed step from its own answer (a refusal, a jump in its stream position) before the
+    // others do.
+    const announce = () => {
+      for (const c of committed) this.announce(c);
+      this.ensureDeadlines([...committed.filter((c) => !c.duplicate && c.events.length > 0), ...idle]);
+    };
+    const othersFirst = committed.some(
+      (c) => c.events.length > 0 && (c.actorPosition === null || c.state.phase === "ended"),
+    );
+    if (othersFirst) announce();
+    else this.track(new Promise<void>((resolve) => setImmediate(resolve)).then(announce));
     return outcomes;
   }
 
@@ -597,15 +600,30 @@ export class CommandPipeline {
     return committed;
   }
 
-  private afterCommit(committed: Committed): void {
+  /** Once committed: the state cache takes the new state (or drops it, on every node, when the numbers were shredded). */
+  private remember(committed: Committed): void {
     if (committed.duplicate || committed.events.length === 0) return;
-    const { cache, evictions, publisher, log } = this.deps;
+    const { cache, evictions } = this.deps;
     // Cached only once committed, so a rolled-back transaction never leaves a phantom version behind.
-    // A session that ended without a deal had its key destroyed: drop the plaintext copy too, on every node.
     if (committed.dataKeyAfter === null) {
       cache.delete(committed.sessionId);
       evictions?.announce(committed.sessionId);
     } else cache.put(committed.sessionId, committed.state);
+  }
+
+  /** Once committed: pushes to the rooms, then the notices' triggers. */
+  private announce(committed: Committed): void {
+    if (committed.duplicate || committed.events.length === 0) return;
+    const { publisher, log } = this.deps;
+    if (committed.actorPosition === null)
+      log.debug(
+        {
+          sessionId: committed.sessionId,
+          version: committed.version,
+          events: committed.events.map((e) => e.event.type),
+        },
+        "deadline applied",
+      );
     try {
       publisher.publish(committed);
     } catch (err) {

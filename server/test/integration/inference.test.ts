@@ -131,6 +131,34 @@ for (const backend of backends()) {
       }
     });
 
+    it("a sender's ack may precede its own command's pushes, but never a deal's: everyone hears of that first", async () => {
+      const t = await table({ ...SHORT_RULES, step2DurationMs: 400, step3DurationMs: 60_000 });
+      await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 91_000_00 }));
+      await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 90_000_00 }));
+      for (const p of t.all) await p.waitFor((e) => e.type === "Step3Opened");
+      for (const p of t.all) p.pushes.length = 0;
+      // What a participant's socket handled, in order: pushes by event type, and its own answers.
+      const order = (p: Participant) =>
+        p.pushes.flatMap((x) =>
+          x.name === "ack"
+            ? ["ack"]
+            : x.name === "session:event"
+              ? [(x.payload as EventPush).event.type]
+              : [],
+        );
+      // A number that makes no deal: the ack leaves before the room pushes (group commit announces after answering).
+      await ok(t.claimant.commandMarked(t.sessionId, { type: "SetNumber", amount: 95_000_00 }));
+      await t.claimant.waitFor((e) => e.type === "NumberSet", 2000);
+      expect(order(t.claimant)).toEqual(["ack", "NumberSet"]);
+      for (const p of t.all) p.pushes.length = 0;
+      // The crossing number: its sender's socket (like everyone's) had the deal before the ack that made it.
+      await ok(t.respondent.commandMarked(t.sessionId, { type: "SetNumber", amount: 95_000_00 }));
+      const seen = order(t.respondent);
+      expect(seen).toContain("DealMade");
+      expect(seen.indexOf("DealMade")).toBeLessThan(seen.indexOf("ack"));
+      for (const p of t.all) await p.waitFor((e) => e.type === "DealMade", 2000);
+    });
+
     it("a command after the Step 2 deadline, before its trigger, is refused only after everyone heard of the deal", async () => {
       offset = 0;
       const t = await table({

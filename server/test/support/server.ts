@@ -191,6 +191,24 @@ export class Participant {
     return socket.timeout(timeoutMs).emitWithAck(name, payload) as Promise<Ack>;
   }
 
+  /**
+   * A command whose answer is also recorded in `pushes` (name "ack"), at the moment the socket handed it over: so a
+   * test can tell which came first, the answer or a push (awaiting the answer cannot: a push read in the same chunk
+   * is handled before the awaiting code runs).
+   */
+  commandMarked(sessionId: string, command: Record<string, unknown>): Promise<Ack> {
+    const socket = this.socket;
+    if (!socket) throw new Error("not connected");
+    const payload = { sessionId, idempotencyKey: `k-${++this.seq}-${randomUUID()}`, command };
+    return new Promise((resolve, reject) => {
+      socket.timeout(5000).emit("command", payload, (err: Error | null, ack: Ack) => {
+        if (err) return reject(err);
+        this.pushes.push({ at: Date.now(), name: "ack", payload: ack });
+        resolve(ack);
+      });
+    });
+  }
+
   command(
     sessionId: string,
     command: Record<string, unknown>,
