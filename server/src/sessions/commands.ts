@@ -81,6 +81,8 @@ export interface Committed {
   dataKeyAfter: Buffer | null;
   /** the notices the command stored for mail and push (the outbox), dispatched once it has committed */
   noticeIds: string[];
+  /** whether the session's next deadline changed (its trigger must move); false for a retry */
+  nextDeadlineMoved: boolean;
 }
 
 export interface Publisher {
@@ -388,7 +390,9 @@ export class CommandPipeline {
     // others do.
     const announce = () => {
       for (const c of committed) this.announce(c);
-      this.ensureDeadlines([...committed.filter((c) => !c.duplicate && c.events.length > 0), ...idle]);
+      // Only where the next deadline moved (a Step 3 number leaves it where it was): the trigger is already there, and
+      // a lost one is re-armed by the sweep and when Redis returns.
+      this.ensureDeadlines([...committed.filter((c) => c.nextDeadlineMoved), ...idle]);
     };
     const othersFirst = committed.some(
       (c) => c.events.length > 0 && (c.actorPosition === null || c.state.phase === "ended"),
@@ -504,6 +508,7 @@ export class CommandPipeline {
       actorPosition: receipt.position ?? (role ? loaded.heads[role].position : null),
       duplicate: true,
       noticeIds: [],
+      nextDeadlineMoved: false,
     };
   }
 
@@ -591,6 +596,9 @@ export class CommandPipeline {
       duplicate: false,
       dataKeyAfter: keyDestroyed ? null : dataKey,
       noticeIds: [],
+      nextDeadlineMoved:
+        canonicalJson(nextDeadline(after) ?? null) !==
+        canonicalJson((base.state && nextDeadline(base.state)) ?? null),
     };
     const rows = noticesOf(
       sessionId,
