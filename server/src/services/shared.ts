@@ -119,8 +119,9 @@ export async function openShared(
       log.error({ err: String(err), sessionId: job.sessionId, key: job.key }, "deadline handler failed"),
     // Into the JSON log like every other line, not stderr as plain text.
     onRedisError: (err) => log.warn({ err: err.message }, "deadline queue redis error"),
-    // Firings run together are applied as one batch (worker.ts): enough at once for a burst to batch.
-    concurrency: DEADLINE_CONCURRENCY,
+    // Firings run together share batches (group commit, worker.ts): enough at once for a burst to fill them. A running
+    // handler only waits for its tick's batch; in process it costs a promise, on BullMQ an active job.
+    concurrency: config.redisUrl ? DEADLINE_CONCURRENCY_BULLMQ : DEADLINE_CONCURRENCY_IN_PROCESS,
   });
   // The request listener exists before Socket.IO attaches (web role): Socket.IO then owns /socket.io/ and passes
   // the rest through to the role's handler.
@@ -189,12 +190,12 @@ export async function openShared(
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     queueName: "notifications",
-    // In process (the embedded database's single connection): a few at once, and none while due deadlines are being
-    // applied, so a burst of notices never stands in front of a tick with its transactions (a notice can wait a
-    // moment; a deadline should not). BullMQ keeps its worker's default.
+    // In process (the embedded database's single connection): a few at once, and none while commands or due deadlines
+    // are waiting, so a burst of notices (a deal sends eight) never stands in front of them with its transactions (a
+    // notice can wait a moment; a command or a deadline should not). BullMQ keeps its worker's default.
     ...(config.redisUrl
       ? {}
-      : { concurrency: EMBEDDED_NOTICE_CONCURRENCY, gate: () => sessions.commands.ticksIdle() }),
+      : { concurrency: EMBEDDED_NOTICE_CONCURRENCY, gate: () => sessions.commands.idle() }),
     onError: (err, job) => log.warn({ err: String(err), notice: job.sessionId }, "notice trigger failed"),
     onRedisError: (err) => log.warn({ err: err.message }, "notification queue redis error"),
   });
@@ -279,8 +280,9 @@ export async function openShared(
   };
 }
 
-/** BullMQ deadline jobs one worker runs at once (their ticks share transactions, see worker.ts). */
-const DEADLINE_CONCURRENCY = 64;
+/** Deadline handlers one node runs at once (their ticks share transactions, see worker.ts). */
+const DEADLINE_CONCURRENCY_BULLMQ = 64;
+const DEADLINE_CONCURRENCY_IN_PROCESS = 1000;
 
 /** Notice deliveries the embedded node runs at once (each takes two short transactions). */
 const EMBEDDED_NOTICE_CONCURRENCY = 2;

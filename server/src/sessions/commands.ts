@@ -155,7 +155,6 @@ export class CommandPipeline {
   private readonly group: GroupCommit<Unit, UnitResult>;
   /** Ticks queued and not yet started: a second firing for the same session joins the first. */
   private readonly queuedTicks = new Map<string, Promise<Committed | null>>();
-  private readonly pendingTicks = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: CommandPipelineDeps) {
     this.group = new GroupCommit((units) => this.runBatch(units), {
@@ -325,15 +324,15 @@ export class CommandPipeline {
         if (this.queuedTicks.get(sessionId) === ticking) this.queuedTicks.delete(sessionId);
       });
     this.queuedTicks.set(sessionId, ticking);
-    this.pendingTicks.add(ticking);
-    const done = () => this.pendingTicks.delete(ticking);
-    ticking.then(done, done);
     return ticking;
   }
 
-  /** Resolves once no tick is queued or running (other work may wait for the clock to catch up). */
-  async ticksIdle(): Promise<void> {
-    while (this.pendingTicks.size > 0) await Promise.allSettled([...this.pendingTicks]);
+  /**
+   * Resolves once no command or tick is queued or running: the embedded node's notice deliveries wait for this, so
+   * their transactions never stand in front of a command or a deadline on the database's one connection.
+   */
+  idle(): Promise<void> {
+    return this.group.idle();
   }
 
   /**

@@ -134,7 +134,7 @@ export class SessionRepository {
     const receipts =
       asking.length === 0
         ? ""
-        : `LEFT JOIN (VALUES ${stmt.values(
+        : `LEFT JOIN (${stmt.rows(
             asking.map((u) => [u.sessionId, u.receipt?.userId, u.receipt?.key]),
             ["uuid", "uuid", "text"],
           )}) AS k(session_id, user_id, key) ON k.session_id = s.id
@@ -268,7 +268,7 @@ export class SessionRepository {
       stmt.with(
         "joined",
         `INSERT INTO session_members (session_id, user_id, role, can_bid)
-         VALUES ${stmt.values(
+         ${stmt.rows(
            members.map((m) => [m.sessionId, m.userId, m.role, m.canBid]),
            ["uuid", "uuid", "text", "bool"],
          )}
@@ -279,7 +279,7 @@ export class SessionRepository {
       stmt.with(
         "receipted",
         `INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position)
-         VALUES ${stmt.values(
+         ${stmt.rows(
            receipts.map((r) => [r.sessionId, r.userId, r.key, r.version, r.commandHash, r.position]),
            ["uuid", "uuid", "text", "int", "text", "int"],
          )}`,
@@ -298,7 +298,7 @@ export class SessionRepository {
           WHERE d.session_id IN (${movedIds.map((id) => stmt.param(id, "uuid")).join(", ")})${
             rows.length === 0
               ? ""
-              : ` AND (d.session_id, d.key) NOT IN (${stmt.values(
+              : ` AND (d.session_id, d.key) NOT IN (${stmt.rows(
                   rows.map((d) => [d.sessionId, d.key]),
                   ["uuid", "text"],
                 )})`
@@ -308,7 +308,7 @@ export class SessionRepository {
         stmt.with(
           "deadlines_set",
           `INSERT INTO deadlines (session_id, key, kind, due_at)
-           VALUES ${stmt.values(
+           ${stmt.rows(
              rows.map((d) => [d.sessionId, d.key, d.kind, d.at]),
              ["uuid", "text", "text", "bigint"],
            )}

@@ -401,30 +401,35 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
   // The guarded UPDATE takes the row lock (the caller usually holds it already), so a racing appender finds the
   // version moved on; checking chain_hash too catches a caller holding a stale head. A stale stream head needs no
   // check of its own: its entries would reuse a stream position, which the entries' primary key refuses.
-  // One UPDATE per session (planned as a primary-key lookup: cheaper than a join with a VALUES list, measured).
-  for (const [i, a] of appends.entries()) {
-    const destroy = a.row?.destroyKey === true;
-    const sets = [
-      `version = ${stmt.param(a.version, "int")}`,
-      `chain_hash = ${stmt.param(a.chainHash, "text")}`,
-      `streams = ${stmt.param(JSON.stringify(a.heads), "jsonb")}`,
-      ...(a.row?.phase === undefined ? [] : [`phase = ${stmt.param(a.row.phase, "text")}`]),
-      ...(a.row?.title === undefined ? [] : [`title = ${stmt.param(a.row.title, "text")}`]),
-      ...(destroy ? ["wrapped_key = NULL", "key_destroyed_at = coalesce(key_destroyed_at, now())"] : []),
-    ];
-    stmt.with(
-      `appended_${i}`,
-      `UPDATE sessions SET ${sets.join(", ")}
-        WHERE id = ${stmt.param(a.sessionId, "uuid")} AND version = ${stmt.param(a.expectedVersion, "int")}
-          AND chain_hash = ${stmt.param(a.prevChainHash, "text")}
-        RETURNING id`,
-    );
-  }
+  stmt.with(
+    "appended",
+    `UPDATE sessions AS s
+        SET version = v.version, chain_hash = v.chain, streams = v.streams,
+            phase = coalesce(v.phase, s.phase), title = coalesce(v.title, s.title),
+            wrapped_key = CASE WHEN v.destroy THEN NULL ELSE s.wrapped_key END,
+            key_destroyed_at = CASE WHEN v.destroy THEN coalesce(s.key_destroyed_at, now()) ELSE s.key_destroyed_at END
+       FROM (${stmt.rows(
+         appends.map((a) => [
+           a.sessionId,
+           a.expectedVersion,
+           a.version,
+           a.chainHash,
+           a.prevChainHash,
+           JSON.stringify(a.heads),
+           a.row?.phase ?? null,
+           a.row?.title ?? null,
+           a.row?.destroyKey === true,
+         ]),
+         ["uuid", "int", "int", "text", "text", "jsonb", "text", "text", "bool"],
+       )}) AS v(id, expected, version, chain, prev_chain, streams, phase, title, destroy)
+      WHERE s.id = v.id AND s.version = v.expected AND s.chain_hash = v.prev_chain
+      RETURNING s.id`,
+  );
   if (events.length > 0)
     stmt.with(
       "appended_events",
       `INSERT INTO session_events (session_id, version, type, at, actor, payload, digest, chain_hash)
-       VALUES ${stmt.values(
+       ${stmt.rows(
          events.map((e) => [
            e.sessionId,
            e.version,
@@ -442,7 +447,7 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
     stmt.with(
       "appended_entries",
       `INSERT INTO session_stream_entries (session_id, stream, position, version, digest, head)
-       VALUES ${stmt.values(
+       ${stmt.rows(
          entries.map((e) => [e.sessionId, e.stream, e.position, e.version, e.digest, e.head]),
          ["uuid", "text", "int", "int", "text", "text"],
        )}`,
@@ -462,7 +467,7 @@ export async function executeAppends(
   let updated: Set<string>;
   try {
     const res = await q.query<{ id: string }>(
-      stmt.sql(appends.map((_, i) => `SELECT id FROM appended_${i}`).join(" UNION ALL ")),
+      stmt.sql("SELECT id FROM appended"),
       stmt.params,
     );
     updated = new Set(res.rows.map((r) => r.id));
