@@ -1,16 +1,17 @@
 // Starts a real server on port 0 for integration tests, on PGlite + in-process scheduler by default,
 // or on PostgreSQL + Redis + BullMQ when DATABASE_URL and REDIS_URL are set (CI sets both).
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { io as connect, type Socket } from "socket.io-client";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { loadConfig } from "../../src/config";
 import { type Logger, silentLogger } from "../../src/log";
 import { type RunningServer, startServer } from "../../src/server";
+import { openDb } from "../../src/store/db";
 
 export const servicesRequired = process.env.CI === "true" || process.env.REQUIRE_SERVICES === "1";
 
@@ -24,6 +25,13 @@ export function backends(): Array<"embedded" | "services"> {
       "\n!!! SKIPPING the PostgreSQL + Redis + BullMQ run of the integration suites: DATABASE_URL/REDIS_URL not set\n",
     );
     return ["embedded"];
+  }
+  // Set by .ci/run's first `npm test` only: its newcomer pass, without services, runs the embedded halves (support/db.ts).
+  if (process.env.EMBEDDED_HALVES_IN_NEWCOMER_PASS === "1") {
+    console.warn(
+      "\n!!! NOT RUNNING the PGlite + in-process run of the integration suites here: EMBEDDED_HALVES_IN_NEWCOMER_PASS=1 (the newcomer pass runs it)\n",
+    );
+    return ["services"];
   }
   return ["embedded", "services"];
 }
@@ -51,6 +59,8 @@ export async function createStorage(backend: "embedded" | "services"): Promise<S
     jwtSecret: randomBytes(32).toString("base64url"),
   };
   if (backend === "embedded") {
+    const template = await pgliteTemplate();
+    if (template) cpSync(template, path.join(dataDir, "pglite"), { recursive: true });
     return { ...base, dispose: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
   const adminUrl = process.env.DATABASE_URL as string;
@@ -87,6 +97,34 @@ export async function createStorage(backend: "embedded" | "services"): Promise<S
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An empty PGlite data dir, initialised once per test run and copied into each embedded storage's DATA_DIR/pglite:
+ * PGlite's initdb takes seconds, opening an initialised dir a fraction of one. The copy holds no table, key or row
+ * (openDb only, never migrated), so a server started on it still migrates from nothing and generates its keys, as on
+ * a first start. What the copy skips, a first start on an empty DATA_DIR, is run by the tests that start
+ * src/main.ts (integration/shutdown, store/durability, infra's kill proof) and by the browser e2e.
+ * Without the run's folder (globalSetup support/pglite-template.ts), every storage is initialised on its own.
+ */
+async function pgliteTemplate(): Promise<string | undefined> {
+  const root = inject("pgliteTemplateRoot");
+  if (!root) return undefined;
+  const template = path.join(root, "pglite");
+  if (existsSync(template)) return template;
+  const building = mkdtempSync(path.join(root, "building-"));
+  try {
+    const db = await openDb({ dataDir: path.join(building, "pglite") });
+    await db.close();
+    try {
+      renameSync(path.join(building, "pglite"), template);
+    } catch {
+      // Another test file's template got there first: use it.
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return template;
 }
 
 export async function startOn(
