@@ -30,6 +30,19 @@ export function servicesRequired(): boolean {
  */
 export const embeddedHalvesElsewhere = process.env.EMBEDDED_HALVES_IN_NEWCOMER_PASS === "1";
 
+/**
+ * For a file that needs no service at all (PGlite, in-process scheduler, child processes of its own): true, with a
+ * loud line, when .ci/run's first pass leaves it to the newcomer pass (which runs it as it stands); else false.
+ * Honoured only where DATABASE_URL and REDIS_URL are set, so a machine without them always runs the file.
+ */
+export function leftToNewcomerPass(what: string): boolean {
+  if (!(embeddedHalvesElsewhere && process.env.DATABASE_URL && process.env.REDIS_URL)) return false;
+  console.warn(
+    `\n!!! NOT RUNNING ${what} here: EMBEDDED_HALVES_IN_NEWCOMER_PASS=1 (the newcomer pass runs it)\n`,
+  );
+  return true;
+}
+
 /** pglite always; postgres when DATABASE_URL is set. Warns loudly, or throws in CI, when it is not. */
 export function availableBackends(): Backend[] {
   if (process.env.DATABASE_URL) {
