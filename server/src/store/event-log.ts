@@ -466,10 +466,7 @@ export async function executeAppends(
 ): Promise<void> {
   let updated: Set<string>;
   try {
-    const res = await q.query<{ id: string }>(
-      stmt.sql("SELECT id FROM appended"),
-      stmt.params,
-    );
+    const res = await q.query<{ id: string }>(stmt.sql("SELECT id FROM appended"), stmt.params);
     updated = new Set(res.rows.map((r) => r.id));
   } catch (err) {
     const { code, constraint } = err as { code?: string; constraint?: string };
