@@ -40,6 +40,22 @@ export function hardNofileLimit(): number {
   return hardLimitCache;
 }
 
+/**
+ * The bench's own environment without what says where a server keeps its state: a server under test gets those from
+ * its backend alone. (Inherited, the bench's DATABASE_URL and REDIS_URL put the "embedded" server on PostgreSQL.)
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const {
+    DATABASE_URL: _db,
+    REDIS_URL: _redis,
+    DATA_DIR: _dir,
+    MASTER_KEY: _key,
+    REDIS_PREFIX: _prefix,
+    ...rest
+  } = process.env;
+  return rest;
+}
+
 export async function startChild(
   mode: ChildMode,
   env: Record<string, string>,
@@ -62,7 +78,7 @@ export async function startChild(
     ],
     {
       cwd: path.resolve(HERE, ".."),
-      env: { ...process.env, ...env, BENCH_CHILD_MODE: mode, NODE_OPTIONS: "" },
+      env: { ...inheritedEnv(), ...env, BENCH_CHILD_MODE: mode, NODE_OPTIONS: "" },
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     },
   );

@@ -49,8 +49,12 @@ worker_processes 1;
 ${opts.runAsRoot ? "user root;\n" : ""}pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 
+# Each proxied socket holds two connections (client and node): 8,192 carry some 4,000 sockets, the bench's two-node
+# scale (1,000 sessions of three); the descriptors must cover them.
+worker_rlimit_nofile 16384;
+
 events {
-  worker_connections 1024;
+  worker_connections 8192;
 }
 
 http {
