@@ -21,7 +21,6 @@ import {
   initialStreamHeads,
   insertStreamEntries,
   type LockedSession,
-  lockSession,
   mergeAppends,
   parseStreamHeads,
   readEvents,
@@ -105,14 +104,6 @@ export class SessionRepository {
       ],
     );
     return dataKey;
-  }
-
-  /** Locks the session row (until the transaction ends); null for an unknown id. */
-  async lock(q: Queryable, sessionId: string): Promise<(LockedSession & { dataKey: Buffer | null }) | null> {
-    if (!isUuid(sessionId)) return null;
-    const meta = await lockSession(q, sessionId);
-    if (!meta) return null;
-    return { ...meta, dataKey: meta.wrappedKey ? unwrapKey(this.masterKey, meta.wrappedKey) : null };
   }
 
   /**
@@ -200,12 +191,7 @@ export class SessionRepository {
     return wrapped ? unwrapKey(this.masterKey, wrapped) : null;
   }
 
-  /** Rebuilds a session's state from its whole log (null when it has none), under the caller's row lock. */
-  async replay(q: Queryable, sessionId: string, dataKey: Buffer | null): Promise<SessionState | null> {
-    return fold(await readEvents(q, sessionId, 0), dataKey);
-  }
-
-  /** replay for many sessions in one query (the batch's cache misses), under the caller's row locks. */
+  /** Rebuilds many sessions' states from their logs in one query (a batch's cache misses), under its row locks. */
   async replayMany(
     q: Queryable,
     sessions: ReadonlyArray<{ sessionId: string; dataKey: Buffer | null }>,
@@ -264,26 +250,27 @@ export class SessionRepository {
     const appends = all.map((w) => w.append);
     addAppends(stmt, appends);
     const members = all.flatMap((w) => w.members.map((m) => ({ sessionId: w.append.sessionId, ...m })));
-    if (members.length > 0)
-      stmt.with(
-        "joined",
-        `INSERT INTO session_members (session_id, user_id, role, can_bid)
-         ${stmt.rows(
-           members.map((m) => [m.sessionId, m.userId, m.role, m.canBid]),
-           ["uuid", "uuid", "text", "bool"],
-         )}
-         ON CONFLICT DO NOTHING`,
-      );
+    stmt.insert(
+      "joined",
+      "session_members",
+      { session_id: "uuid", user_id: "uuid", role: "text", can_bid: "bool" },
+      members.map((m) => [m.sessionId, m.userId, m.role, m.canBid]),
+      "ON CONFLICT DO NOTHING",
+    );
     const receipts = all.flatMap((w) => w.receipts.map((r) => ({ sessionId: w.append.sessionId, ...r })));
-    if (receipts.length > 0)
-      stmt.with(
-        "receipted",
-        `INSERT INTO command_receipts (session_id, user_id, idempotency_key, version, command_hash, position)
-         ${stmt.rows(
-           receipts.map((r) => [r.sessionId, r.userId, r.key, r.version, r.commandHash, r.position]),
-           ["uuid", "uuid", "text", "int", "text", "int"],
-         )}`,
-      );
+    stmt.insert(
+      "receipted",
+      "command_receipts",
+      {
+        session_id: "uuid",
+        user_id: "uuid",
+        idempotency_key: "text",
+        version: "int",
+        command_hash: "text",
+        position: "int",
+      },
+      receipts.map((r) => [r.sessionId, r.userId, r.key, r.version, r.commandHash, r.position]),
+    );
     // The database holds every deadline: a session's rows are rewritten only when its open deadlines changed. The
     // rows that stay are updated in place and the others deleted (one statement may not delete and insert one key).
     const moved = all.filter((w) => w.deadlines !== undefined);
@@ -304,16 +291,13 @@ export class SessionRepository {
                 )})`
           }`,
       );
-      if (rows.length > 0)
-        stmt.with(
-          "deadlines_set",
-          `INSERT INTO deadlines (session_id, key, kind, due_at)
-           ${stmt.rows(
-             rows.map((d) => [d.sessionId, d.key, d.kind, d.at]),
-             ["uuid", "text", "text", "bigint"],
-           )}
-           ON CONFLICT (session_id, key) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at`,
-        );
+      stmt.insert(
+        "deadlines_set",
+        "deadlines",
+        { session_id: "uuid", key: "text", kind: "text", due_at: "bigint" },
+        rows.map((d) => [d.sessionId, d.key, d.kind, d.at]),
+        "ON CONFLICT (session_id, key) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at",
+      );
     }
     await executeAppends(q, stmt, appends);
   }

@@ -318,7 +318,7 @@ export interface StagedAppend {
 
 /**
  * Seals, hashes and numbers events as versions expectedVersion+1.. after the given head, in memory (no I/O).
- * writeAppends stores them.
+ * addAppends and executeAppends store them.
  */
 export function stageAppend(
   sessionId: string,
@@ -425,33 +425,36 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
       WHERE s.id = v.id AND s.version = v.expected AND s.chain_hash = v.prev_chain
       RETURNING s.id`,
   );
-  if (events.length > 0)
-    stmt.with(
-      "appended_events",
-      `INSERT INTO session_events (session_id, version, type, at, actor, payload, digest, chain_hash)
-       ${stmt.rows(
-         events.map((e) => [
-           e.sessionId,
-           e.version,
-           e.type,
-           e.at,
-           e.actor,
-           JSON.stringify(e.payload),
-           e.digest,
-           e.chainHash,
-         ]),
-         ["uuid", "int", "text", "bigint", "uuid", "jsonb", "text", "text"],
-       )}`,
-    );
-  if (entries.length > 0)
-    stmt.with(
-      "appended_entries",
-      `INSERT INTO session_stream_entries (session_id, stream, position, version, digest, head)
-       ${stmt.rows(
-         entries.map((e) => [e.sessionId, e.stream, e.position, e.version, e.digest, e.head]),
-         ["uuid", "text", "int", "int", "text", "text"],
-       )}`,
-    );
+  stmt.insert(
+    "appended_events",
+    "session_events",
+    {
+      session_id: "uuid",
+      version: "int",
+      type: "text",
+      at: "bigint",
+      actor: "uuid",
+      payload: "jsonb",
+      digest: "text",
+      chain_hash: "text",
+    },
+    events.map((e) => [
+      e.sessionId,
+      e.version,
+      e.type,
+      e.at,
+      e.actor,
+      JSON.stringify(e.payload),
+      e.digest,
+      e.chainHash,
+    ]),
+  );
+  stmt.insert(
+    "appended_entries",
+    "session_stream_entries",
+    { session_id: "uuid", stream: "text", position: "int", version: "int", digest: "text", head: "text" },
+    entries.map((e) => [e.sessionId, e.stream, e.position, e.version, e.digest, e.head]),
+  );
 }
 
 /**

@@ -35,6 +35,25 @@ export class CteStatement {
     return `SELECT ${select.join(", ")} FROM unnest(${columns.join(", ")}) AS u(${names.join(", ")})`;
   }
 
+  /**
+   * `name AS (INSERT INTO table (columns) <rows> [suffix])`, for rows that are there: `columns` maps each column to
+   * its type, in the order of each row's values.
+   */
+  insert(
+    name: string,
+    table: string,
+    columns: Record<string, string>,
+    rows: ReadonlyArray<readonly unknown[]>,
+    suffix = "",
+  ): void {
+    if (rows.length === 0) return;
+    const names = Object.keys(columns);
+    this.with(
+      name,
+      `INSERT INTO ${table} (${names.join(", ")}) ${this.rows(rows, Object.values(columns))}${suffix ? ` ${suffix}` : ""}`,
+    );
+  }
+
   /** `name AS (sql)`: executed with the statement whether or not the main query reads it. */
   with(name: string, sql: string): void {
     this.parts.push(`${name} AS (${sql})`);
