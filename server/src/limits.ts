@@ -37,6 +37,14 @@ export interface LimiterOptions {
   what?: string;
   log?: Logger;
   now?: () => number;
+  /**
+   * Whether every node must see the shared count before it lets an event through (true, the default: limits that
+   * guard an account, such as sign-in attempts, are exact across nodes). A flood limit that every command passes
+   * (socket events, REST commands) says false: this node checks its own count at once and adds to the shared one
+   * in the background, so a command never waits for a Redis round trip; an account spread over several nodes gets at
+   * most one event per node past the shared budget before each node knows (docs/configuration.md).
+   */
+  exactAcrossNodes?: boolean;
 }
 
 /** The key for one (client address, email) pair of sign-in attempts. */
@@ -69,32 +77,96 @@ export function createLimiter(opts: LimiterOptions): Limiter {
     : memory;
 
   const what = opts.what ?? "Too many requests in a short time.";
+  const refused = (rejection: RateLimiterRes): LimitResult => {
+    // Logged once per window (at the first refusal), so a flood does not flood the log. No key, no count.
+    if (rejection.consumedPoints === base.points + 1)
+      opts.log?.warn({ limit: opts.name }, "rate limit reached");
+    return { ok: false, retryAt: now() + Math.max(1000, rejection.msBeforeNext) };
+  };
+  const exact = async (key: string): Promise<LimitResult> => {
+    try {
+      await limiter.consume(key);
+      return { ok: true };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return refused(rejection);
+      // Not a refusal but a failure of the store (the memory fallback covers an unreachable Redis): let the
+      // request through rather than refuse everyone, and say so.
+      opts.log?.error({ limit: opts.name, err: errText(rejection) }, "rate limit unavailable");
+      return { ok: true };
+    }
+  };
+
+  // Counted here first, shared behind (exactAcrossNodes: false, with Redis): this node's own count, exact; the
+  // shared count's verdict on the previous event of the key (a refusal blocks the key here until its window ends);
+  // the shared count of this event in flight. An event that finds its key's previous shared count still in flight
+  // waits for it, so a burst on one node is held to the shared budget too; a lone event never waits.
+  const local = new RateLimiterMemory(base);
+  const inFlight = new Map<string, Promise<void>>();
+  const blockedUntil = new Map<string, number>();
+  const behind = (key: string): Promise<LimitResult> => {
+    // Chained per key before anything is awaited, so events that arrive together take their turns in order.
+    const previous = inFlight.get(key);
+    let counted!: () => void;
+    const turn = new Promise<void>((resolve) => {
+      counted = () => {
+        if (inFlight.get(key) === turn) inFlight.delete(key);
+        resolve();
+      };
+    });
+    inFlight.set(key, turn);
+    const decide = async (): Promise<LimitResult> => {
+      if (previous) await previous;
+      const until = blockedUntil.get(key);
+      if (until !== undefined) {
+        if (until > now()) return { ok: false, retryAt: until };
+        blockedUntil.delete(key);
+      }
+      try {
+        await local.consume(key);
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return refused(rejection);
+        throw rejection;
+      }
+      void exact(key)
+        .then((r) => {
+          if (r.ok) return;
+          if (blockedUntil.size >= MAX_BLOCKED_KEYS) pruneBefore(blockedUntil, now());
+          blockedUntil.set(key, r.retryAt);
+        })
+        .finally(counted);
+      return { ok: true };
+    };
+    return decide().then(
+      (r) => {
+        if (!r.ok) counted();
+        return r;
+      },
+      (err) => {
+        counted();
+        throw err;
+      },
+    );
+  };
+  const countBehind = opts.redis !== undefined && opts.exactAcrossNodes === false;
+
   return {
     name: opts.name,
     refusal: (retryAt, at) => tooManyRequests(what, retryAt, at),
     store: opts.redis ? "redis" : "memory",
-    async consume(key) {
-      try {
-        await limiter.consume(hashKey(key));
-        return { ok: true };
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) {
-          // Not a refusal but a failure of the store (the memory fallback covers an unreachable Redis): let the
-          // request through rather than refuse everyone, and say so.
-          opts.log?.error({ limit: opts.name, err: errText(rejection) }, "rate limit unavailable");
-          return { ok: true };
-        }
-        // Logged once per window (at the first refusal), so a flood does not flood the log. No key, no count.
-        if (rejection.consumedPoints === base.points + 1)
-          opts.log?.warn({ limit: opts.name }, "rate limit reached");
-        return { ok: false, retryAt: now() + Math.max(1000, rejection.msBeforeNext) };
-      }
-    },
+    consume: (key) => (countBehind ? behind(hashKey(key)) : exact(hashKey(key))),
     async reset(key) {
-      await limiter.delete(hashKey(key));
-      if (limiter !== memory) await memory.delete(hashKey(key));
+      const k = hashKey(key);
+      blockedUntil.delete(k);
+      await Promise.all([limiter.delete(k), local.delete(k), limiter !== memory ? memory.delete(k) : null]);
     },
   };
+}
+
+/** Keys blocked by the shared count, at most, before the expired ones are dropped. */
+const MAX_BLOCKED_KEYS = 10_000;
+
+function pruneBefore(map: Map<string, number>, at: number): void {
+  for (const [k, until] of map) if (until <= at) map.delete(k);
 }
 
 // ------------------------------------------------------------------------------------------ open sockets
@@ -284,8 +356,8 @@ export function createLimits(opts: {
 }): Limits {
   const { config, redis, log } = opts;
   const now = opts.now ?? Date.now;
-  const make = (name: string, limit: RateLimit, what: string) =>
-    createLimiter({ redis, prefix: config.redisPrefix, name, limit, what, log, now });
+  const make = (name: string, limit: RateLimit, what: string, exactAcrossNodes = true) =>
+    createLimiter({ redis, prefix: config.redisPrefix, name, limit, what, log, now, exactAcrossNodes });
   const sockets = createSocketSlots({
     redis,
     prefix: config.redisPrefix,
@@ -310,8 +382,9 @@ export function createLimits(opts: {
       config.socketConnectRateLimit,
       "Too many connections have been opened from your network address.",
     ),
-    events: make("events", config.socketRateLimit, ACCOUNT_BUDGET),
-    commands: make("commands", config.socketRateLimit, ACCOUNT_BUDGET),
+    // Every command passes these two: counted on this node at once, across nodes behind (see exactAcrossNodes).
+    events: make("events", config.socketRateLimit, ACCOUNT_BUDGET, false),
+    commands: make("commands", config.socketRateLimit, ACCOUNT_BUDGET, false),
     sessionCreates: make(
       "session-create",
       config.sessionRateLimit,

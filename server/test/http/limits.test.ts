@@ -357,5 +357,35 @@ for (const backend of backends()) {
         for (const k of keys)
           expect(k).toMatch(new RegExp(`^${storage.redisPrefix}:limit:[a-z-]+:[A-Za-z0-9_-]{43}$`));
       });
+
+    // After the log test: two more accounts reach the events limit here (the log says it once per account and window).
+    if (backend === "services")
+      it("socket events across two nodes: one shared budget, at most one event per node past it", async () => {
+        const p = await signUp("Two Nodes");
+        const a = (await open(p)).socket as Socket;
+        const b = (await open(p, freshAddress(), second?.url)).socket as Socket;
+        const send = async (s: Socket) =>
+          ((await s.timeout(5000).emitWithAck("no:such:event", {})) as Refusal).code;
+        // Node A spends the whole budget, one event after another: its own count and the shared one agree.
+        const onA: string[] = [];
+        for (let i = 0; i < 6; i++) onA.push(await send(a));
+        expect(onA).toEqual(Array(6).fill("UNKNOWN_EVENT"));
+        // Node B has counted nothing of its own: its first event passes (the shared count, taken behind it, is over),
+        // and the next one waits for that verdict and is refused. So is A's next one, by its own count.
+        const onB: string[] = [];
+        for (let i = 0; i < 4; i++) onB.push(await send(b));
+        expect(onB).toEqual(["UNKNOWN_EVENT", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
+        expect(await send(a)).toBe("TOO_MANY_REQUESTS");
+        // A burst on B alone never gets past the shared count either: a fresh account spends 5 on A, then 4 at once on B.
+        const q = await signUp("Burst Nodes");
+        const qa = (await open(q)).socket as Socket;
+        const qb = (await open(q, freshAddress(), second?.url)).socket as Socket;
+        for (let i = 0; i < 5; i++) expect(await send(qa)).toBe("UNKNOWN_EVENT");
+        const burst = await Promise.all(Array.from({ length: 4 }, () => send(qb)));
+        // Each waits for the one before it to be counted: the 6th passes, the 7th (B's one past the budget) passes
+        // before its count comes back, and the rest are refused.
+        expect(burst.filter((c) => c === "UNKNOWN_EVENT").length).toBe(2);
+        expect(burst.filter((c) => c === "TOO_MANY_REQUESTS").length).toBe(2);
+      });
   });
 }
