@@ -2,7 +2,9 @@
 // one row per recipient and channel, so a notice exists exactly when its event does. After the commit, each row gets a
 // trigger on the notifications scheduler (BullMQ on the workers when Redis is configured, in process otherwise); the
 // trigger's handler delivers the row through its channel once: it claims the row for a while, sends outside any
-// transaction (a slow mail server must not hold a connection, nor PGlite's only one), then marks it sent. A failed
+// transaction (a slow mail server must not hold a connection, nor PGlite's only one), then marks it sent. Triggers
+// that fire together are delivered together (a deal's eight notices): one statement claims them all, one reads their
+// opt-outs, each session is read once, and one statement marks them all, instead of two commits per notice. A failed
 // send is retried by the scheduler, then by the worker's sweep, up to MAX_DELIVERY_ATTEMPTS. Rows hold ids, a kind
 // and sentences without amounts; a queue job holds only the row's id.
 import {
@@ -18,9 +20,10 @@ import {
 import type { Logger } from "pino";
 import { errorText } from "../log";
 import type { Db, Queryable } from "../store/db";
+import { GroupCommit, type UnitOutcome } from "../store/group-commit";
 import type { Scheduler } from "../timers/scheduler";
 import type { DeliveryOutcome, MailChannel, PendingNotice, PushChannel } from "./channels";
-import { isOptedOut } from "./preferences";
+import { optedOut } from "./preferences";
 
 /** One notice to store: for a member (userId) or, for an invitation, an address. */
 export interface NoticeRow {
@@ -40,6 +43,9 @@ export const MAX_DELIVERY_ATTEMPTS = 10;
 const CLAIM_MS = 120_000;
 /** The scheduler's key for a notice's trigger (its "session" is the notice's own id, so notices run in parallel). */
 const TRIGGER_KEY = "notice";
+/** Notices delivered together at most, and batches of them in flight at once (each waits for its slowest send). */
+const DELIVERY_BATCH = 100;
+const DELIVERY_BATCHES = 4;
 
 /**
  * The notices a commit sends outside the page: for each new event, each member of the session as it stands after the
@@ -105,9 +111,14 @@ interface StoredRow {
 
 export class Notifications {
   private readonly now: () => number;
+  private readonly deliveries: GroupCommit<{ key: string }, DeliveryOutcome | null>;
 
   constructor(private readonly deps: NotificationsDeps) {
     this.now = deps.now ?? Date.now;
+    this.deliveries = new GroupCommit((units) => this.deliverBatch(units.map((u) => u.key)), {
+      maxBatch: DELIVERY_BATCH,
+      concurrency: DELIVERY_BATCHES,
+    });
   }
 
   /** Stores rows in the caller's transaction; returns their ids for dispatch() once it has committed. */
@@ -148,45 +159,76 @@ export class Notifications {
 
   /**
    * Delivers one row, at most once per successful send: claims it (so two triggers never send it together), sends,
-   * marks it sent. Throws when the send failed, so the trigger retries.
+   * marks it sent. Throws when the send failed, so the trigger retries. Rows whose triggers fire together share the
+   * claim and the mark (deliverBatch); a row is never in two deliveries at once.
    */
-  async deliver(id: string): Promise<DeliveryOutcome | null> {
+  deliver(id: string): Promise<DeliveryOutcome | null> {
+    return this.deliveries.submit({ key: id });
+  }
+
+  private async deliverBatch(ids: readonly string[]): Promise<Array<UnitOutcome<DeliveryOutcome | null>>> {
     const { db, log } = this.deps;
     const claimed = await db.query<StoredRow>(
       `UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
          FROM notifications x LEFT JOIN users u ON u.id = x.user_id
-        WHERE n.id = $1 AND x.id = n.id AND n.sent_at IS NULL
+        WHERE n.id = ANY($1::uuid[]) AND x.id = n.id AND n.sent_at IS NULL
           AND (n.claimed_until IS NULL OR n.claimed_until < $3::timestamptz)
         RETURNING n.id, n.session_id, n.user_id, n.email, u.email AS user_email, u.display_name, n.channel, n.kind,
                   n.title, n.body, n.link, n.attempts`,
-      [id, new Date(this.now() + CLAIM_MS).toISOString(), new Date(this.now()).toISOString()],
+      [ids, new Date(this.now() + CLAIM_MS).toISOString(), new Date(this.now()).toISOString()],
     );
-    const row = claimed.rows[0];
-    if (!row) return null;
-    const notice: PendingNotice = {
-      id: row.id,
-      sessionId: row.session_id,
-      userId: row.user_id,
-      email: row.email ?? row.user_email ?? "",
-      name: row.display_name,
-      kind: row.kind,
-      title: row.title,
-      body: row.body,
-      link: row.link,
+    const rows = new Map(claimed.rows.map((r) => [r.id, r]));
+    const notices = claimed.rows.map(
+      (row): PendingNotice => ({
+        id: row.id,
+        sessionId: row.session_id,
+        userId: row.user_id,
+        email: row.email ?? row.user_email ?? "",
+        name: row.display_name,
+        kind: row.kind,
+        title: row.title,
+        body: row.body,
+        link: row.link,
+      }),
+    );
+    // Opt-outs are checked when sending, so turning a kind off stops what is already queued.
+    const withEmail = notices.filter((n) => n.email);
+    const offList = await optedOut(
+      db,
+      withEmail.map((n) => ({ email: n.email, channel: rows.get(n.id)?.channel ?? "mail", kind: n.kind })),
+    );
+    const off = new Set(withEmail.filter((_, i) => offList[i]).map((n) => n.id));
+    // Each session read once for the batch (a deal's mails all summarise the same settlement).
+    const sessions = new Map<string, Promise<SessionState | null>>();
+    const sessionOf = (id: string) => {
+      let read = sessions.get(id);
+      if (!read) {
+        read = this.deps.readSession(id).catch(() => null);
+        sessions.set(id, read);
+      }
+      return read;
     };
-    let outcome: DeliveryOutcome;
-    try {
-      outcome = await this.send(notice, row.channel);
-    } catch (err) {
+    const sent = new Map<string, { outcome: DeliveryOutcome } | { error: unknown }>();
+    await Promise.all(
+      notices.map(async (notice) => {
+        const channel = (rows.get(notice.id) as StoredRow).channel;
+        try {
+          const outcome = off.has(notice.id) ? "opted-out" : await this.send(notice, channel, sessionOf);
+          sent.set(notice.id, { outcome });
+        } catch (error) {
+          sent.set(notice.id, { error });
+        }
+      }),
+    );
+    // One statement marks the batch: sent (or given up after MAX_DELIVERY_ATTEMPTS) rows are done and lose their
+    // link; a failed one is only let go of, so the next trigger (or the sweep) may try again at once.
+    const marks = [...sent].map(([id, r]) => {
+      const row = rows.get(id) as StoredRow;
+      if ("outcome" in r) return { id, outcome: r.outcome as string, done: true };
       const last = row.attempts >= MAX_DELIVERY_ATTEMPTS;
-      // The claim is let go, so the next trigger (or the sweep) may try again at once.
-      await db.query(
-        `UPDATE notifications SET claimed_until = NULL${last ? ", sent_at = now(), outcome = 'failed', link = NULL" : ""} WHERE id = $1`,
-        [id],
-      );
       log.warn(
         {
-          err: errorText(err),
+          err: errorText(r.error),
           notice: id,
           channel: row.channel,
           kind: row.kind,
@@ -195,27 +237,43 @@ export class Notifications {
         },
         "notice delivery failed",
       );
-      if (last) return null;
-      throw err;
-    }
-    await db.query(
-      "UPDATE notifications SET sent_at = now(), outcome = $2, claimed_until = NULL, link = NULL WHERE id = $1",
-      [id, outcome],
-    );
-    return outcome;
+      return { id, outcome: last ? "failed" : null, done: last };
+    });
+    if (marks.length > 0)
+      await db.query(
+        `UPDATE notifications n
+            SET claimed_until = NULL,
+                sent_at = CASE WHEN v.done THEN now() ELSE n.sent_at END,
+                outcome = CASE WHEN v.done THEN v.outcome ELSE n.outcome END,
+                link = CASE WHEN v.done THEN NULL ELSE n.link END
+           FROM unnest($1::uuid[], $2::text[], $3::boolean[]) AS v(id, outcome, done)
+          WHERE n.id = v.id`,
+        [marks.map((m) => m.id), marks.map((m) => m.outcome), marks.map((m) => m.done)],
+      );
+    return ids.map((id): UnitOutcome<DeliveryOutcome | null> => {
+      const r = sent.get(id);
+      if (!r) return { ok: true, value: null };
+      if ("outcome" in r) return { ok: true, value: r.outcome };
+      // Given up: nothing more to try; otherwise the trigger retries.
+      const row = rows.get(id) as StoredRow;
+      return row.attempts >= MAX_DELIVERY_ATTEMPTS
+        ? { ok: true, value: null }
+        : { ok: false, error: r.error };
+    });
   }
 
-  private async send(notice: PendingNotice, channel: NoticeChannel): Promise<DeliveryOutcome> {
-    const { db, mail, push } = this.deps;
-    // Opt-outs are checked when sending, so turning a kind off stops what is already queued.
-    if (notice.email && (await isOptedOut(db, notice.email, channel, notice.kind))) return "opted-out";
+  private async send(
+    notice: PendingNotice,
+    channel: NoticeChannel,
+    sessionOf: (id: string) => Promise<SessionState | null>,
+  ): Promise<DeliveryOutcome> {
+    const { mail, push } = this.deps;
     if (channel === "push") {
       if (!push || !notice.userId) return "not-configured";
       return push.send(notice);
     }
     if (!mail || !notice.email) return "not-configured";
-    const session = notice.sessionId ? await this.deps.readSession(notice.sessionId).catch(() => null) : null;
-    return mail.send(notice, session);
+    return mail.send(notice, notice.sessionId ? await sessionOf(notice.sessionId) : null);
   }
 
   /**

@@ -110,11 +110,24 @@ export async function isOptedOut(
   channel: NoticeChannel,
   kind: NoticeKind,
 ): Promise<boolean> {
-  const { rows } = await q.query(
-    "SELECT 1 FROM notification_optouts WHERE email = $1 AND channel = $2 AND kind = $3",
-    [normal(email), channel, kind],
+  const [out] = await optedOut(q, [{ email, channel, kind }]);
+  return out === true;
+}
+
+/** For each (email, channel, kind), whether that address has turned it off: one query for all. */
+export async function optedOut(
+  q: Queryable,
+  items: ReadonlyArray<{ email: string; channel: NoticeChannel; kind: NoticeKind }>,
+): Promise<boolean[]> {
+  if (items.length === 0) return [];
+  const { rows } = await q.query<{ i: number }>(
+    `SELECT v.i FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS v(email, channel, kind, i)
+       JOIN notification_optouts o ON o.email = v.email AND o.channel = v.channel AND o.kind = v.kind`,
+    [items.map((it) => normal(it.email)), items.map((it) => it.channel), items.map((it) => it.kind)],
   );
-  return rows.length > 0;
+  const out = items.map(() => false);
+  for (const r of rows) out[Number(r.i) - 1] = true;
+  return out;
 }
 
 // ---------------------------------------------------------------- push subscriptions

@@ -1,0 +1,189 @@
+// The outbox's delivery (notify/outbox.ts), on each database backend: triggers that fire together are delivered
+// together (one claim statement, one opt-out read, one mark statement, each session read once), and each notice still
+// gets its own outcome: a failed send is let go of and retried, given up after MAX_DELIVERY_ATTEMPTS, an opted-out
+// kind is not sent, and a notice whose triggers fire twice at once is sent once.
+import type { SessionState } from "@backchannel/common";
+import pino from "pino";
+import { expect, it } from "vitest";
+import type { DeliveryOutcome, MailChannel, PendingNotice, PushChannel } from "../../src/notify/channels";
+import { MAX_DELIVERY_ATTEMPTS, type NoticeRow, Notifications } from "../../src/notify/outbox";
+import { optOut } from "../../src/notify/preferences";
+import type { Db } from "../../src/store/db";
+import type { Scheduler } from "../../src/timers/scheduler";
+import { createSession, createUser } from "../store/fixtures";
+import { describeBackends } from "../support/db";
+
+/** Counts the statements that reach the database, by their first words. */
+function counting(db: Db): { db: Db; statements: string[] } {
+  const statements: string[] = [];
+  const wrapped: Db = {
+    kind: db.kind,
+    query: (text: string, params?: unknown[]) => {
+      statements.push(text.trim().split(/\s+/).slice(0, 2).join(" "));
+      return db.query(text, params);
+    },
+    tx: (fn) => db.tx(fn),
+    close: () => db.close(),
+  } as Db;
+  return { db: wrapped, statements };
+}
+
+const noScheduler: Scheduler = {
+  kind: "in-process",
+  start: async () => {},
+  ensure: async () => {},
+  cancelSession: async () => {},
+  close: async () => {},
+};
+
+interface Channels {
+  mail: MailChannel & { sent: PendingNotice[]; failFor: Set<string> };
+  push: PushChannel & { sent: PendingNotice[] };
+  reads: string[];
+}
+
+function channels(): Channels {
+  const mail = {
+    sent: [] as PendingNotice[],
+    failFor: new Set<string>(),
+    destination: "test",
+    async send(notice: PendingNotice): Promise<DeliveryOutcome> {
+      await new Promise((r) => setTimeout(r, 5));
+      if (mail.failFor.has(notice.email)) throw new Error("mail server said 451");
+      mail.sent.push(notice);
+      return "sent";
+    },
+    close: async () => {},
+  };
+  const push = {
+    sent: [] as PendingNotice[],
+    publicKey: "k",
+    async send(notice: PendingNotice): Promise<DeliveryOutcome> {
+      push.sent.push(notice);
+      return "sent";
+    },
+  };
+  return { mail, push, reads: [] };
+}
+
+function notificationsOn(db: Db, c: Channels): Notifications {
+  return new Notifications({
+    db,
+    scheduler: noScheduler,
+    mail: c.mail,
+    push: c.push,
+    readSession: async (id) => {
+      c.reads.push(id);
+      return null as SessionState | null;
+    },
+    log: pino({ level: "silent" }),
+  });
+}
+
+async function store(db: Db, rows: NoticeRow[]): Promise<string[]> {
+  const n = notificationsOn(db, channels());
+  return db.tx((q) => n.record(q, rows));
+}
+
+const row = (userId: string, channel: "mail" | "push", over: Partial<NoticeRow> = {}): NoticeRow => ({
+  sessionId: null,
+  userId,
+  email: null,
+  channel,
+  kind: "deal",
+  title: "A deal",
+  body: "The session settled.",
+  link: null,
+  ...over,
+});
+
+async function stored(db: Db, ids: string[]) {
+  const { rows } = await db.query<{
+    id: string;
+    attempts: number;
+    sent_at: Date | null;
+    outcome: string | null;
+    claimed_until: Date | null;
+  }>("SELECT id, attempts, sent_at, outcome, claimed_until FROM notifications WHERE id = ANY($1::uuid[])", [
+    ids,
+  ]);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+describeBackends("outbox delivery", ({ db }) => {
+  it("delivers notices whose triggers fire together in one claim and one mark, each with its own outcome", async () => {
+    const users = await Promise.all([createUser(db(), "A"), createUser(db(), "B"), createUser(db(), "C")]);
+    const ids = await store(
+      db(),
+      users.flatMap((u) => [row(u, "mail"), row(u, "push")]),
+    );
+    const c = channels();
+    const counted = counting(db());
+    const n = notificationsOn(counted.db, c);
+    const outcomes = await Promise.all(ids.map((id) => n.deliver(id)));
+    expect(outcomes).toEqual(Array(6).fill("sent"));
+    expect(c.mail.sent.length).toBe(3);
+    expect(c.push.sent.length).toBe(3);
+    // Claim, opt-outs, mark: three statements for six notices (two commits per notice before).
+    expect(counted.statements).toEqual(["UPDATE notifications", "SELECT v.i", "UPDATE notifications"]);
+    for (const r of (await stored(db(), ids)).values()) {
+      expect(r.outcome).toBe("sent");
+      expect(r.sent_at).not.toBeNull();
+      expect(r.claimed_until).toBeNull();
+    }
+  });
+
+  it("lets a failed send go for a retry without holding up the others, and gives up after the last attempt", async () => {
+    const [ok, failing] = await Promise.all([createUser(db(), "Ok"), createUser(db(), "Failing")]);
+    const ids = await store(db(), [row(ok, "mail"), row(failing, "mail")]);
+    const c = channels();
+    c.mail.failFor.add(`${failing}@example.test`);
+    const n = notificationsOn(db(), c);
+    const [first, second] = await Promise.allSettled(ids.map((id) => n.deliver(id)));
+    expect(first).toEqual({ status: "fulfilled", value: "sent" });
+    expect(second?.status).toBe("rejected");
+    let rows = await stored(db(), ids);
+    expect(rows.get(ids[1] as string)).toMatchObject({
+      attempts: 1,
+      sent_at: null,
+      outcome: null,
+      claimed_until: null,
+    });
+    // A retry finds it free at once; the sent one is never sent again.
+    expect(await n.deliver(ids[0] as string)).toBeNull();
+    await db().query("UPDATE notifications SET attempts = $2 WHERE id = $1", [
+      ids[1],
+      MAX_DELIVERY_ATTEMPTS - 1,
+    ]);
+    expect(await n.deliver(ids[1] as string)).toBeNull();
+    rows = await stored(db(), ids);
+    expect(rows.get(ids[1] as string)).toMatchObject({ attempts: MAX_DELIVERY_ATTEMPTS, outcome: "failed" });
+    expect(rows.get(ids[1] as string)?.sent_at).not.toBeNull();
+    expect(c.mail.sent.length).toBe(1);
+  });
+
+  it("checks opt-outs when sending, and sends a notice fired twice at once only once", async () => {
+    const [quiet, loud] = await Promise.all([createUser(db(), "Quiet"), createUser(db(), "Loud")]);
+    await optOut(db(), `${quiet}@example.test`, "mail", "deal");
+    const ids = await store(db(), [row(quiet, "mail"), row(loud, "mail"), row(quiet, "push")]);
+    const c = channels();
+    const n = notificationsOn(db(), c);
+    const outcomes = await Promise.all([...ids, ids[1] as string].map((id) => n.deliver(id)));
+    expect(outcomes).toEqual(["opted-out", "sent", "sent", null]);
+    expect(c.mail.sent.map((m) => m.userId)).toEqual([loud]);
+    expect(c.push.sent.map((m) => m.userId)).toEqual([quiet]);
+  });
+
+  it("reads each session once for a batch of its mails", async () => {
+    const { sessionId } = await createSession(db());
+    const users = await Promise.all([createUser(db(), "A"), createUser(db(), "B")]);
+    const ids = await store(
+      db(),
+      users.map((u) => row(u, "mail", { sessionId })),
+    );
+    const c = channels();
+    const n = notificationsOn(db(), c);
+    expect(await Promise.all(ids.map((id) => n.deliver(id)))).toEqual(["sent", "sent"]);
+    expect(c.reads).toEqual([sessionId]);
+  });
+});
