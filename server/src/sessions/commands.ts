@@ -116,8 +116,14 @@ const CLOCK: ReceiptInput = { actorId: null, idempotencyKey: null, commandHash: 
 export const NEXT_DEADLINE_TRIGGER = "next";
 /** At most this many units (commands, ticks) share one transaction... */
 export const BATCH_MAX = 100;
-/** ...and a transaction stops taking units after this much work, so the event loop is never held for long. */
+/**
+ * ...and a transaction stops taking units once its work so far plus the write it will need (learned from earlier
+ * batches, per unit) would pass this, so the event loop is never held for long: on the embedded database the write
+ * statement and the commit are synchronous too.
+ */
 export const BATCH_BUDGET_MS = 40;
+/** A committed batch's pushes go out in slices of this much work, with a loop turn between them. */
+export const PUBLISH_SLICE_MS = 10;
 
 /** Work that must share the command's transaction (redeeming an invitation token, storing one). */
 export type PrepareCommand = (q: Queryable) => Promise<ServiceCommand>;
@@ -143,6 +149,8 @@ interface UnitResult {
 
 /** One command, tick or creation, run in a batch by group commit. */
 interface Unit extends GroupUnit {
+  /** a tick: nobody waits for its answer */
+  clock?: true;
   receipt?: { userId: string; key: string };
   work(ctx: UnitContext): Promise<UnitResult>;
 }
@@ -155,6 +163,11 @@ export class CommandPipeline {
   private readonly group: GroupCommit<Unit, UnitResult>;
   /** Ticks queued and not yet started: a second firing for the same session joins the first. */
   private readonly queuedTicks = new Map<string, Promise<Committed | null>>();
+  /** Committed batches' pushes not yet sent, in commit order (sent in slices: see announceQueued). */
+  private toAnnounce: Committed[] = [];
+  private announcing = false;
+  /** The write statement, the notices and the commit, per unit staged: learned from batches of ten units or more. */
+  private writeMsPerUnit = 0.5;
 
   constructor(private readonly deps: CommandPipelineDeps) {
     this.group = new GroupCommit((units) => this.runBatch(units), {
@@ -303,6 +316,7 @@ export class CommandPipeline {
     const ticking = this.group
       .submit({
         key: sessionId,
+        clock: true,
         work: async (ctx): Promise<UnitResult> => {
           if (this.queuedTicks.get(sessionId) === ticking) this.queuedTicks.delete(sessionId);
           const { loaded } = ctx;
@@ -344,6 +358,7 @@ export class CommandPipeline {
   private async runBatch(units: readonly Unit[]): Promise<Array<UnitOutcome<UnitResult>>> {
     const outcomes: Array<UnitOutcome<UnitResult>> = units.map(() => ({ deferred: true }));
     const { repo } = this.deps;
+    let writing = { at: 0, units: 0 };
     await this.track(
       repo.db.tx(async (q) => {
         const started = performance.now();
@@ -353,8 +368,10 @@ export class CommandPipeline {
         );
         const loaded = await this.loadMany(q, locked);
         const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
+        let staged = 0;
         for (const [i, unit] of units.entries()) {
-          if (i > 0 && performance.now() - started >= BATCH_BUDGET_MS) break;
+          if (i > 0 && performance.now() - started + i * this.writeMsPerUnit >= BATCH_BUDGET_MS) break;
+          staged = i + 1;
           try {
             const value = await unit.work({
               ...ctx,
@@ -368,6 +385,7 @@ export class CommandPipeline {
             outcomes[i] = { ok: false, error: err };
           }
         }
+        writing = { at: performance.now(), units: staged };
         await repo.writeBatch(q, ctx.writes);
         const rows = ctx.notices.flatMap((n) => n.rows);
         const ids = (await this.deps.notices?.record(q, rows)) ?? [];
@@ -378,27 +396,73 @@ export class CommandPipeline {
         }
       }),
     );
+    if (writing.units >= 10) {
+      const perUnit = (performance.now() - writing.at) / writing.units;
+      this.writeMsPerUnit = Math.min(5, Math.max(0.05, 0.7 * this.writeMsPerUnit + 0.3 * perUnit));
+    }
     const committed = outcomes.flatMap((o) => ("ok" in o && o.ok ? o.value.committed : []));
     const idle = outcomes.flatMap((o) => ("ok" in o && o.ok && o.value.idle ? [o.value.idle] : []));
     // The next batch must find the committed states in the cache: at once.
     for (const c of committed) this.remember(c);
     // The pushes, notices and triggers go after the answers: a sender's ack may leave before the pushes of its own
-    // command (on a busy node the pushes cost as much as the commit). Never before anything else, though: when the
-    // batch applied the clock's events (a due deadline) or ended a session, everyone hears that first, so no sender
-    // learns of a deal or a closed step from its own answer (a refusal, a jump in its stream position) before the
-    // others do.
-    const announce = () => {
-      for (const c of committed) this.announce(c);
-      // Only where the next deadline moved (a Step 3 number leaves it where it was): the trigger is already there, and
-      // a lost one is re-armed by the sweep and when Redis returns.
-      this.ensureDeadlines([...committed.filter((c) => c.nextDeadlineMoved), ...idle]);
-    };
-    const othersFirst = committed.some(
-      (c) => c.events.length > 0 && (c.actorPosition === null || c.state.phase === "ended"),
+    // command (on a busy node the pushes cost as much as the commit). Never before anything else, though: when a
+    // command's unit applied the clock's events (a due deadline) or ended a session, everyone hears that first, so no
+    // sender learns of a deal or a closed step from its own answer (a refusal, a jump in its stream position) before
+    // the others do. A tick's unit has nobody waiting: its pushes take their turn with the rest.
+    const first = outcomes.flatMap((o, i) =>
+      "ok" in o && o.ok && !units[i]?.clock
+        ? o.value.committed.filter(
+            (c) => c.events.length > 0 && (c.actorPosition === null || c.state.phase === "ended"),
+          )
+        : [],
     );
-    if (othersFirst) announce();
-    else this.track(new Promise<void>((resolve) => setImmediate(resolve)).then(announce));
+    for (const c of first) this.announceNow(c);
+    const later = new Set(first);
+    this.toAnnounce.push(...committed.filter((c) => !later.has(c)));
+    // Only where the next deadline moved (a Step 3 number leaves it where it was): the trigger is already there, and
+    // a lost one is re-armed by the sweep and when Redis returns.
+    const moved = [...committed.filter((c) => c.nextDeadlineMoved), ...idle];
+    this.track(
+      new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.ensureDeadlines(moved);
+        return this.announceQueued();
+      }),
+    );
     return outcomes;
+  }
+
+  /** Announces one commit at once, after whatever of its session is still queued (a session's pushes keep order). */
+  private announceNow(committed: Committed): void {
+    for (let i = 0; i < this.toAnnounce.length; ) {
+      const queued = this.toAnnounce[i] as Committed;
+      if (queued.sessionId === committed.sessionId) {
+        this.toAnnounce.splice(i, 1);
+        this.announce(queued);
+      } else i++;
+    }
+    this.announce(committed);
+  }
+
+  /**
+   * Sends the queued pushes in commit order, PUBLISH_SLICE_MS of work at a time with a loop turn between slices, so
+   * a burst of deadlines (thousands of sessions, each a few pushes) never holds sockets and health checks for long.
+   */
+  private async announceQueued(): Promise<void> {
+    if (this.announcing) return;
+    this.announcing = true;
+    try {
+      while (this.toAnnounce.length > 0) {
+        const sliceStarted = performance.now();
+        // Taken a slice at a time (announceNow may pick a session's commits out of the rest meanwhile).
+        let sent = 0;
+        while (sent < this.toAnnounce.length && performance.now() - sliceStarted < PUBLISH_SLICE_MS)
+          this.announce(this.toAnnounce[sent++] as Committed);
+        this.toAnnounce = this.toAnnounce.slice(sent);
+        if (this.toAnnounce.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.announcing = false;
+    }
   }
 
   /** States for a batch's locked sessions: cached ones as they are, the others replayed together. */
