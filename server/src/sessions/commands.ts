@@ -135,6 +135,8 @@ interface UnitContext {
   loaded: Loaded | null;
   /** the receipt the unit asked about, read with the lock */
   receipt: Receipt | null;
+  /** whether the session's row was locked and its receipt read (false: trusted from this node's last commit) */
+  locked: boolean;
   writes: BatchWrites;
   notices: Array<{ committed: Committed; rows: ReturnType<typeof noticesOf> }>;
 }
@@ -165,6 +167,15 @@ export class CommandPipeline {
   private readonly queuedTicks = new Map<string, Promise<Committed | null>>();
   /** Committed batches' pushes not yet sent, in commit order (sent in slices: see announceQueued). */
   private toAnnounce: Committed[] = [];
+  /**
+   * What this node last committed for each session (state, chain hash, stream heads, data key), as long as the state
+   * cache still holds that very state: a unit of such a session skips the lock statement, because the batch's write
+   * is guarded on the version and chain hash it expects (that UPDATE takes the row lock, and a session another node
+   * moved meanwhile fails the batch, whose units are then run again with the lock). See trustedHeads.
+   */
+  private readonly lastCommitted = new Map<string, Loaded>();
+  /** Sessions whose last batch failed: locked and read again before anything else is staged for them. */
+  private readonly mustLock = new Set<string>();
   private announcing = false;
   /** The write statement, the notices and the commit, per unit staged: learned from batches of ten units or more. */
   private writeMsPerUnit = 0.5;
@@ -279,6 +290,12 @@ export class CommandPipeline {
           } catch (err) {
             // What `prepare` wrote is undone with a refusal; the due deadlines (deferred writes) stand.
             if ("prepare" in input && err instanceof AppError) await q.query("ROLLBACK TO SAVEPOINT command");
+            // Unlocked, the receipt was not read: this may be the retry of a command already applied, whose answer
+            // is its first result, not a refusal. Undo what the unit staged; it runs again, locked.
+            if (err instanceof AppError && idempotencyKey && !ctx.locked) {
+              unstage(ctx, sessionId);
+              throw new NeedsLock();
+            }
             if (!due || !(err instanceof AppError)) throw err;
             return { committed, answer: err };
           }
@@ -359,14 +376,29 @@ export class CommandPipeline {
     const outcomes: Array<UnitOutcome<UnitResult>> = units.map(() => ({ deferred: true }));
     const { repo } = this.deps;
     let writing = { at: 0, units: 0 };
-    await this.track(
+    let ranUnlocked = false;
+    const lockedNow: string[] = [];
+    const batch = this.track(
       repo.db.tx(async (q) => {
         const started = performance.now();
-        const locked = await repo.lockBatch(
-          q,
-          units.map((u) => ({ sessionId: u.key, ...(u.receipt ? { receipt: u.receipt } : {}) })),
-        );
+        // Sessions this node committed last need no lock statement (see lastCommitted); the others are locked in one.
+        const trusted = new Map<string, Loaded>();
+        for (const u of units) {
+          const heads = this.trustedHeads(u.key);
+          if (heads) trusted.set(u.key, heads);
+        }
+        const toLock = units.filter((u) => !trusted.has(u.key));
+        ranUnlocked = trusted.size > 0;
+        for (const u of toLock) lockedNow.push(u.key);
+        const locked =
+          toLock.length === 0
+            ? new Map()
+            : await repo.lockBatch(
+                q,
+                toLock.map((u) => ({ sessionId: u.key, ...(u.receipt ? { receipt: u.receipt } : {}) })),
+              );
         const loaded = await this.loadMany(q, locked);
+        for (const [sessionId, heads] of trusted) loaded.set(sessionId, heads);
         const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
         let staged = 0;
         for (const [i, unit] of units.entries()) {
@@ -377,9 +409,15 @@ export class CommandPipeline {
               ...ctx,
               loaded: loaded.get(unit.key) ?? null,
               receipt: locked.get(unit.key)?.receipt ?? null,
+              locked: !trusted.has(unit.key),
             });
             outcomes[i] = { ok: true, value };
           } catch (err) {
+            if (err instanceof NeedsLock) {
+              // Back to the queue's front, for the next batch, which locks it.
+              this.mustLock.add(unit.key);
+              continue;
+            }
             // A refusal stages nothing; anything else fails the batch (each unit is then run again alone).
             if (!(err instanceof AppError)) throw err;
             outcomes[i] = { ok: false, error: err };
@@ -396,6 +434,21 @@ export class CommandPipeline {
         }
       }),
     );
+    try {
+      await batch;
+    } catch (err) {
+      // Nothing of the batch was stored. Its units run again one by one (group commit), each with the lock: a session
+      // moved by another node is then read again, and a retried command finds its receipt.
+      for (const u of units) {
+        this.mustLock.add(u.key);
+        this.lastCommitted.delete(u.key);
+      }
+      // Sessions taken without the lock may have been moved by another node (or a retried command met its receipt):
+      // once more, all locked, before group commit runs the units one by one.
+      if (ranUnlocked) return this.runBatch(units);
+      throw err;
+    }
+    for (const key of lockedNow) this.mustLock.delete(key);
     if (writing.units >= 10) {
       const perUnit = (performance.now() - writing.at) / writing.units;
       this.writeMsPerUnit = Math.min(5, Math.max(0.05, 0.7 * this.writeMsPerUnit + 0.3 * perUnit));
@@ -463,6 +516,15 @@ export class CommandPipeline {
     } finally {
       this.announcing = false;
     }
+  }
+
+  /** The session as this node last committed it, when nothing since says to lock it (see lastCommitted). */
+  private trustedHeads(sessionId: string): Loaded | undefined {
+    if (this.mustLock.has(sessionId)) return undefined;
+    const last = this.lastCommitted.get(sessionId);
+    // The very state object this node cached at its commit: a replay or another node's eviction replaced or dropped it.
+    if (!last || this.deps.cache.peek(sessionId) !== last.state) return undefined;
+    return last;
   }
 
   /** States for a batch's locked sessions: cached ones as they are, the others replayed together. */
@@ -676,10 +738,24 @@ export class CommandPipeline {
     if (committed.duplicate || committed.events.length === 0) return;
     const { cache, evictions } = this.deps;
     // Cached only once committed, so a rolled-back transaction never leaves a phantom version behind.
+    this.lastCommitted.delete(committed.sessionId);
     if (committed.dataKeyAfter === null) {
       cache.delete(committed.sessionId);
       evictions?.announce(committed.sessionId);
-    } else cache.put(committed.sessionId, committed.state);
+      return;
+    }
+    cache.put(committed.sessionId, committed.state);
+    this.lastCommitted.set(committed.sessionId, {
+      state: committed.state,
+      chainHash: committed.chainHash,
+      heads: committed.heads,
+      dataKey: committed.dataKeyAfter,
+    });
+    // Never more than the cache holds (an entry whose state the cache dropped is no use).
+    if (this.lastCommitted.size > cache.capacity) {
+      const oldest = this.lastCommitted.keys().next().value;
+      if (oldest !== undefined) this.lastCommitted.delete(oldest);
+    }
   }
 
   /** Once committed: pushes to the rooms, then the notices' triggers. */
@@ -734,6 +810,16 @@ export class CommandPipeline {
         }),
       );
   }
+}
+
+/** A unit that ran without its session's lock and must run again with it (see UnitContext.locked). */
+class NeedsLock extends Error {}
+
+/** Takes back what a unit staged in its batch (a batch holds at most one unit per session). */
+function unstage(ctx: Pick<UnitContext, "writes" | "notices">, sessionId: string): void {
+  ctx.writes.sessions.delete(sessionId);
+  for (let i = ctx.notices.length - 1; i >= 0; i--)
+    if (ctx.notices[i]?.committed.sessionId === sessionId) ctx.notices.splice(i, 1);
 }
 
 /**

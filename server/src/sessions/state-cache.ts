@@ -6,7 +6,7 @@ import type { SessionState } from "@backchannel/common";
  */
 export class StateCache {
   private readonly map = new Map<string, SessionState>();
-  constructor(private readonly capacity: number) {}
+  constructor(readonly capacity: number) {}
 
   peek(sessionId: string): SessionState | undefined {
     const s = this.map.get(sessionId);

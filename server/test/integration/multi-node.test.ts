@@ -106,4 +106,22 @@ describe.runIf(servicesAvailable)("several nodes on PostgreSQL + Redis", () => {
     expect(all.filter((e) => e.event.type === "DealMade")).toHaveLength(1);
     expect(t.mediator.pushes.filter((p) => JSON.stringify(p).includes('"DealMade"'))).toHaveLength(1);
   });
+
+  it("a node whose copy of a session went stale (the other node moved it) still decides on the stored session", async () => {
+    const t = await crossNodeSession({ step2DurationMs: 300, step3DurationMs: 10_000, maxSessionMs: 20_000 });
+    await t.claimant.command(t.sessionId, { type: "SetNumber", amount: 90_000_001 });
+    await t.respondent.command(t.sessionId, { type: "SetNumber", amount: 10_000_001 });
+    await t.mediator.waitFor((e) => e.type === "Step3Opened", 5000);
+    // Node A commits, then node B moves the session on: A's copy (what it committed last) is now stale.
+    await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 80_000_001 }));
+    await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 20_000_002 }));
+    // On A again, a number that crosses only B's latest offer: decided on A's stale copy it would make no deal; the
+    // write's guard refuses the stale copy and the command runs again on the stored session, which makes the deal.
+    await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 20_000_001 }));
+    const deal = await t.mediator.waitFor((e) => e.type === "DealMade", 5000);
+    expect((deal.payload as { event: { amount: number } }).event.amount).toBeGreaterThanOrEqual(20_000_001);
+    const events = await t.mediator.http("GET", `/api/sessions/${t.sessionId}/events?since=0`);
+    const all = (events.body as { events: Array<{ event: { type: string } }> }).events;
+    expect(all.filter((e) => e.event.type === "DealMade")).toHaveLength(1);
+  });
 });
