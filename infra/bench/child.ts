@@ -1,5 +1,7 @@
 // Starts server-child.ts in a process of its own (with `ulimit -n` raised as far as this machine's hard limit
-// allows) and talks to it over IPC: where it listens, its memory and CPU, and a graceful close.
+// allows) and talks to it over IPC: where it listens, its memory and CPU, and a graceful close. The child runs
+// compiled (bundled once per bench run as server/build.mjs bundles dist/main.js for `npm start`), so the process
+// measured holds no TypeScript loader: what production runs.
 import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,6 +9,18 @@ import type { ChildMode, FromChild, ToChild, Usage } from "./server-child";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const START_TIMEOUT_MS = 120_000;
+
+let compiled: Promise<string> | undefined;
+/** server-child.ts and the server code it starts, as one ES module under bench/.build (bundled once per run). */
+function compiledChild(): Promise<string> {
+  compiled ??= (async () => {
+    const outdir = path.join(HERE, ".build");
+    const { bundleServer } = await import("../../server/build.mjs");
+    await bundleServer(path.join(HERE, "server-child.ts"), outdir);
+    return path.join(outdir, "server-child.mjs");
+  })();
+  return compiled;
+}
 
 export interface ChildServer {
   mode: ChildMode;
@@ -69,12 +83,10 @@ export async function startChild(
       `ulimit -n ${nofile} && exec "$@"`,
       "bench-server",
       process.execPath,
-      "--import",
-      "tsx",
       "--expose-gc",
       // BENCH_CPU_PROF=<dir>: each server under test writes a V8 CPU profile there when it stops.
       ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-      path.join(HERE, "server-child.ts"),
+      await compiledChild(),
     ],
     {
       cwd: path.resolve(HERE, ".."),

@@ -1,5 +1,5 @@
 // One server process on the embedded backend (PGlite under DATA_DIR, the in-process scheduler, limits in memory), run
-// from source as `npm start --workspace server` does, with the topology's process handling: a process group of its
+// from source (the code `npm start --workspace server` runs bundled, here through tsx), with the topology's process handling: a process group of its
 // own, an orphan guard, output to a log file, kill(signal) and restart() on the same port and the same DATA_DIR.
 // For tests that kill the single-node deployment outright (infra/test/failure).
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,7 +1,7 @@
 // The production topology on one machine, without Docker: a database of this run's own on the local PostgreSQL, a
 // key prefix of its own on the local Redis, two (or more) `ROLE=web` nodes and one `ROLE=worker`, each a separate
-// process running the server from source as `npm start --workspace server` does (`tsx src/main.ts`, NODE_ENV
-// production), and a proxy in front (nginx when installed, else a Node proxy; see proxy.ts). docs/operations.md,
+// process running the server from source (`tsx src/main.ts`, NODE_ENV production: the code `npm start` runs
+// bundled), and a proxy in front (nginx when installed, else a Node proxy; see proxy.ts). docs/operations.md,
 // "Running the production topology on one machine".
 //
 // Every child runs in a process group of its own and is stopped with its group. If the owner of the topology exits
