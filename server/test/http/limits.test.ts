@@ -215,6 +215,32 @@ for (const backend of backends()) {
       expect(again?.socket?.connected).toBe(true);
     });
 
+    it("open sockets: a client that leaves during its handshake frees its place", async () => {
+      const p = await signUp("Hasty Tabs");
+      // Each sends its CONNECT (with the token) and closes at once, while the server is still verifying it.
+      for (let i = 0; i < 4; i++) {
+        const socket = connect(server.url, {
+          auth: { token: p.token },
+          transports: ["websocket"],
+          reconnection: false,
+          forceNew: true,
+          extraHeaders: { "x-forwarded-for": freshAddress() },
+        });
+        sockets.push(socket);
+        socket.io.once("open", () => socket.io.engine.close());
+        await new Promise((resolve) => socket.io.once("close", resolve));
+      }
+      // Both places are free again (SOCKETS_PER_ACCOUNT=2), once the server has seen the handshakes through.
+      let opened: Array<Awaited<ReturnType<typeof open>>> = [];
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        opened = [await open(p), await open(p)];
+        if (opened.every((o) => o.socket)) break;
+        for (const o of opened) o.socket?.disconnect();
+      }
+      expect(opened.map((o) => o.socket?.connected)).toEqual([true, true]);
+    });
+
     it("socket events: one SOCKET_RATE_LIMIT budget per account, shared by all its sockets", async () => {
       const p = await signUp("Two Sockets");
       const a = (await open(p)).socket as Socket;
