@@ -3,7 +3,8 @@
 // `ulimit -n` raised: see child.ts) and the sockets come from several forked client processes (idle-client.ts),
 // each from a loopback address of its own. RSS is read after a full GC before the first socket and again once all
 // are open and have settled (see measure()). The Backchannel node is the embedded one
-// (PGlite, in-process scheduler); its RSS before any socket is reported too.
+// (PGlite, in-process scheduler); its RSS before any socket is reported too, and V8's live heap per socket beside
+// the RSS. A scale above the hard open-files limit is measured at the largest count that fits.
 import { type ChildProcess, fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,11 +14,16 @@ import { type ChildServer, hardNofileLimit, startChild } from "./child";
 import type { FromIdleClient, ToIdleClient } from "./idle-client";
 import { sleep } from "./load";
 import { Account } from "./participant";
+import type { Usage } from "./server-child";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export interface IdleScale {
+  /** the scale asked for */
   sockets: number;
+  /** the sockets opened: `sockets`, or fewer when the open-files limit allows no more (then `reduced` says why) */
+  measured: number;
+  reduced: string | null;
   skipped: string | null;
   backchannel: IdleMeasure | null;
   bare: IdleMeasure | null;
@@ -39,6 +45,9 @@ export interface IdleMeasure {
   connectMs: number;
   /** (rssAfter - rssBefore) / the sockets added between the two, bytes */
   perSocket: number;
+  /** the same for V8's live heap (heapUsed after a full GC) and for the heap V8 holds (heapTotal), bytes */
+  heapPerSocket: number;
+  heapTotalPerSocket: number;
 }
 
 export interface IdleOptions {
@@ -60,29 +69,51 @@ const FD_MARGIN = 512;
 export async function runIdleSockets(opts: IdleOptions): Promise<{ scales: IdleScale[]; errors: string[] }> {
   const errors: string[] = [];
   const scales: IdleScale[] = [];
+  const hard = hardNofileLimit();
+  // A scale above the hard open-files limit is measured at the largest count that fits (rounded down to a
+  // thousand), unless an earlier scale already measured that many: then it is reported as blocked.
+  const fits = Math.floor((hard - FD_MARGIN) / 1000) * 1000;
+  let largest = 0;
   for (const n of opts.scales) {
-    const scale: IdleScale = { sockets: n, skipped: null, backchannel: null, bare: null };
+    const scale: IdleScale = {
+      sockets: n,
+      measured: n,
+      reduced: null,
+      skipped: null,
+      backchannel: null,
+      bare: null,
+    };
     scales.push(scale);
-    const need = n + FD_MARGIN;
-    if (need > hardNofileLimit()) {
-      scale.skipped = `needs ulimit -n >= ${need}; this shell's hard limit is ${hardNofileLimit()} (raise it, e.g. as root: ulimit -Hn ${need * 2})`;
-      opts.progress?.(`    ${n} sockets: skipped (${scale.skipped})`);
-      continue;
+    if (n + FD_MARGIN > hard) {
+      const why = `${count(n)} needs ulimit -n >= ${count(n + FD_MARGIN)}; hard limit here ${count(hard)}`;
+      if (fits <= largest || fits <= 0) {
+        scale.skipped = `${why} (raise it, e.g. as root: ulimit -Hn ${(n + FD_MARGIN) * 2})${largest > 0 ? `; the largest count that fits, ${count(largest)}, is measured above` : ""}`;
+        opts.progress?.(`    ${n} sockets: skipped (${scale.skipped})`);
+        continue;
+      }
+      scale.measured = fits;
+      scale.reduced = why;
+      opts.progress?.(`    ${n} sockets: measured at ${fits} (${why})`);
     }
+    const at = scale.measured;
+    largest = Math.max(largest, at);
     for (const kind of ["backchannel", "bare"] as const) {
       try {
-        scale[kind] = await measure(kind, n, need, opts);
+        scale[kind] = await measure(kind, at, at + FD_MARGIN, opts);
         const m = scale[kind];
         opts.progress?.(
-          `    ${n} sockets, ${kind}: ${m ? (m.perSocket / 1024).toFixed(1) : "?"} KiB per socket (${m?.connected} open)`,
+          `    ${at} sockets, ${kind}: ${m ? (m.perSocket / 1024).toFixed(1) : "?"} KiB per socket (${m?.connected} open; ` +
+            `live heap ${m ? (m.heapPerSocket / 1024).toFixed(1) : "?"} KiB, heap held ${m ? (m.heapTotalPerSocket / 1024).toFixed(1) : "?"} KiB)`,
         );
       } catch (err) {
-        errors.push(`idle sockets, ${n}, ${kind}: ${message(err)}`);
+        errors.push(`idle sockets, ${at}, ${kind}: ${message(err)}`);
       }
     }
   }
   return { scales, errors };
 }
+
+const count = (x: number) => x.toLocaleString("en-US");
 
 async function measure(
   kind: "backchannel" | "bare",
@@ -96,7 +127,7 @@ async function measure(
   try {
     const server = await startChild(kind, { ...opts.env, ...(backend?.env ?? {}) }, { nofile });
     try {
-      const idle = await steadyRss(server, opts.steadyMs);
+      const idle = (await steadyRss(server, opts.steadyMs)).rss;
       const processes = Math.max(1, Math.ceil(n / opts.perProcess));
       const shares: Array<{ token: string; count: number; localAddress: string }> = [];
       for (let i = 0; i < processes; i++) {
@@ -139,26 +170,28 @@ async function measure(
       };
       const first = (count: number) => Math.max(1, Math.round(count / 10));
       const a = await connectAll(first);
-      const rssA = await steadyRss(server, opts.steadyMs);
+      const atA = await steadyRss(server, opts.steadyMs);
       const t0 = performance.now();
       const b = await connectAll((count) => count - first(count));
       const connectMs = Math.round(performance.now() - t0);
-      const rssB = await steadyRss(server, opts.steadyMs);
+      const atB = await steadyRss(server, opts.steadyMs);
       const sockets = (await server.usage()).sockets;
       await sleep(opts.holdMs);
       const reports = await Promise.all(clients.map((c) => ask(c, { op: "report" })));
       const drops = reports.reduce((sum, m) => sum + (m.op === "report" ? m.drops : 0), 0);
       return {
         rssIdle: idle,
-        rssBefore: rssA,
-        rssAfter: rssB,
+        rssBefore: atA.rss,
+        rssAfter: atB.rss,
         connected: a.ok + b.ok,
         failed: a.failed + b.failed,
         firstError: a.firstError ?? b.firstError,
         serverSockets: sockets,
         drops,
         connectMs,
-        perSocket: b.ok > 0 ? (rssB - rssA) / b.ok : Number.NaN,
+        perSocket: b.ok > 0 ? (atB.rss - atA.rss) / b.ok : Number.NaN,
+        heapPerSocket: b.ok > 0 ? (atB.heapUsed - atA.heapUsed) / b.ok : Number.NaN,
+        heapTotalPerSocket: b.ok > 0 ? (atB.heapTotal - atA.heapTotal) / b.ok : Number.NaN,
       };
     } finally {
       for (const c of clients) c.send({ op: "close" } satisfies ToIdleClient, () => {});
@@ -172,13 +205,13 @@ async function measure(
   }
 }
 
-/** RSS after a full GC, once two readings a second apart differ by less than 1% (at most `maxMs`). */
-async function steadyRss(server: ChildServer, maxMs: number): Promise<number> {
-  let last = (await server.usage(true)).rss;
+/** Memory after a full GC, once two RSS readings a second apart differ by less than 1% (at most `maxMs`). */
+async function steadyRss(server: ChildServer, maxMs: number): Promise<Usage> {
+  let last = await server.usage(true);
   for (let i = 0; i < maxMs / 1000; i++) {
     await sleep(1000);
-    const now = (await server.usage(true)).rss;
-    if (Math.abs(now - last) < last * 0.01) return now;
+    const now = await server.usage(true);
+    if (Math.abs(now.rss - last.rss) < last.rss * 0.01) return now;
     last = now;
   }
   return last;

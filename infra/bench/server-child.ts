@@ -22,6 +22,8 @@ export interface Usage {
   /** bytes */
   rss: number;
   heapUsed: number;
+  /** V8's heap as reserved from the system (young generation included) */
+  heapTotal: number;
   external: number;
   arrayBuffers: number;
   /** process.cpuUsage(), microseconds */
@@ -120,6 +122,7 @@ function usage(gc: boolean): Usage {
   return {
     rss: m.rss,
     heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
     external: m.external,
     arrayBuffers: m.arrayBuffers,
     cpuUserUs: c.user,
