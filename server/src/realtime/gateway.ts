@@ -127,6 +127,12 @@ export function attachGateway(deps: {
           ),
         );
       }
+      // The token is not kept for the socket's life (a bearer secret, and about half a KiB per socket): the
+      // connection keeps who it is and when that runs out.
+      if (socket.handshake.auth?.token !== undefined) {
+        const { token: _token, ...auth } = socket.handshake.auth;
+        socket.handshake.auth = auth;
+      }
       const user: SocketUser = verified.user;
       // What other nodes read through the adapter (onlineIn): who the socket is and, once any, its open sessions.
       socket.data.user = user;
