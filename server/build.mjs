@@ -29,8 +29,8 @@ export async function bundleServer(entry, outdir, external = []) {
     target: "node20",
     external: [...packages, ...packages.map((p) => `${p}/*`), ...external],
     logLevel: "warning",
-    // Names stay readable in stack traces and CPU profiles.
-    keepNames: true,
+    // Not keepNames: it gives every function a `name` property of its own (measured: ~256 bytes per closure made per
+    // socket); without minifying, names stay readable in stack traces anyway.
   });
 }
 
