@@ -3,6 +3,7 @@
 // compiled (bundled once per bench run as server/build.mjs bundles dist/main.js for `npm start`), so the process
 // measured holds no TypeScript loader: what production runs.
 import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildMode, FromChild, ToChild, Usage } from "./server-child";
@@ -16,7 +17,12 @@ function compiledChild(): Promise<string> {
   compiled ??= (async () => {
     const outdir = path.join(HERE, ".build");
     const { bundleServer } = await import("../../server/build.mjs");
-    await bundleServer(path.join(HERE, "server-child.ts"), outdir);
+    // The bench's own npm packages (the floor's socket.io-client) stay in node_modules too.
+    const infra = JSON.parse(readFileSync(path.join(HERE, "../package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    const own = Object.keys(infra.dependencies).filter((d) => !d.startsWith("@backchannel/"));
+    await bundleServer(path.join(HERE, "server-child.ts"), outdir, own);
     return path.join(outdir, "server-child.mjs");
   })();
   return compiled;
