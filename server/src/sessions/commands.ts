@@ -290,9 +290,10 @@ export class CommandPipeline {
           } catch (err) {
             // What `prepare` wrote is undone with a refusal; the due deadlines (deferred writes) stand.
             if ("prepare" in input && err instanceof AppError) await q.query("ROLLBACK TO SAVEPOINT command");
-            // Unlocked, the receipt was not read: this may be the retry of a command already applied, whose answer
-            // is its first result, not a refusal. Undo what the unit staged; it runs again, locked.
-            if (err instanceof AppError && idempotencyKey && !ctx.locked) {
+            // Unlocked, a refusal proves nothing: only a write's guard shows the state it was decided on was
+            // current (another node may have moved the session, and the receipt of a retried command was not read).
+            // Undo what the unit staged; it runs again, locked, before anyone is refused.
+            if (err instanceof AppError && !ctx.locked) {
               unstage(ctx, sessionId);
               throw new NeedsLock();
             }
@@ -343,7 +344,9 @@ export class CommandPipeline {
             { type: "Tick" },
             { now: this.deps.now(), random: this.deps.random },
           );
-          // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real next deadline.
+          // Nothing was due: a trigger fired early (or raced a moved deadline). Re-arm the real next deadline, read
+          // under the lock (unlocked, "nothing due" may come from a copy another node has moved on from).
+          if ((!decision.ok || decision.events.length === 0) && !ctx.locked) throw new NeedsLock();
           if (!decision.ok || decision.events.length === 0)
             return { committed: [], idle: { sessionId, state: loaded.state }, answer: null };
           const committed = this.stage(ctx, sessionId, loaded, decision.events, CLOCK);
@@ -812,7 +815,10 @@ export class CommandPipeline {
   }
 }
 
-/** A unit that ran without its session's lock and must run again with it (see UnitContext.locked). */
+/**
+ * A unit that ran without its session's lock and must run again with it (see UnitContext.locked): without the lock
+ * only a unit that writes may be decided, since only the write's guard proves the state it was decided on current.
+ */
 class NeedsLock extends Error {}
 
 /** Takes back what a unit staged in its batch (a batch holds at most one unit per session). */

@@ -124,4 +124,21 @@ describe.runIf(servicesAvailable)("several nodes on PostgreSQL + Redis", () => {
     const all = (events.body as { events: Array<{ event: { type: string } }> }).events;
     expect(all.filter((e) => e.event.type === "DealMade")).toHaveLength(1);
   });
+
+  it("never refuses on a stale copy: an invitation issued on one node is accepted on the other", async () => {
+    const t = await crossNodeSession({
+      step2DurationMs: 60_000,
+      step3DurationMs: 120_000,
+      maxSessionMs: 600_000,
+    });
+    // Node B ran the session's last command (the respondent's SkipTerms); node A now issues an invitation, so B's copy
+    // does not know it. Accepted on B, decided on that copy it would be refused (no such invitation): B must lock.
+    const token = await invite(t.claimant, t.sessionId, "claimant");
+    const colleague = await new Participant(webB.url, "Claimant Colleague").signUp();
+    people.push(colleague);
+    const r = await accept(colleague, token);
+    expect((r.body as { sessionId: string }).sessionId).toBe(t.sessionId);
+    // And a command on A after B moved the session on is applied too (A's copy is stale now).
+    await ok(t.claimant.command(t.sessionId, { type: "PostMessage", room: "side:claimant", text: "Welcome" }));
+  });
 });
