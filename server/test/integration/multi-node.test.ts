@@ -139,6 +139,8 @@ describe.runIf(servicesAvailable)("several nodes on PostgreSQL + Redis", () => {
     const r = await accept(colleague, token);
     expect((r.body as { sessionId: string }).sessionId).toBe(t.sessionId);
     // And a command on A after B moved the session on is applied too (A's copy is stale now).
-    await ok(t.claimant.command(t.sessionId, { type: "PostMessage", room: "side:claimant", text: "Welcome" }));
+    await ok(
+      t.claimant.command(t.sessionId, { type: "PostMessage", room: "side:claimant", text: "Welcome" }),
+    );
   });
 });
