@@ -92,6 +92,8 @@ export interface NotificationsDeps {
   readSession(sessionId: string): Promise<SessionState | null>;
   log: Logger;
   now?: () => number;
+  /** Awaited before each batch of deliveries: lets more urgent work on this node (commands, deadline ticks) go first. */
+  gate?: () => Promise<void>;
 }
 
 interface StoredRow {
@@ -168,6 +170,7 @@ export class Notifications {
 
   private async deliverBatch(ids: readonly string[]): Promise<Array<UnitOutcome<DeliveryOutcome | null>>> {
     const { db, log } = this.deps;
+    await this.deps.gate?.();
     const claimed = await db.query<StoredRow>(
       `UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
          FROM notifications x LEFT JOIN users u ON u.id = x.user_id

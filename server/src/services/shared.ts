@@ -190,12 +190,8 @@ export async function openShared(
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     queueName: "notifications",
-    // In process (the embedded database's single connection): a few at once, and none while commands or due deadlines
-    // are waiting, so a burst of notices (a deal sends eight) never stands in front of them with its transactions (a
-    // notice can wait a moment; a command or a deadline should not). BullMQ keeps its worker's default.
-    ...(config.redisUrl
-      ? {}
-      : { concurrency: EMBEDDED_NOTICE_CONCURRENCY, gate: () => sessions.commands.idle() }),
+    // In process (the embedded database's single connection): a few at once. BullMQ keeps its worker's default.
+    ...(config.redisUrl ? {} : { concurrency: EMBEDDED_NOTICE_CONCURRENCY }),
     onError: (err, job) => log.warn({ err: String(err), notice: job.sessionId }, "notice trigger failed"),
     onRedisError: (err) => log.warn({ err: err.message }, "notification queue redis error"),
   });
@@ -206,6 +202,11 @@ export async function openShared(
     mail,
     push,
     readSession: async (id) => (sessionsRef ? sessionsRef.reads.read(id) : null),
+    // None while this node's commands or due deadlines are waiting, so a burst of notices (a deal sends eight, each
+    // rendered, the members' with a PDF) never stands in front of them on the event loop or the embedded database's
+    // one connection (a notice can wait a moment; a command or a deadline should not). A worker-only node runs no
+    // commands: its deliveries never wait.
+    gate: () => (sessionsRef ? sessionsRef.commands.idle() : Promise.resolve()),
     log,
     now: opts.now,
   });

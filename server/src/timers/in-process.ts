@@ -32,8 +32,6 @@ export interface InProcessSchedulerOptions {
    * embedded database's single connection.
    */
   concurrency?: number;
-  /** Awaited before each handler runs: lets more urgent work (deadline ticks) go first on a shared resource. */
-  gate?: () => Promise<void>;
 }
 
 interface Trigger {
@@ -91,7 +89,6 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions = {}): 
       // Replaced, cancelled or shut down while it waited behind another handler of its session (or for a slot).
       if (closed || !isCurrent(t)) return;
       await slots.acquire();
-      if (opts.gate && !closed) await opts.gate();
       if (closed || !isCurrent(t)) return slots.release();
       const firedAt = now();
       try {

@@ -22,8 +22,6 @@ export interface CreateSchedulerOptions {
   queueName?: string;
   onError?: DeadlineErrorReporter;
   onRedisError?: (err: Error) => void;
-  /** In process only: awaited before each handler (see InProcessSchedulerOptions.gate). */
-  gate?: () => Promise<void>;
   /** The node's clock (in process only: BullMQ's delays are Redis's). */
   now?: () => number;
   /** Handlers one node runs at once (BullMQ: its worker's concurrency; in process: unlimited unless set). */
@@ -45,7 +43,6 @@ export function createScheduler(opts: CreateSchedulerOptions): Scheduler {
   }
   return createInProcessScheduler({
     ...(opts.now && { now: opts.now }),
-    ...(opts.gate && { gate: opts.gate }),
     ...(opts.onError && { onError: opts.onError }),
     ...(opts.concurrency && { concurrency: opts.concurrency }),
   });

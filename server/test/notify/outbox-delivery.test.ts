@@ -66,8 +66,9 @@ function channels(): Channels {
   return { mail, push, reads: [] };
 }
 
-function notificationsOn(db: Db, c: Channels): Notifications {
+function notificationsOn(db: Db, c: Channels, gate?: () => Promise<void>): Notifications {
   return new Notifications({
+    ...(gate ? { gate } : {}),
     db,
     scheduler: noScheduler,
     mail: c.mail,
@@ -185,5 +186,26 @@ describeBackends("outbox delivery", ({ db }) => {
     const n = notificationsOn(db(), c);
     expect(await Promise.all(ids.map((id) => n.deliver(id)))).toEqual(["sent", "sent"]);
     expect(c.reads).toEqual([sessionId]);
+  });
+
+  it("delivers nothing while its gate is shut (the node's commands and deadlines go first)", async () => {
+    const user = await createUser(db(), "Waiting");
+    const [id] = await store(db(), [row(user, "mail")]);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const c = channels();
+    const n = notificationsOn(db(), c, () => gate);
+    const delivered = n.deliver(id as string);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.mail.sent).toEqual([]);
+    expect((await stored(db(), [id as string])).get(id as string)).toMatchObject({
+      attempts: 0,
+      sent_at: null,
+    });
+    open();
+    expect(await delivered).toBe("sent");
+    expect(c.mail.sent.length).toBe(1);
   });
 });

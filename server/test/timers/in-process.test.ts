@@ -79,24 +79,3 @@ describe("in-process scheduler: concurrency", () => {
     await s.close();
   });
 });
-
-describe("in-process scheduler: gate", () => {
-  it("holds every handler until the gate opens (the notices wait while deadline ticks run)", async () => {
-    let open!: () => void;
-    const gateOpen = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    const fired: string[] = [];
-    const s = createInProcessScheduler({ gate: () => gateOpen });
-    await s.start(async (job) => {
-      fired.push(job.sessionId);
-    });
-    await s.ensure([{ sessionId: "n1", key: "notice", dueAt: Date.now() }]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(fired).toEqual([]);
-    open();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(fired).toEqual(["n1"]);
-    await s.close();
-  });
-});
