@@ -362,8 +362,9 @@ export class CommandPipeline {
   }
 
   /**
-   * Resolves once no command or tick is queued or running: the embedded node's notice deliveries wait for this, so
-   * their transactions never stand in front of a command or a deadline on the database's one connection.
+   * Resolves once no command or tick is queued or running: every node's notice deliveries wait for this, so their
+   * work never stands in front of a command or a deadline (on the event loop, and on the embedded database's one
+   * connection).
    */
   idle(): Promise<void> {
     return this.group.idle();
@@ -440,14 +441,13 @@ export class CommandPipeline {
     try {
       await batch;
     } catch (err) {
-      // Nothing of the batch was stored. Its units run again one by one (group commit), each with the lock: a session
-      // moved by another node is then read again, and a retried command finds its receipt.
+      // Nothing of the batch was stored. Every session of it is locked from now on until a locked batch commits: a
+      // session taken without the lock may have been moved by another node (or a retried command met its receipt),
+      // so such a batch runs once more, all locked, before group commit would run its units one by one.
       for (const u of units) {
         this.mustLock.add(u.key);
         this.lastCommitted.delete(u.key);
       }
-      // Sessions taken without the lock may have been moved by another node (or a retried command met its receipt):
-      // once more, all locked, before group commit runs the units one by one.
       if (ranUnlocked) return this.runBatch(units);
       throw err;
     }
