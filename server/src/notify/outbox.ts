@@ -7,6 +7,8 @@
 // opt-outs, each session is read once, and one statement marks them all, instead of two commits per notice. A failed
 // send is retried by the scheduler, then by the worker's sweep, up to MAX_DELIVERY_ATTEMPTS. Rows hold ids, a kind
 // and sentences without amounts; a queue job holds only the row's id.
+
+import { randomUUID } from "node:crypto";
 import {
   NOTICE_CHANNELS,
   NOTICE_CHANNELS_LIST,
@@ -21,6 +23,7 @@ import type { Logger } from "pino";
 import { errorText } from "../log";
 import type { Db, Queryable } from "../store/db";
 import { GroupCommit, type UnitOutcome } from "../store/group-commit";
+import { CteStatement } from "../store/sql";
 import type { Scheduler } from "../timers/scheduler";
 import type { DeliveryOutcome, MailChannel, PendingNotice, PushChannel } from "./channels";
 import { optedOut } from "./preferences";
@@ -125,20 +128,45 @@ export class Notifications {
 
   /** Stores rows in the caller's transaction; returns their ids for dispatch() once it has committed. */
   async record(q: Queryable, rows: readonly NoticeRow[]): Promise<string[]> {
-    if (rows.length === 0) return [];
-    const params: unknown[] = [];
-    const tuples = rows.map((r) => {
-      const values = [r.sessionId, r.userId, r.email, r.channel, r.kind, r.title, r.body, r.link];
-      const start = params.length;
-      params.push(...values);
-      return `(${values.map((_, i) => `$${start + i + 1}`).join(", ")})`;
-    });
-    const { rows: ids } = await q.query<{ id: string }>(
-      `INSERT INTO notifications (session_id, user_id, email, channel, kind, title, body, link)
-       VALUES ${tuples.join(", ")} RETURNING id`,
-      params,
+    const stmt = new CteStatement();
+    const ids = this.stage(stmt, rows);
+    if (ids.length > 0) await q.query(stmt.sql("SELECT 1"), stmt.params);
+    return ids;
+  }
+
+  /**
+   * Adds the rows' insert to a statement the caller runs (a command batch's one write statement); returns their ids,
+   * made here, for dispatch() once that statement has committed.
+   */
+  stage(stmt: CteStatement, rows: readonly NoticeRow[]): string[] {
+    const ids = rows.map(() => randomUUID());
+    stmt.insert(
+      "noticed",
+      "notifications",
+      {
+        id: "uuid",
+        session_id: "uuid",
+        user_id: "uuid",
+        email: "text",
+        channel: "text",
+        kind: "text",
+        title: "text",
+        body: "text",
+        link: "text",
+      },
+      rows.map((r, i) => [
+        ids[i],
+        r.sessionId,
+        r.userId,
+        r.email,
+        r.channel,
+        r.kind,
+        r.title,
+        r.body,
+        r.link,
+      ]),
     );
-    return ids.map((r) => r.id);
+    return ids;
   }
 
   /** Arms a trigger per committed row. A failure here is only logged: the worker's sweep re-arms pending rows. */

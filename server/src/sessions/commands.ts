@@ -97,7 +97,7 @@ export interface CommandPipelineDeps {
   scheduler: Scheduler;
   publisher: Publisher;
   /** the notification outbox: notices are stored in the command's transaction and dispatched after it */
-  notices?: Pick<Notifications, "record" | "dispatch">;
+  notices?: Pick<Notifications, "stage" | "dispatch">;
   metrics?: Metrics;
   log: Logger;
   random: Random;
@@ -382,62 +382,71 @@ export class CommandPipeline {
     let writing = { at: 0, units: 0 };
     let ranUnlocked = false;
     const lockedNow: string[] = [];
-    const batch = this.track(
-      repo.db.tx(async (q) => {
-        const started = performance.now();
-        // Sessions this node committed last need no lock statement (see lastCommitted); the others are locked in one.
-        const trusted = new Map<string, Loaded>();
-        for (const u of units) {
-          const heads = this.trustedHeads(u.key);
-          if (heads) trusted.set(u.key, heads);
-        }
-        const toLock = units.filter((u) => !trusted.has(u.key));
-        ranUnlocked = trusted.size > 0;
-        for (const u of toLock) lockedNow.push(u.key);
-        const locked =
-          toLock.length === 0
-            ? new Map()
-            : await repo.lockBatch(
-                q,
-                toLock.map((u) => ({ sessionId: u.key, ...(u.receipt ? { receipt: u.receipt } : {}) })),
-              );
-        const loaded = await this.loadMany(q, locked);
-        for (const [sessionId, heads] of trusted) loaded.set(sessionId, heads);
-        const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
-        let staged = 0;
-        for (const [i, unit] of units.entries()) {
-          if (i > 0 && performance.now() - started + i * this.writeMsPerUnit >= BATCH_BUDGET_MS) break;
-          staged = i + 1;
-          try {
-            const value = await unit.work({
-              ...ctx,
-              loaded: loaded.get(unit.key) ?? null,
-              receipt: locked.get(unit.key)?.receipt ?? null,
-              locked: !trusted.has(unit.key),
-            });
-            outcomes[i] = { ok: true, value };
-          } catch (err) {
-            if (err instanceof NeedsLock) {
-              // Back to the queue's front, for the next batch, which locks it.
-              this.mustLock.add(unit.key);
-              continue;
-            }
-            // A refusal stages nothing; anything else fails the batch (each unit is then run again alone).
-            if (!(err instanceof AppError)) throw err;
-            outcomes[i] = { ok: false, error: err };
+    const started = performance.now();
+    // Sessions this node committed last need no lock statement (see lastCommitted); the others are locked in one.
+    const trusted = new Map<string, Loaded>();
+    for (const u of units) {
+      const heads = this.trustedHeads(u.key);
+      if (heads) trusted.set(u.key, heads);
+    }
+    const toLock = units.filter((u) => !trusted.has(u.key));
+    ranUnlocked = trusted.size > 0;
+    for (const u of toLock) lockedNow.push(u.key);
+    // With nothing to lock, and no unit writing outside the batch's deferred writes (`prepare`), the batch's one write
+    // statement is all it sends: it stores everything or nothing on its own (its guard fails it whole), so it runs
+    // without BEGIN and COMMIT, as one round trip and one commit.
+    const oneStatement = toLock.length === 0 && !units.some((u) => u.alone);
+    const body = async (q: Queryable) => {
+      const locked =
+        toLock.length === 0
+          ? new Map()
+          : await repo.lockBatch(
+              q,
+              toLock.map((u) => ({ sessionId: u.key, ...(u.receipt ? { receipt: u.receipt } : {}) })),
+            );
+      const loaded = await this.loadMany(q, locked);
+      for (const [sessionId, heads] of trusted) loaded.set(sessionId, heads);
+      const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
+      let staged = 0;
+      for (const [i, unit] of units.entries()) {
+        if (i > 0 && performance.now() - started + i * this.writeMsPerUnit >= BATCH_BUDGET_MS) break;
+        staged = i + 1;
+        try {
+          const value = await unit.work({
+            ...ctx,
+            loaded: loaded.get(unit.key) ?? null,
+            receipt: locked.get(unit.key)?.receipt ?? null,
+            locked: !trusted.has(unit.key),
+          });
+          outcomes[i] = { ok: true, value };
+        } catch (err) {
+          if (err instanceof NeedsLock) {
+            // Back to the queue's front, for the next batch, which locks it.
+            this.mustLock.add(unit.key);
+            continue;
           }
+          // A refusal stages nothing; anything else fails the batch (each unit is then run again alone).
+          if (!(err instanceof AppError)) throw err;
+          outcomes[i] = { ok: false, error: err };
         }
-        writing = { at: performance.now(), units: staged };
-        await repo.writeBatch(q, ctx.writes);
-        const rows = ctx.notices.flatMap((n) => n.rows);
-        const ids = (await this.deps.notices?.record(q, rows)) ?? [];
+      }
+      writing = { at: performance.now(), units: staged };
+      // The notices go into the same statement, with ids made here.
+      await repo.writeBatch(q, ctx.writes, (stmt) => {
+        const { notices } = this.deps;
+        if (!notices) return;
+        const ids = notices.stage(
+          stmt,
+          ctx.notices.flatMap((n) => n.rows),
+        );
         let at = 0;
         for (const n of ctx.notices) {
           n.committed.noticeIds = ids.slice(at, at + n.rows.length);
           at += n.rows.length;
         }
-      }),
-    );
+      });
+    };
+    const batch = this.track(oneStatement ? body(repo.db) : repo.db.tx(body));
     try {
       await batch;
     } catch (err) {

@@ -241,12 +241,14 @@ export class SessionRepository {
   /**
    * Writes a batch's staged appends and everything that goes with them in one statement: the session rows (version,
    * chain, heads, phase, title, key destruction), events, stream entries, members, receipts, and the deadlines of the
-   * sessions whose deadlines changed. Throws ConcurrencyError when a session row moved on (roll back).
+   * sessions whose deadlines changed, and whatever `also` adds (the batch's notices). All of it or nothing, even
+   * without a transaction around it: throws ConcurrencyError when a session row moved on, and nothing was stored.
    */
-  async writeBatch(q: Queryable, writes: BatchWrites): Promise<void> {
+  async writeBatch(q: Queryable, writes: BatchWrites, also?: (stmt: CteStatement) => void): Promise<void> {
     const all = [...writes.sessions.values()];
     if (all.length === 0) return;
     const stmt = new CteStatement();
+    also?.(stmt);
     const appends = all.map((w) => w.append);
     addAppends(stmt, appends);
     const members = all.flatMap((w) => w.members.map((m) => ({ sessionId: w.append.sessionId, ...m })));

@@ -458,40 +458,43 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
 }
 
 /**
- * Runs a statement built with addAppends (and whatever else the caller added), and checks that every session row
- * was still where its append expected it. Throws ConcurrencyError (or SessionNotFoundError) otherwise; the caller's
- * transaction must then roll back, as the events may already be written.
+ * Runs a statement built with addAppends (and whatever else the caller added). The statement checks itself that every
+ * session row was where its append expected it (session_append_guard, migration 5), and fails whole otherwise:
+ * nothing of it is stored, so it needs no transaction around it to be all or nothing. Throws ConcurrencyError (or
+ * SessionNotFoundError) then.
  */
 export async function executeAppends(
   q: Queryable,
   stmt: CteStatement,
   appends: readonly StagedAppend[],
 ): Promise<void> {
-  let updated: Set<string>;
+  const expected = stmt.param(
+    appends.map((a) => a.sessionId),
+    "uuid[]",
+  );
   try {
-    const res = await q.query<{ id: string }>(stmt.sql("SELECT id FROM appended"), stmt.params);
-    updated = new Set(res.rows.map((r) => r.id));
+    await q.query(
+      stmt.sql(`SELECT session_append_guard(${expected}, ARRAY(SELECT id FROM appended)) AS guard`),
+      stmt.params,
+    );
   } catch (err) {
-    const { code, constraint } = err as { code?: string; constraint?: string };
-    const first = appends[0];
-    // Rows at these versions already exist although sessions.version said otherwise: someone else's append won.
-    if (code === "23505" && first) throw new ConcurrencyError(first.sessionId, first.expectedVersion);
-    // An event for a session row that does not exist (the transaction is aborted: no query can tell which).
-    if (code === "23503" && constraint === "session_events_session_id_fkey" && first)
-      throw new SessionNotFoundError(appends.length === 1 ? first.sessionId : "(one of the batch)");
+    const { code, constraint, detail } = err as { code?: string; constraint?: string; detail?: string };
+    const named = appends.find((a) => a.sessionId === detail) ?? appends[0];
+    if (!named) throw err;
+    if (code === "BC409") throw new ConcurrencyError(named.sessionId, named.expectedVersion);
+    if (code === "BC404") throw new SessionNotFoundError(named.sessionId);
+    // Rows at these versions already exist although sessions.version said otherwise (someone else's append won), or
+    // a receipt for the same key: the statement is undone.
+    if (code === "23505") throw new ConcurrencyError(named.sessionId, named.expectedVersion);
+    if (code === "23503" && constraint === "session_events_session_id_fkey")
+      throw new SessionNotFoundError(appends.length === 1 ? named.sessionId : "(one of the batch)");
     throw err;
-  }
-  for (const a of appends) {
-    if (updated.has(a.sessionId)) continue;
-    const exists = await q.query("SELECT 1 FROM sessions WHERE id = $1", [a.sessionId]);
-    if (exists.rows.length === 0) throw new SessionNotFoundError(a.sessionId);
-    throw new ConcurrencyError(a.sessionId, a.expectedVersion);
   }
 }
 
 /**
  * Appends events as versions expectedVersion+1.. and advances sessions.version / chain_hash, in one statement.
- * Call inside a transaction (Db.tx). Throws ConcurrencyError when the session has moved on.
+ * One statement, all or nothing on its own. Throws ConcurrencyError when the session has moved on.
  */
 export async function appendEvents(
   q: Queryable,

@@ -178,6 +178,29 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 5,
+    name: "an append's guard fails its own statement",
+    statements: [
+      // Called by the statement that appends (event-log.ts, executeAppends) with the sessions it meant to move and
+      // those its guarded UPDATE did move: an error here undoes the whole statement, so a batch's write is one
+      // statement that stores all of it or nothing, with or without a transaction around it.
+      `CREATE FUNCTION session_append_guard(expected uuid[], appended uuid[]) RETURNS int LANGUAGE plpgsql AS $$
+        DECLARE
+          missing uuid;
+        BEGIN
+          SELECT e INTO missing FROM unnest(expected) AS e WHERE NOT (e = ANY (appended)) LIMIT 1;
+          IF missing IS NULL THEN
+            RETURN 0;
+          END IF;
+          IF EXISTS (SELECT 1 FROM sessions WHERE id = missing) THEN
+            RAISE EXCEPTION 'session % moved on', missing USING ERRCODE = 'BC409', DETAIL = missing::text;
+          END IF;
+          RAISE EXCEPTION 'session % not found', missing USING ERRCODE = 'BC404', DETAIL = missing::text;
+        END
+      $$`,
+    ],
+  },
 ];
 
 /**

@@ -2,11 +2,13 @@ import { expect, it } from "vitest";
 import { unwrapKey } from "../../src/store/crypto";
 import type { Queryable } from "../../src/store/db";
 import {
+  addAppends,
   appendEvents,
   ConcurrencyError,
   chainHash,
   destroySessionKey,
   eventDigest,
+  executeAppends,
   GENESIS_HASH,
   initialStreamHeads,
   lockSession,
@@ -20,10 +22,12 @@ import {
   type StreamHeads,
   type StreamName,
   sealedCommitmentOf,
+  stageAppend,
   streamContent,
   streamDigest,
   unsealPayload,
 } from "../../src/store/event-log";
+import { CteStatement } from "../../src/store/sql";
 import { describeBackends } from "../support/db";
 import { createSession, MASTER_KEY, sealedFields } from "./fixtures";
 
@@ -360,6 +364,53 @@ describeBackends("event log", ({ db }) => {
     const head = await db().tx((q) => lockSession(q, sessionId));
     expect(head?.version).toBe(1);
     expect(head?.streams).toEqual(heads);
+  });
+
+  it("stores nothing of a statement one of whose appends is stale, with no transaction around it", async () => {
+    const one = await createSession(db());
+    const two = await createSession(db());
+    const [first, second] = history(one.userId);
+    const a = await append(db(), one.sessionId, 0, GENESIS_HASH, [first!], one.dataKey);
+    const heads = expectStreamsChained(a);
+    // Two sessions in one statement, outside any transaction: the first append is current, the second right in
+    // version and stream heads but with a stale chain head (so no row of it collides with a stored one). The guard in
+    // the statement fails it whole: without it, the first session's event and the second's would stay stored.
+    const fresh = stageAppend(
+      two.sessionId,
+      0,
+      GENESIS_HASH,
+      [first!],
+      two.dataKey,
+      sealedFields,
+      initialStreamHeads(),
+    );
+    const stale = stageAppend(one.sessionId, 1, GENESIS_HASH, [second!], one.dataKey, sealedFields, heads);
+    const stmt = new CteStatement();
+    addAppends(stmt, [fresh, stale]);
+    await expect(executeAppends(db(), stmt, [fresh, stale])).rejects.toMatchObject({
+      name: "ConcurrencyError",
+      sessionId: one.sessionId,
+    });
+    expect(await readEvents(db(), two.sessionId)).toEqual([]);
+    expect(await readEvents(db(), one.sessionId)).toEqual(withoutStreams(a));
+    expect(await storedEntries(db(), two.sessionId)).toEqual([]);
+    const row = await db().query<{ version: number }>("SELECT version FROM sessions WHERE id = $1", [
+      two.sessionId,
+    ]);
+    expect(row.rows[0]?.version).toBe(0);
+    // And a session that does not exist, named as such.
+    const ghost = stageAppend(
+      crypto.randomUUID(),
+      0,
+      GENESIS_HASH,
+      [first!],
+      one.dataKey,
+      sealedFields,
+      initialStreamHeads(),
+    );
+    const ghostStmt = new CteStatement();
+    addAppends(ghostStmt, [ghost]);
+    await expect(executeAppends(db(), ghostStmt, [ghost])).rejects.toBeInstanceOf(SessionNotFoundError);
   });
 
   it("lets exactly one of two concurrent appenders at the same version win", async () => {

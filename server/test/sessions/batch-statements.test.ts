@@ -1,0 +1,187 @@
+// What a command batch sends the database (sessions/commands.ts, runBatch), on each backend: a command on a session
+// this node committed last is one statement, with no lock, BEGIN or COMMIT, and the notices it makes go in that same
+// statement; when another node moved the session meanwhile, that statement fails whole (its guard), nothing of it is
+// stored, and the command runs again with the session locked.
+import { generateKeyPairSync } from "node:crypto";
+import { secureRandom } from "@backchannel/common";
+import pino from "pino";
+import { expect, it } from "vitest";
+import { type Committed, SessionService } from "../../src/sessions/service";
+import type { Db, Queryable } from "../../src/store/db";
+import { createHeadSigner } from "../../src/store/signing";
+import type { Scheduler } from "../../src/timers/scheduler";
+import { createUser, MASTER_KEY } from "../store/fixtures";
+import { describeBackends } from "../support/db";
+
+/** The statements that reach the database, by their first two words; a transaction shows as BEGIN ... COMMIT. */
+function counting(db: Db): { db: Db; statements: string[] } {
+  const statements: string[] = [];
+  const words = (sql: string) => sql.trim().split(/\s+/).slice(0, 2).join(" ");
+  const wrapped: Db = {
+    kind: db.kind,
+    query: (sql, params) => {
+      statements.push(words(sql));
+      return db.query(sql, params);
+    },
+    tx: async (fn) => {
+      statements.push("BEGIN");
+      try {
+        const result = await db.tx((q: Queryable) =>
+          fn({
+            query: (sql, params) => {
+              statements.push(words(sql));
+              return q.query(sql, params);
+            },
+          }),
+        );
+        statements.push("COMMIT");
+        return result;
+      } catch (err) {
+        statements.push("ROLLBACK");
+        throw err;
+      }
+    },
+    close: () => db.close(),
+  };
+  return { db: wrapped, statements };
+}
+
+const noScheduler: Scheduler = {
+  kind: "in-process",
+  start: async () => {},
+  ensure: async () => {},
+  cancelSession: async () => {},
+  close: async () => {},
+};
+
+/** One node's sessions module over `db`, noting the notices it stages. */
+function node(db: Db, staged: string[][]) {
+  return new SessionService({
+    db,
+    masterKey: MASTER_KEY,
+    signer: createHeadSigner(generateKeyPairSync("ed25519").privateKey),
+    scheduler: noScheduler,
+    publisher: { publish: () => {} },
+    notices: {
+      stage: (stmt, rows) => {
+        const ids = rows.map(() => crypto.randomUUID());
+        stmt.insert(
+          "noticed",
+          "notifications",
+          {
+            id: "uuid",
+            session_id: "uuid",
+            user_id: "uuid",
+            channel: "text",
+            kind: "text",
+            title: "text",
+            body: "text",
+          },
+          rows.map((r, i) => [ids[i], r.sessionId, r.userId, r.channel, r.kind, r.title, r.body]),
+        );
+        staged.push(ids);
+        return ids;
+      },
+      dispatch: async () => {},
+    },
+    log: pino({ level: "silent" }),
+    random: secureRandom(),
+  });
+}
+
+describeBackends("a command batch's statements", ({ db }) => {
+  async function setUp() {
+    const claimant = { id: await createUser(db(), "Claire Claimant"), name: "Claire Claimant" };
+    const respondent = { id: await createUser(db(), "Ray Respondent"), name: "Ray Respondent" };
+    const counted = counting(db());
+    const staged: string[][] = [];
+    const a = node(counted.db, staged);
+    const created = await a.commands.create(claimant, {
+      title: "Acme v. Widget",
+      creatorRole: "claimant",
+      rules: {},
+      startAt: Date.now() + 3_600_000,
+      termsText: "",
+    });
+    return { claimant, respondent, counted, staged, a, sessionId: created.sessionId };
+  }
+
+  async function storedVersions(sessionId: string): Promise<number[]> {
+    const r = await db().query<{ version: number }>(
+      "SELECT version FROM session_events WHERE session_id = $1 ORDER BY version",
+      [sessionId],
+    );
+    return r.rows.map((x) => x.version);
+  }
+
+  it("sends a command on a session this node committed last as one statement, its notices inside it", async () => {
+    const { claimant, respondent, counted, staged, a, sessionId } = await setUp();
+    // The creation locks (a new session): a transaction.
+    expect(counted.statements[0]).toBe("BEGIN");
+    expect(counted.statements.at(-1)).toBe("COMMIT");
+
+    counted.statements.length = 0;
+    const invitationId = crypto.randomUUID();
+    await a.commands.execute(
+      sessionId,
+      claimant,
+      {
+        type: "IssueInvitation",
+        invitationId,
+        role: "respondent",
+        canBid: true,
+        expiresAt: Date.now() + 86_400_000,
+      },
+      null,
+    );
+    expect(counted.statements).toEqual(["WITH appended"]);
+
+    counted.statements.length = 0;
+    await a.commands.execute(sessionId, respondent, { type: "JoinSession", invitationId }, null);
+    expect(counted.statements).toEqual(["WITH appended"]);
+
+    // The creator cancels: "ended" mail for the other member (not for the one who cancelled), staged into the one statement and stored with it.
+    counted.statements.length = 0;
+    const ended: Committed = await a.commands.execute(sessionId, claimant, { type: "Cancel" }, null);
+    expect(counted.statements).toHaveLength(1);
+    expect(counted.statements[0]).toMatch(/^WITH /);
+    expect(ended.noticeIds).toHaveLength(1);
+    expect(staged.at(-1)).toEqual(ended.noticeIds);
+    const stored = await db().query<{ id: string; user_id: string; kind: string }>(
+      "SELECT id, user_id, kind FROM notifications WHERE id = ANY($1::uuid[])",
+      [ended.noticeIds],
+    );
+    expect(stored.rows.map((r) => r.id).sort()).toEqual([...ended.noticeIds].sort());
+    expect(stored.rows.map((r) => r.user_id)).toEqual([respondent.id]);
+    expect(stored.rows.every((r) => r.kind === "ended")).toBe(true);
+    expect(await storedVersions(sessionId)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("fails the one statement whole when another node moved the session, then runs the command locked", async () => {
+    const { claimant, counted, a, sessionId } = await setUp();
+    // Node B moves the session behind node A's back.
+    const b = node(db(), []);
+    await b.commands.execute(sessionId, claimant, { type: "UpdateSetup", title: "Moved on B" }, null);
+    expect(await storedVersions(sessionId)).toEqual([1, 2]);
+
+    counted.statements.length = 0;
+    const renamed = await a.commands.execute(
+      sessionId,
+      claimant,
+      { type: "UpdateSetup", title: "Renamed on A" },
+      null,
+    );
+    // The trusted statement (decided on A's stale copy) stored nothing; the locked run decided on the stored session.
+    expect(counted.statements[0]).toBe("WITH appended");
+    expect(counted.statements.slice(1, 3)).toEqual(["BEGIN", "SELECT s.id,"]);
+    expect(counted.statements.at(-1)).toBe("COMMIT");
+    expect(renamed.version).toBe(3);
+    expect(renamed.state.title).toBe("Renamed on A");
+    expect(await storedVersions(sessionId)).toEqual([1, 2, 3]);
+    const row = await db().query<{ title: string; version: number }>(
+      "SELECT title, version FROM sessions WHERE id = $1",
+      [sessionId],
+    );
+    expect(row.rows[0]).toEqual({ title: "Renamed on A", version: 3 });
+  });
+});
