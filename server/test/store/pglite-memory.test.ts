@@ -6,10 +6,14 @@ import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDurablePglite, SHARED_BUFFERS } from "../../src/store/pglite-durable";
+import { leftToNewcomerPass } from "../support/db";
+
+/** Needs no service: .ci/run's first pass leaves it to the newcomer pass (support/db.ts). */
+const elsewhere = leftToNewcomerPass("PGlite's memory (embedded only)");
 
 const MiB = 2 ** 20;
 
-describe("PGlite on a data dir: memory", () => {
+describe.skipIf(elsewhere)("PGlite on a data dir: memory", () => {
   const root = mkdtempSync(path.join(tmpdir(), "bc-pglite-memory-"));
   const dataDir = path.join(root, "pglite");
   let pglite: PGlite | undefined;
