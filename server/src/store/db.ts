@@ -67,9 +67,26 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
     return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
   };
 
+  // Not pool.query(): it closes the connection behind every failed statement (it releases the client with the
+  // error), so each refusal the database makes on purpose (a stale append's guard, a unique key) would cost the next
+  // query a new connection, tens of ms. A statement the server refused with an ERROR leaves its connection sound and
+  // idle (no transaction is open around it); only a client whose connection failed is discarded.
+  const onPool = async <T>(sql: string, params?: unknown[]) => {
+    const client = await pool.connect();
+    try {
+      const result = await run<T>(client, sql, params);
+      client.release();
+      return result;
+    } catch (err) {
+      const refused = err instanceof pg.DatabaseError && err.severity === "ERROR";
+      client.release(refused ? undefined : (err as Error));
+      throw err;
+    }
+  };
+
   return {
     kind: "postgres",
-    query: (sql, params) => run(pool, sql, params),
+    query: (sql, params) => onPool(sql, params),
     async tx(fn) {
       const client = await pool.connect();
       const q: Queryable = { query: (sql, params) => run(client, sql, params) };

@@ -36,6 +36,23 @@ describeBackends("Db", ({ backend, db }) => {
     ]);
   });
 
+  it.runIf(backend === "postgres")(
+    "keeps its connection after a statement the database refused",
+    async () => {
+      const pid = async () =>
+        (await db().query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+      // One query at a time: the pool hands out the connection it got back last.
+      const before = await pid();
+      await expect(db().query("SELECT 1 / (SELECT count(*) FROM users)")).rejects.toMatchObject({
+        code: "22012",
+      });
+      await expect(db().query("INSERT INTO no_such_table VALUES (1)")).rejects.toMatchObject({
+        code: "42P01",
+      });
+      expect(await pid()).toBe(before);
+    },
+  );
+
   it("reports rowCount for writes and reads", async () => {
     await createUser(db(), "A");
     await createUser(db(), "B");
