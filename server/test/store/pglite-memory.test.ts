@@ -13,7 +13,9 @@ const elsewhere = leftToNewcomerPass("PGlite's memory (embedded only)");
 
 const MiB = 2 ** 20;
 
-describe.skipIf(elsewhere)("PGlite on a data dir: memory", () => {
+// Creating a data dir runs initdb in a child process: seconds alone, far more on two cores shared with .ci/run's other
+// pass. A memory test, not a timing one: the limit only catches a hang.
+describe.skipIf(elsewhere)("PGlite on a data dir: memory", { timeout: 120_000 }, () => {
   const root = mkdtempSync(path.join(tmpdir(), "bc-pglite-memory-"));
   const dataDir = path.join(root, "pglite");
   let pglite: PGlite | undefined;
