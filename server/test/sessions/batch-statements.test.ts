@@ -6,6 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { secureRandom } from "@backchannel/common";
 import pino from "pino";
 import { expect, it } from "vitest";
+import { Notifications } from "../../src/notify/outbox";
 import { type Committed, SessionService } from "../../src/sessions/service";
 import type { Db, Queryable } from "../../src/store/db";
 import { createHeadSigner } from "../../src/store/signing";
@@ -56,6 +57,12 @@ const noScheduler: Scheduler = {
 
 /** One node's sessions module over `db`, noting the notices it stages. */
 function node(db: Db, staged: string[][]) {
+  const outbox = new Notifications({
+    db,
+    scheduler: noScheduler,
+    readSession: async () => null,
+    log: pino({ level: "silent" }),
+  });
   return new SessionService({
     db,
     masterKey: MASTER_KEY,
@@ -63,22 +70,9 @@ function node(db: Db, staged: string[][]) {
     scheduler: noScheduler,
     publisher: { publish: () => {} },
     notices: {
+      // The real outbox's staging, noting the ids it made.
       stage: (stmt, rows) => {
-        const ids = rows.map(() => crypto.randomUUID());
-        stmt.insert(
-          "noticed",
-          "notifications",
-          {
-            id: "uuid",
-            session_id: "uuid",
-            user_id: "uuid",
-            channel: "text",
-            kind: "text",
-            title: "text",
-            body: "text",
-          },
-          rows.map((r, i) => [ids[i], r.sessionId, r.userId, r.channel, r.kind, r.title, r.body]),
-        );
+        const ids = outbox.stage(stmt, rows);
         staged.push(ids);
         return ids;
       },
