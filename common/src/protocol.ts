@@ -270,8 +270,11 @@ export const sessionEventPushSchema = z.strictObject({
   sessionId: sessionIdSchema,
   /** the position of this event in the receiving role's stream: 1, 2, 3, ... with no gap for what it cannot see */
   version: versionSchema,
-  /** the stream's signed head after this event (see GET /api/sessions/:id/audit) */
-  head: signedHeadSchema,
+  /**
+   * the stream's signed head after this event (see GET /api/sessions/:id/audit): on the last push of each commit for
+   * the stream (the events one command or deadline made arrive together; the head after the last covers them all)
+   */
+  head: signedHeadSchema.optional(),
   /** on the deal notice: the stream's signed head after the session's last event, which ends it */
   finalHead: signedHeadSchema.optional(),
   /** checked against the broadcast form of its type (events.ts): strict, so no confidential amount can pass */

@@ -268,7 +268,7 @@ export class SessionController {
       this.buffered.push(push);
       return;
     }
-    this.deps.saveHead?.(push.head);
+    if (push.head) this.deps.saveHead?.(push.head);
     if (push.finalHead) this.deps.saveHead?.(push.finalHead);
     const entry: LoggedEvent = { version: push.version, event: push.event };
     const outcome = receivePush(data, entry);

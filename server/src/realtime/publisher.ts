@@ -41,23 +41,22 @@ export function createSocketPublisher(
       const { sessionId, state, heads } = committed;
       // The deal and the end of the session commit together: the deal notice carries each stream's final head.
       const ended = state.phase === "ended";
+      const sign = (stream: Role, position: number, head: string) =>
+        signer.sign({ sessionId, stream, position, head });
       for (const { event, streams } of committed.events) {
         if (event.type === "DealMade") onDeal?.();
         for (const entry of streams) {
           // Role-level projection: every member of a role room shares the same view of an event.
           const visible = projectEvent(event, { userId: "", role: entry.stream }, state);
           if (!visible) continue;
-          const sign = (position: number, head: string) =>
-            signer.sign({ sessionId, stream: entry.stream, position, head });
-          const push: SessionEventPush = {
-            sessionId,
-            version: entry.position,
-            head: sign(entry.position, entry.head),
-            event: forBroadcast(visible),
-          };
+          const push: SessionEventPush = { sessionId, version: entry.position, event: forBroadcast(visible) };
+          // One signature per stream and commit: the commit's last push of the stream carries the signed head, which
+          // the hash chain ties to every push before it (a Step 2 close is three pushes per room, one signature).
+          if (entry.position === heads[entry.stream].position)
+            push.head = sign(entry.stream, entry.position, entry.head);
           if (event.type === "DealMade" && ended) {
             const final = heads[entry.stream];
-            push.finalHead = sign(final.position, final.head);
+            push.finalHead = push.head ?? sign(entry.stream, final.position, final.head);
           }
           if (!sessionEventPushSchema.safeParse(push).success) {
             log?.error({ sessionId, stream: entry.stream, eventType: visible.type }, PUSH_REFUSED_MESSAGE);

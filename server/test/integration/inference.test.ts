@@ -1,7 +1,8 @@
 // Issue 6: what a party could infer rather than read. Over real HTTP and Socket.IO, on both backends:
 // - positions: each participant's pushes, syncs and snapshots count only what its role may see (no gap betrays
 //   that the other side answered a proposal or talked in its own room);
-// - heads: every push carries its stream's signed head, and the audit export verifies against the heads saved;
+// - heads: the last push of each commit carries its stream's signed head, and the audit export verifies against the
+//   heads saved;
 // - a late command: a command arriving after a deadline, before its trigger, does not learn the outcome first.
 import { describe, expect, it } from "vitest";
 import { verifyAuditExport } from "../../src/store/audit";
@@ -11,7 +12,7 @@ import { ok, openTable, SHORT_RULES, type Table } from "./harness";
 interface EventPush {
   sessionId: string;
   version: number;
-  head: { position: number; head: string; stream: string };
+  head?: { position: number; head: string; stream: string };
   finalHead?: { position: number };
   event: { type: string };
 }
@@ -24,7 +25,9 @@ function eventPushes(p: Participant): EventPush[] {
 function expectContiguous(p: Participant, from: number) {
   const versions = eventPushes(p).map((x) => x.version);
   expect(versions, `${p.name}'s push positions`).toEqual(versions.map((_, i) => from + i + 1));
-  for (const push of eventPushes(p)) expect(push.head.position).toBe(push.version);
+  for (const push of eventPushes(p)) if (push.head) expect(push.head.position).toBe(push.version);
+  // Every commit's last push is signed: so is the last of all.
+  expect(eventPushes(p).at(-1)?.head, `${p.name}'s last push carries a head`).toBeDefined();
 }
 
 async function syncAll(p: Participant, sessionId: string) {
@@ -109,7 +112,7 @@ for (const backend of backends()) {
       expect(listed?.version).toBe(eventPushes(t.mediator).at(-1)?.version);
     });
 
-    it("every push carries its stream's signed head, and each role's audit export verifies against them", async () => {
+    it("each commit's last push carries its stream's signed head, and each role's audit export verifies against them", async () => {
       const t = await table({ ...SHORT_RULES, step2DurationMs: 400 });
       await ok(t.claimant.command(t.sessionId, { type: "SetNumber", amount: 80_000_00 }));
       await ok(t.respondent.command(t.sessionId, { type: "SetNumber", amount: 81_000_00 }));
@@ -118,9 +121,16 @@ for (const backend of backends()) {
       expect(key.status).toBe(200);
       const publicKeyPem = (key.body as { pem: string }).pem;
       for (const p of t.all) {
-        const heads = eventPushes(p).map((x) => x.head);
-        const deal = eventPushes(p).find((x) => x.event.type === "DealMade") as EventPush;
-        expect(deal.finalHead?.position).toBe(eventPushes(p).at(-1)?.version);
+        const pushes = eventPushes(p);
+        const heads = pushes.flatMap((x) => (x.head ? [x.head] : []));
+        const deal = pushes.find((x) => x.event.type === "DealMade") as EventPush;
+        expect(deal.finalHead?.position).toBe(pushes.at(-1)?.version);
+        // Step 2's close, the deal and the end are one commit: one signed head for all of its pushes, on the last.
+        const closing = pushes.slice(pushes.findIndex((x) => x.event.type === "Step2Closed"));
+        expect(closing.length, `${p.name}: the closing commit's pushes`).toBeGreaterThan(1);
+        expect(closing.map((x) => x.head?.position ?? null)).toEqual(
+          closing.map((x, i) => (i === closing.length - 1 ? x.version : null)),
+        );
         const audit = await p.http("GET", `/api/sessions/${t.sessionId}/audit`);
         expect(audit.status).toBe(200);
         const verdict = verifyAuditExport(audit.body, { savedHeads: heads, publicKeyPem });

@@ -5,7 +5,7 @@ import type { SessionEvent, SessionState } from "@backchannel/common";
 import { describe, expect, it } from "vitest";
 import { createSocketPublisher, PUSH_REFUSED_MESSAGE } from "../../src/realtime/publisher";
 import type { Committed } from "../../src/sessions/service";
-import { createHeadSigner } from "../../src/store/signing";
+import { createHeadSigner, verifyHead } from "../../src/store/signing";
 
 const signer = createHeadSigner(generateKeyPairSync("ed25519").privateKey);
 const SECRET = 73_400_123;
@@ -42,7 +42,7 @@ function committed(events: SessionEvent[]): Committed {
       members: { u1: { role: "claimant" } },
       invitations: {},
     } as unknown as SessionState,
-    heads: {},
+    heads: { claimant: { position: events.length, head } },
     actorPosition: null,
     duplicate: false,
     dataKeyAfter: null,
@@ -88,5 +88,21 @@ describe("the publisher's last guard", () => {
     } catch (err) {
       expect(String(err)).not.toContain(String(SECRET));
     }
+  });
+});
+
+describe("the publisher's heads", () => {
+  it("signs one head per stream and commit, on its last push", () => {
+    const { io, emitted } = fakeIo();
+    const events: SessionEvent[] = [
+      { type: "Step2Closed", at: 1, deal: false },
+      { type: "Step3Opened", at: 1, closesAt: 2 },
+      { type: "Step3Opened", at: 1, closesAt: 3 },
+    ];
+    createSocketPublisher(io, signer).publish(committed(events));
+    const pushes = emitted.map((e) => e.push as { version: number; head?: Parameters<typeof verifyHead>[1] });
+    expect(pushes.map((p) => p.version)).toEqual([1, 2, 3]);
+    expect(pushes.map((p) => p.head?.position ?? null)).toEqual([null, null, 3]);
+    expect(verifyHead(signer.publicKeyPem, pushes[2]?.head as never)).toBe(true);
   });
 });
