@@ -7,6 +7,7 @@
 //   npm run bench -- --quick           about a minute: the embedded backend, small scales
 //   npm run bench -- --write-docs      also put the table into docs/benchmarks.md
 //   npm run bench -- --scenarios=floor,acks,throughput,deals,deadlines,idle,two-nodes
+//   npm run bench -- --backends=embedded|postgres   one backend's rows only
 // Every scale is a flag (or BENCH_<NAME> in the environment): see PARAMS below.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -102,6 +103,14 @@ for (const s of only ?? [])
   if (!SCENARIOS.includes(s as Scenario))
     throw new Error(`--scenarios: unknown scenario ${s} (${SCENARIOS.join(", ")})`);
 const wants = (s: Scenario) => !only || only.includes(s);
+// --backends=embedded or =postgres: one backend's scenarios only (profiling one side, half the wait).
+const onlyBackends = raw("backends")
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const b of onlyBackends ?? [])
+  if (b !== "embedded" && b !== "postgres")
+    throw new Error(`--backends: unknown backend ${b} (embedded, postgres)`);
 const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
 const redisUrl = process.env.REDIS_URL?.trim() || undefined;
 
@@ -215,6 +224,7 @@ const singleNodePg: { ack: number[]; fanout: number[] } = { ack: [], fanout: [] 
 
 const backendScenarios = (["floor", "acks", "throughput", "deals", "deadlines"] as const).filter(wants);
 for (const plan of backendScenarios.length > 0 ? backends : []) {
+  if (onlyBackends && !onlyBackends.includes(plan.key)) continue;
   const name = plan.key === "embedded" ? "PGlite" : "PostgreSQL";
   if (plan.skip) {
     const why = plan.skip;

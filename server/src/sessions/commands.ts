@@ -122,7 +122,11 @@ export const BATCH_MAX = 100;
  * statement and the commit are synchronous too.
  */
 export const BATCH_BUDGET_MS = 40;
-/** A committed batch's pushes go out in slices of this much work, with a loop turn between them. */
+/**
+ * A committed batch's pushes go out in slices of this much work, with a loop turn between them. (Slices as long as a
+ * batch's budget were tried: at 2,000 deadlines both fired and received lateness grew, 3.3 -> 4.7 s and 4.4 -> 5.6 s at
+ * p99, as the slices landed between a batch's statements and the batches shrank.)
+ */
 export const PUBLISH_SLICE_MS = 10;
 
 /** Work that must share the command's transaction (redeeming an invitation token, storing one). */

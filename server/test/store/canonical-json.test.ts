@@ -33,4 +33,10 @@ describe("canonicalJson", () => {
     expect(() => canonicalJson({ m: new Map() })).toThrow(/plain objects/);
     expect(() => canonicalJson(undefined)).toThrow(CanonicalJsonError);
   });
+
+  it("names where in the value it refused", () => {
+    expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow("$.a[1].b: non-finite number");
+    expect(() => canonicalJson({ z: 1, a: { m: new Map() } })).toThrow("$.a.m: only plain objects");
+    expect(() => canonicalJson([0n])).toThrow("$[0]: bigint");
+  });
 });
