@@ -144,8 +144,10 @@ export async function openShared(
   registerLimits(io, limits);
   let adapterClients: Redis[] = [];
   if (config.redisUrl) {
-    const pub = new Redis(config.redisUrl);
-    const sub = pub.duplicate();
+    // Every push to a room is a PUBLISH: those issued in one loop turn (a batch's pushes) go out in one write. In the
+    // 2,000-deadline burst's profile the adapter's publishing went from 519 ms of CPU (a write per PUBLISH) to 148 ms.
+    const pub = new Redis(config.redisUrl, { enableAutoPipelining: true });
+    const sub = pub.duplicate({ enableAutoPipelining: false });
     adapterClients = [pub, sub];
     for (const c of adapterClients) c.on("error", redisError);
     io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}-io` }));
