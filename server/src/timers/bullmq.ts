@@ -131,24 +131,30 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
   }
 
   /**
-   * Ensures a chunk of deadlines in a few round trips: one pipelined HGET of their index entries, then, only for
-   * those whose pending job is not already theirs, a removal of any finished job under the new id (it would make
-   * the add a silent no-op), one addBulk, the atomic index swaps, and the removal of the jobs they displaced.
+   * Ensures a chunk of deadlines in a few round trips: one pipeline reading their index entries and whether a job
+   * under each new id exists; then, only for those whose pending job is not already theirs, a removal of a finished
+   * job under the new id where one exists (it would make the add a silent no-op), one addBulk, the atomic index swaps,
+   * and the removal of the jobs they displaced.
    */
   async function ensureChunk(jobs: DeadlineJob[]): Promise<void> {
     const ids = jobs.map((job) => jobId(job.sessionId, job.key, job.dueAt));
     const lookup = queueClient.pipeline();
-    for (const job of jobs) lookup.hget(indexKey(job.sessionId), job.key);
-    const pending = (await lookup.exec()) ?? [];
-    const todo: Array<{ job: DeadlineJob; id: string }> = [];
     jobs.forEach((job, i) => {
-      const [err, current] = pending[i] ?? [new Error("no reply"), null];
-      if (err) throw err;
+      lookup.hget(indexKey(job.sessionId), job.key);
+      lookup.exists(queue.toKey(ids[i] as string));
+    });
+    const replies = (await lookup.exec()) ?? [];
+    const todo: Array<{ job: DeadlineJob; id: string; exists: boolean }> = [];
+    jobs.forEach((job, i) => {
+      const [err, current] = replies[2 * i] ?? [new Error("no reply"), null];
+      const [errExists, exists] = replies[2 * i + 1] ?? [new Error("no reply"), 0];
+      if (err || errExists) throw err ?? errExists;
       const id = ids[i] as string;
-      if (current !== id) todo.push({ job, id }); // else pending, running or retrying already
+      // else pending, running or retrying already
+      if (current !== id) todo.push({ job, id, exists: exists === 1 });
     });
     if (todo.length === 0) return;
-    await Promise.all(todo.map(({ id }) => queue.remove(id)));
+    await Promise.all(todo.filter((t) => t.exists).map(({ id }) => queue.remove(id)));
     const at = Date.now();
     await queue.addBulk(
       todo.map(({ job, id }) => ({
