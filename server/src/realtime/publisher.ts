@@ -52,12 +52,10 @@ export function createSocketPublisher(
           const push: SessionEventPush = { sessionId, version: entry.position, event: forBroadcast(visible) };
           // One signature per stream and commit: the commit's last push of the stream carries the signed head, which
           // the hash chain ties to every push before it (a Step 2 close is three pushes per room, one signature).
-          if (entry.position === heads[entry.stream].position)
-            push.head = sign(entry.stream, entry.position, entry.head);
-          if (event.type === "DealMade" && ended) {
-            const final = heads[entry.stream];
-            push.finalHead = push.head ?? sign(entry.stream, final.position, final.head);
-          }
+          const last = heads[entry.stream];
+          if (entry.position === last.position) push.head = sign(entry.stream, entry.position, entry.head);
+          if (event.type === "DealMade" && ended)
+            push.finalHead = push.head ?? sign(entry.stream, last.position, last.head);
           if (!sessionEventPushSchema.safeParse(push).success) {
             log?.error({ sessionId, stream: entry.stream, eventType: visible.type }, PUSH_REFUSED_MESSAGE);
             refused.push(visible.type);

@@ -150,8 +150,7 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
       const [errExists, exists] = replies[2 * i + 1] ?? [new Error("no reply"), 0];
       if (err || errExists) throw err ?? errExists;
       const id = ids[i] as string;
-      // else pending, running or retrying already
-      if (current !== id) todo.push({ job, id, exists: exists === 1 });
+      if (current !== id) todo.push({ job, id, exists: exists === 1 }); // else pending, running or retrying already
     });
     if (todo.length === 0) return;
     await Promise.all(todo.filter((t) => t.exists).map(({ id }) => queue.remove(id)));
