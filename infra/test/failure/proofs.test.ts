@@ -334,13 +334,23 @@ if (env && topologyStarting) {
           .scan("redis MONITOR", captured.data)
           .filter((h) => h.form.startsWith("msgpack")).length,
       };
+      // No account's email crosses Redis either: presence reads other nodes' sockets through the adapter, which
+      // carries each socket's data (the account's id, its open sessions) over Redis; limiter keys are hashes.
+      const emails = [claimant, respondent, mediator].map((p) => p.email);
+      const emailsInRedis = emails.flatMap((email) =>
+        [
+          ["redis MONITOR", captured.data],
+          ["redis keys", keys.data],
+        ].flatMap(([where, data]) => (count(data as Buffer, email) > 0 ? [`${email} in ${where}`] : [])),
+      );
       const logBytes = logs.reduce((n, l) => n + l.data.length, 0);
       console.log(
         `leak scan: ${fmt(secret.length)} confidential numbers, 0 expected, ${hits.length} found in ` +
           `${fmt(captured.data.length)} bytes of Redis MONITOR (${fmt(captured.lines)} commands under the prefix, ` +
           `of ${fmt(captured.seenBytes)} bytes seen), ${fmt(keys.data.length)} bytes of ${fmt(keys.keys)} keys ` +
           `(${fmt(keys.jobs)} BullMQ jobs left, ${fmt(keys.jobData.length)} bytes of job data) and ` +
-          `${fmt(logBytes)} bytes of logs (${logs.map((l) => `${l.name} ${fmt(l.data.length)}`).join(", ")})\n` +
+          `${fmt(logBytes)} bytes of logs (${logs.map((l) => `${l.name} ${fmt(l.data.length)}`).join(", ")}); ` +
+          `${emailsInRedis.length} of ${emails.length} account emails found in Redis\n` +
           `  the scan sees: the session id ${seen.monitor} times in MONITOR, ${seen.jobs} in job data, ` +
           `${seen.logs} in logs; the public deal amount ${seen.dealInPackets} times in MessagePack packets on Redis ` +
           `(scenario ${scenarioMs} ms, capture ${captureMs} ms, scan ${scanMs} ms)`,
@@ -349,6 +359,9 @@ if (env && topologyStarting) {
         hits.slice(0, 20).map((h) => `${h.source}: ${h.form} (${h.amount}) in ${h.context}`),
         `${hits.length} leaks`,
       ).toEqual([]);
+      expect(emailsInRedis, "account emails in Redis").toEqual([]);
+      // ...where the scan does see a presence query's answer crossing between the nodes (the other side's id).
+      expect(count(captured.data, respondent.user.id), "the respondent's id in MONITOR").toBeGreaterThan(0);
       expect(seen.monitor).toBeGreaterThan(0);
       expect(seen.jobs).toBeGreaterThan(0);
       expect(seen.logs).toBeGreaterThan(0);

@@ -59,6 +59,8 @@ export interface SessionEvent {
 export class Participant {
   token = "";
   user = { id: "" };
+  /** the address it signed up with (the leak scan checks that no account's email reaches Redis) */
+  email = "";
   socket?: Socket;
   /** every `session:event` push: the session and the event as this participant's role received it */
   readonly events: Array<{ sessionId: string; event: SessionEvent }> = [];
@@ -99,8 +101,9 @@ export class Participant {
   }
 
   async signUp(): Promise<this> {
+    this.email = `${this.name.toLowerCase().replace(/\W+/g, "-")}-${randomUUID().slice(0, 8)}@example.test`;
     const body = await this.expect<{ token: string; user: { id: string } }>(201, "POST", "/api/auth/signup", {
-      email: `${this.name.toLowerCase().replace(/\W+/g, "-")}-${randomUUID().slice(0, 8)}@example.test`,
+      email: this.email,
       password: "correct horse battery",
       displayName: this.name,
     });

@@ -134,8 +134,9 @@ export function attachGateway(deps: {
         socket.handshake.auth = auth;
       }
       const user: SocketUser = verified.user;
-      // What other nodes read through the adapter (onlineIn): who the socket is and, once any, its open sessions.
-      socket.data.user = user;
+      // What other nodes read through the adapter (onlineIn), which carries it over Redis: the account's id and, once
+      // any, its open sessions. Never the email or the name (no email sits in Redis, as no limiter key holds one).
+      socket.data.userId = user.id;
       connections.set(socket, {
         socket,
         user,
@@ -319,11 +320,11 @@ export function attachGateway(deps: {
     for (const role of ROLES) {
       const sockets = await io.in(roleRoom(sessionId, role)).fetchSockets();
       for (const s of sockets) {
-        const u = s.data.user as SocketUser | undefined;
+        const userId = s.data.userId as string | undefined;
         const open = s.data.opened as string[] | undefined;
-        if (u && open?.includes(sessionId) && !seen.has(u.id)) {
-          seen.add(u.id);
-          online.push({ userId: u.id, role });
+        if (userId && open?.includes(sessionId) && !seen.has(userId)) {
+          seen.add(userId);
+          online.push({ userId, role });
         }
       }
     }
