@@ -15,8 +15,8 @@ export const INFRA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 export interface CheckResult {
   name: string;
-  /** skipped: the tool it needs is not installed; warning: valid, but worth a look */
-  status: "ok" | "failed" | "skipped" | "warning";
+  /** skipped: the tool it needs is not installed */
+  status: "ok" | "failed" | "skipped";
   detail: string;
 }
 
@@ -98,8 +98,6 @@ function webServices(services: Record<string, ComposeService>): string[] {
 
 function checkCompose(services: Record<string, ComposeService>): CheckResult[] {
   const problems: string[] = [];
-  const warnings: string[] = [];
-  const unsigned: string[] = [];
   for (const required of ["postgres", "redis", "nginx"]) {
     if (!services[required]) problems.push(`no "${required}" service`);
   }
@@ -123,18 +121,13 @@ function checkCompose(services: Record<string, ComposeService>): CheckResult[] {
     const redisHost = /^rediss?:\/\/(?:[^@/]*@)?([A-Za-z0-9_.-]+)/.exec(String(env.REDIS_URL ?? ""))?.[1];
     if (!redisHost || !services[redisHost])
       problems.push(`${name}: REDIS_URL names host "${redisHost}", not a service`);
-    for (const secret of ["MASTER_KEY", "JWT_SECRET"]) {
+    for (const secret of ["MASTER_KEY", "JWT_SECRET", "AUDIT_SIGNING_KEY"]) {
       if (!env[secret]) problems.push(`${name}: no ${secret} (every node needs the same one)`);
     }
-    if (!env.AUDIT_SIGNING_KEY) unsigned.push(name);
     const health = JSON.stringify(s.healthcheck?.test ?? "");
     if (!health.includes(`:${env.PORT}/readyz`))
       problems.push(`${name}: healthcheck does not ask /readyz on PORT`);
   }
-  if (unsigned.length > 0)
-    warnings.push(
-      `no AUDIT_SIGNING_KEY on ${unsigned.join(", ")}: each node generates a signing key of its own in its DATA_DIR, while docs/operations.md asks for the same key on every node`,
-    );
   // Every node the same configuration but its ROLE.
   const envs = [...webs, ...workers].map((n) => {
     const { ROLE: _role, ...rest } = (services[n] as ComposeService).environment ?? {};
@@ -150,7 +143,7 @@ function checkCompose(services: Record<string, ComposeService>): CheckResult[] {
     if (!target) problems.push("redis: ./redis.conf is not mounted");
     else if (!command.includes(target)) problems.push(`redis: command does not start on ${target}`);
   }
-  const out: CheckResult[] = [
+  return [
     {
       name: "docker-compose.yml services",
       status: problems.length > 0 ? "failed" : "ok",
@@ -160,9 +153,6 @@ function checkCompose(services: Record<string, ComposeService>): CheckResult[] {
           : `web: ${webs.join(", ")}; worker: ${workers.join(", ")}; storage hosts and mounts match`,
     },
   ];
-  if (warnings.length > 0)
-    out.push({ name: "docker-compose.yml secrets", status: "warning", detail: warnings.join("; ") });
-  return out;
 }
 
 // ---------------------------------------------------------------- nginx.conf
@@ -336,6 +326,6 @@ async function checkRedis(file: string, work: string): Promise<CheckResult> {
 }
 
 export function formatResults(results: CheckResult[]): string {
-  const mark = { ok: "ok  ", failed: "FAIL", skipped: "skip", warning: "warn" } as const;
+  const mark = { ok: "ok  ", failed: "FAIL", skipped: "skip" } as const;
   return results.map((r) => `${mark[r.status]}  ${r.name}: ${r.detail}`).join("\n");
 }
