@@ -252,6 +252,43 @@ describe("mail over SMTP", () => {
     for (const spelling of CONFIDENTIAL_SPELLINGS) expect(pdfWords).not.toContain(spelling);
   });
 
+  it("a deal's members share one rendered PDF; another deal gets its own", async () => {
+    // A clock that moves on at every reading: a PDF rendered for each mail would carry a different creation date.
+    let clock = T0 + 3 * 24 * 3600_000;
+    const moving = createMailChannel({
+      smtpUrl: `smtp://127.0.0.1:${port}`,
+      from: "Backchannel <no-reply@backchannel.test>",
+      dataDir: "/nonexistent-never-used",
+      publicUrl: PUBLIC_URL,
+      unsubscribe: tokens,
+      now: () => (clock += 1000),
+    });
+    const pdfOf = async (n: PendingNotice, session: SessionState) => {
+      const before = received.length;
+      expect(await moving.send(n, session)).toBe("sent");
+      const got = received.slice(before);
+      expect(got).toHaveLength(1);
+      const pdf = (got[0] as Received).parsed.attachments.find((a) => a.contentType === "application/pdf");
+      expect(pdf, n.id).toBeDefined();
+      return (pdf as NonNullable<typeof pdf>).content;
+    };
+    try {
+      const toRespondent = await pdfOf(notice("deal", { id: "shared-1" }), dealSession);
+      const toClaimant = await pdfOf(
+        notice("deal", { id: "shared-2", userId: CLAIMANT, email: "claimant@example.test", name: "Claire" }),
+        dealSession,
+      );
+      expect(toClaimant.equals(toRespondent)).toBe(true);
+      // Another deal (another title): a PDF of its own, with its own title.
+      const other = { ...dealSession, title: "Another v. Deal" };
+      const toOther = await pdfOf(notice("deal", { id: "shared-3" }), other);
+      expect(toOther.equals(toRespondent)).toBe(false);
+      expect(pdfText(toOther)).toContain("Another v. Deal");
+    } finally {
+      await moving.close();
+    }
+  });
+
   it("deal to someone who is not a member: nothing sent, or (address only, no account) no amount and no summary", async () => {
     const deal = dealSession.deal as NonNullable<SessionState["deal"]>;
     const amountDigits = String(deal.amount / 100);
