@@ -12,14 +12,19 @@ import { build } from "esbuild";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
- * Bundles `entry` into `outdir` (as <entry's name>.js, plus a chunk per dynamic import, loaded only when reached):
+ * Bundles `entry` into `outdir` (as <entry's name>.mjs, plus pglite-worker.mjs and a chunk per dynamic import, loaded
+ * only when reached):
  * @backchannel/* inside, npm packages outside.
  */
 export async function bundleServer(entry, outdir, external = []) {
   const pkg = JSON.parse(readFileSync(path.join(here, "package.json"), "utf8"));
   const packages = Object.keys(pkg.dependencies).filter((d) => !d.startsWith("@backchannel/"));
   await build({
-    entryPoints: [entry],
+    // The embedded database's thread starts from a file of its own, beside the code that starts it (pglite-thread.ts).
+    entryPoints: {
+      [path.basename(entry, path.extname(entry))]: entry,
+      "pglite-worker": path.join(here, "src/store/pglite-worker.ts"),
+    },
     outdir,
     splitting: true,
     outExtension: { ".js": ".mjs" },

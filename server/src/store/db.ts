@@ -1,9 +1,8 @@
 // One database interface over PGlite (embedded, in-process) and PostgreSQL (pg Pool), so the same
 // SQL, migrations and tests run on both. Parameters are always $1-style.
 import { mkdirSync } from "node:fs";
-import { PGlite, type Results, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
-import { openDurablePglite, SHARED_BUFFERS } from "./pglite-durable";
+import { openPgliteThread } from "./pglite-thread";
 
 export interface QueryResult<T> {
   rows: T[];
@@ -114,29 +113,7 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
 async function openPglite(dataDir: string | undefined): Promise<Db> {
   const inMemory = dataDir === undefined || dataDir === "" || dataDir.startsWith("memory://");
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // On a data dir, a commit returns only once its WAL is fsynced (pglite-durable.ts: PGlite's own
-  // defaults never fsync). In memory there is no disk to reach.
-  const pglite = inMemory
-    ? // The same small buffer pool as on disk (pglite-durable.ts: the default 128MB is touched in full at start).
-      await PGlite.create({
-        startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${SHARED_BUFFERS}`],
-      })
-    : await openDurablePglite(dataDir);
-
-  const toResult = <T>(res: Results<T>): QueryResult<T> => ({
-    rows: res.rows,
-    // affectedRows counts INSERT/UPDATE/DELETE; a SELECT reports its row count like pg does.
-    rowCount: res.affectedRows || res.rows.length,
-  });
-  const run = async <T>(target: PGlite | Transaction, sql: string, params?: unknown[]) =>
-    toResult(await target.query<T>(sql, params));
-
-  return {
-    kind: "pglite",
-    // PGlite queues every query behind any open transaction, so transactions are serialised.
-    query: (sql, params) => run(pglite, sql, params),
-    // PGlite's transaction() issues BEGIN/COMMIT, and ROLLBACK + rethrow when fn throws.
-    tx: (fn) => pglite.transaction((t) => fn({ query: (sql, params) => run(t, sql, params) })),
-    close: () => pglite.close(),
-  };
+  // In a thread of its own (pglite-thread.ts). On a data dir, a commit returns only once its WAL is fsynced
+  // (pglite-durable.ts: PGlite's own defaults never fsync). In memory there is no disk to reach.
+  return openPgliteThread(inMemory ? null : dataDir);
 }

@@ -1,10 +1,15 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { openDb } from "../../src/store/db";
 import { describeBackends } from "../support/db";
 import { createSession, createUser } from "./fixtures";
+
+const execFileAsync = promisify(execFile);
 
 describeBackends("Db", ({ backend, db }) => {
   it("reports its kind", () => {
@@ -52,6 +57,16 @@ describeBackends("Db", ({ backend, db }) => {
       expect(await pid()).toBe(before);
     },
   );
+
+  it("a refused statement's error carries its SQLSTATE and fields (PGlite's cross from its thread)", async () => {
+    const id = await createUser(db(), "A");
+    const refused = db().query(
+      "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)",
+      [id, "other@example.test", "B", "x"],
+    );
+    await expect(refused).rejects.toBeInstanceOf(Error);
+    await expect(refused).rejects.toMatchObject({ code: "23505", constraint: "users_pkey" });
+  });
 
   it("reports rowCount for writes and reads", async () => {
     await createUser(db(), "A");
@@ -117,5 +132,19 @@ describe("Db on a PGlite data dir", () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Db on PGlite: its thread", () => {
+  it("does not keep the process alive once idle, and does while a statement runs", {
+    timeout: 60_000,
+  }, async () => {
+    const child = fileURLToPath(new URL("./idle-exit-child.ts", import.meta.url));
+    const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", child], {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      timeout: 50_000,
+    });
+    // It answered (the pending statement held the process), then ended without closing the database.
+    expect(stdout.trim()).toBe("answered 1");
   });
 });

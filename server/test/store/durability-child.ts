@@ -2,7 +2,8 @@
 // argv[3] rows one transaction each, writing "begin n" before and "acked n" after each commit straight
 // to fd 1 (one write(2) each, so a syscall trace shows where every acknowledgement falls). Then "done",
 // and it waits to be killed: it never closes the database cleanly.
-// With argv[4] = "fail-fsync" it then makes every fsync fail and tries one more commit ("begin fail").
+// With argv[4] = "fail-fsync" it then makes every fsync fail (fail-fsync-preload.cjs) and tries one more commit
+// ("begin fail").
 import fs from "node:fs";
 import { openDb } from "../../src/store/db";
 
@@ -24,9 +25,10 @@ for (let n = first; n < first + count; n++) {
   say(`acked ${n}`);
 }
 if (mode === "fail-fsync") {
-  fs.fsyncSync = () => {
-    throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
-  };
+  // From now on every fsync fails, in every thread (fail-fsync-preload.cjs, loaded with --require).
+  const marker = process.env.FAIL_FSYNC_MARKER;
+  if (!marker) throw new Error("fail-fsync needs FAIL_FSYNC_MARKER and --require fail-fsync-preload.cjs");
+  fs.writeFileSync(marker, "");
   say("begin fail");
   await db.tx((q) =>
     q.query("INSERT INTO kept (n, body) VALUES ($1, 'never acknowledged')", [first + count]),

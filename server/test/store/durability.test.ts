@@ -1,15 +1,17 @@
 // The embedded database acknowledges a commit only once it is on the disk: every committed transaction
-// is followed by an fsync of the WAL segment it was written to before Db.tx() resolves (traced here at
-// the node:fs calls, and, when strace is installed, at the system calls of a child process), and what
-// was acknowledged survives the process being killed with SIGKILL.
+// is followed by an fsync of the WAL segment it was written to before it resolves (traced here at the
+// node:fs calls of PGlite opened by openDurablePglite in this thread, and, when strace is installed, at the
+// system calls of a child process whose server-side Db runs it in its own thread, as the server does), and
+// what was acknowledged survives the process being killed with SIGKILL.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs, { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { type Db, openDb } from "../../src/store/db";
-import { FSYNC_FAILED_EXIT_CODE } from "../../src/store/pglite-durable";
+import { openDb } from "../../src/store/db";
+import { FSYNC_FAILED_EXIT_CODE, openDurablePglite } from "../../src/store/pglite-durable";
 import { leftToNewcomerPass } from "../support/db";
 
 /** Needs no service: .ci/run's first pass leaves it to the newcomer pass (support/db.ts). */
@@ -38,12 +40,14 @@ function between(events: Event[], from: string, to: string): Event[] {
 const walSyncsIn = (events: Event[], dataDir: string) =>
   events.filter((e) => "sync" in e && e.sync.startsWith(dataDir) && WAL_SEGMENT.test(e.sync));
 
+// PGlite as the database thread runs it (pglite-worker.ts), here in this thread so that the node:fs calls can be seen;
+// the SIGKILL test below goes through openDb and its thread, traced with strace.
 describe.skipIf(elsewhere)("PGlite on a data dir: durable commits", () => {
   // Real path: the traces show the paths behind the fds, with any symlink in TMPDIR resolved.
   const root = realpathSync(mkdtempSync(path.join(tmpdir(), "bc-durable-")));
   const dataDir = path.join(root, "pglite");
   const events: Event[] = [];
-  let db: Db;
+  let db: PGlite;
 
   beforeAll(async () => {
     // PGlite's NODEFS and our fsync reach the disk through this same node:fs module object.
@@ -54,7 +58,7 @@ describe.skipIf(elsewhere)("PGlite on a data dir: durable commits", () => {
         real(fd);
       });
     }
-    db = await openDb({ dataDir });
+    db = await openDurablePglite(dataDir);
     await db.query("CREATE TABLE acct (id int PRIMARY KEY, n int NOT NULL)");
     await db.query("CREATE TABLE ev (id bigserial PRIMARY KEY, acct int NOT NULL, body text NOT NULL)");
     await db.query("INSERT INTO acct VALUES (1, 0)");
@@ -66,11 +70,11 @@ describe.skipIf(elsewhere)("PGlite on a data dir: durable commits", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("fsyncs the WAL inside every COMMIT, before tx() resolves", async () => {
+  it("fsyncs the WAL inside every COMMIT, before transaction() resolves", async () => {
     const commits = 60;
     for (let i = 0; i < commits; i++) {
       events.push({ mark: `begin ${i}` });
-      await db.tx(async (q) => {
+      await db.transaction(async (q) => {
         await q.query("SELECT n FROM acct WHERE id = 1 FOR UPDATE");
         await q.query("INSERT INTO ev (acct, body) VALUES (1, $1)", ["x".repeat(300)]);
         await q.query("UPDATE acct SET n = n + 1 WHERE id = 1");
@@ -85,7 +89,7 @@ describe.skipIf(elsewhere)("PGlite on a data dir: durable commits", () => {
     expect((await db.query("SELECT n FROM acct")).rows).toEqual([{ n: commits }]);
   });
 
-  it("fsyncs the WAL for a write outside tx() too (autocommit)", async () => {
+  it("fsyncs the WAL for a write outside transaction() too (autocommit)", async () => {
     events.push({ mark: "begin autocommit" });
     await db.query("INSERT INTO ev (acct, body) VALUES (1, 'single statement')");
     events.push({ mark: "acked autocommit" });
@@ -94,7 +98,7 @@ describe.skipIf(elsewhere)("PGlite on a data dir: durable commits", () => {
 
   it("does not fsync for a read-only transaction (nothing to make durable)", async () => {
     events.push({ mark: "begin read" });
-    await db.tx((q) => q.query("SELECT count(*) FROM ev"));
+    await db.transaction((q) => q.query("SELECT count(*) FROM ev"));
     events.push({ mark: "acked read" });
     expect(walSyncsIn(between(events, "begin read", "acked read"), dataDir)).toEqual([]);
   });
@@ -105,6 +109,7 @@ describe.skipIf(elsewhere)("PGlite on a data dir: killed with SIGKILL after ackn
   const dataDir = path.join(root, "pglite");
   const serverDir = fileURLToPath(new URL("../..", import.meta.url));
   const childScript = fileURLToPath(new URL("./durability-child.ts", import.meta.url));
+  const failFsyncPreload = fileURLToPath(new URL("./fail-fsync-preload.cjs", import.meta.url));
   const traceFile = path.join(root, "strace.txt");
   const commits = 25;
   let child: ChildProcess | undefined;
@@ -168,10 +173,18 @@ describe.skipIf(elsewhere)("PGlite on a data dir: killed with SIGKILL after ackn
     timeout: 120_000,
   }, async () => {
     // The data dir the previous test left, with rows 1..commits.
-    child = spawn(process.execPath, ["--import", "tsx", childScript, dataDir, "0", "fail-fsync"], {
-      cwd: serverDir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // The fault goes in through a preload, which Node runs in every thread, the database's included: once the marker
+    // file exists, every fsync fails with EIO.
+    const marker = path.join(root, "fail-fsync");
+    child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--require", failFsyncPreload, childScript, dataDir, "0", "fail-fsync"],
+      {
+        cwd: serverDir,
+        env: { ...process.env, FAIL_FSYNC_MARKER: marker },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     let err = "";
     child.stdout?.on("data", (chunk) => {
