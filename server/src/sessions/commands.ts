@@ -117,9 +117,11 @@ export const NEXT_DEADLINE_TRIGGER = "next";
 /** At most this many units (commands, ticks) share one transaction... */
 export const BATCH_MAX = 100;
 /**
- * ...and a transaction stops taking units once its work so far plus the write it will need (learned from earlier
- * batches, per unit) would pass this, so the event loop is never held for long: on the embedded database the write
- * statement and the commit are synchronous too.
+ * ...and a transaction stops taking units once staging them (deciding, sealing, hashing: the work the event loop does
+ * for them) has taken this long, so the loop is never held for long. Only the staging counts: the database runs the
+ * locks, the loads, the write and the commit off the loop (PostgreSQL in its server, PGlite in its own thread), and a
+ * wait there, however long on a busy machine, is no reason to make the next batches smaller (it would make a burst
+ * of deadlines ever slower: more batches, each waiting as long).
  */
 export const BATCH_BUDGET_MS = 40;
 /**
@@ -181,8 +183,6 @@ export class CommandPipeline {
   /** Sessions whose last batch failed: locked and read again before anything else is staged for them. */
   private readonly mustLock = new Set<string>();
   private announcing = false;
-  /** The write statement, the notices and the commit, per unit staged: learned from batches of ten units or more. */
-  private writeMsPerUnit = 0.5;
 
   constructor(private readonly deps: CommandPipelineDeps) {
     this.group = new GroupCommit((units) => this.runBatch(units), {
@@ -383,10 +383,8 @@ export class CommandPipeline {
   private async runBatch(units: readonly Unit[]): Promise<Array<UnitOutcome<UnitResult>>> {
     const outcomes: Array<UnitOutcome<UnitResult>> = units.map(() => ({ deferred: true }));
     const { repo } = this.deps;
-    let writing = { at: 0, units: 0 };
     let ranUnlocked = false;
     const lockedNow: string[] = [];
-    const started = performance.now();
     // Sessions this node committed last need no lock statement (see lastCommitted); the others are locked in one.
     const trusted = new Map<string, Loaded>();
     for (const u of units) {
@@ -411,10 +409,9 @@ export class CommandPipeline {
       const loaded = await this.loadMany(q, locked);
       for (const [sessionId, heads] of trusted) loaded.set(sessionId, heads);
       const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
-      let staged = 0;
+      const staging = performance.now();
       for (const [i, unit] of units.entries()) {
-        if (i > 0 && performance.now() - started + i * this.writeMsPerUnit >= BATCH_BUDGET_MS) break;
-        staged = i + 1;
+        if (i > 0 && performance.now() - staging >= BATCH_BUDGET_MS) break;
         try {
           const value = await unit.work({
             ...ctx,
@@ -434,7 +431,6 @@ export class CommandPipeline {
           outcomes[i] = { ok: false, error: err };
         }
       }
-      writing = { at: performance.now(), units: staged };
       // The notices go into the same statement, with ids made here.
       await repo.writeBatch(q, ctx.writes, (stmt) => {
         const { notices } = this.deps;
@@ -465,10 +461,6 @@ export class CommandPipeline {
       throw err;
     }
     for (const key of lockedNow) this.mustLock.delete(key);
-    if (writing.units >= 10) {
-      const perUnit = (performance.now() - writing.at) / writing.units;
-      this.writeMsPerUnit = Math.min(5, Math.max(0.05, 0.7 * this.writeMsPerUnit + 0.3 * perUnit));
-    }
     const committed = outcomes.flatMap((o) => ("ok" in o && o.ok ? o.value.committed : []));
     const idle = outcomes.flatMap((o) => ("ok" in o && o.ok && o.value.idle ? [o.value.idle] : []));
     // The next batch must find the committed states in the cache: at once.
