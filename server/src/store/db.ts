@@ -1,4 +1,4 @@
-// One database interface over PGlite (embedded, in-process) and PostgreSQL (pg Pool), so the same
+// One database interface over PGlite (embedded, in a thread of its own) and PostgreSQL (pg Pool), so the same
 // SQL, migrations and tests run on both. Parameters are always $1-style.
 import { mkdirSync } from "node:fs";
 import pg from "pg";

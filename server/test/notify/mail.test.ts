@@ -95,20 +95,25 @@ function headerLine(m: ParsedMail, name: string): string | undefined {
 
 const everything = everythingIn;
 
+/** A mail channel sending to the test's SMTP peer, on the given clock. */
+function channelToPeer(now: () => number): MailChannel {
+  return createMailChannel({
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    from: "Backchannel <no-reply@backchannel.test>",
+    dataDir: "/nonexistent-never-used",
+    publicUrl: PUBLIC_URL,
+    unsubscribe: tokens,
+    now,
+  });
+}
+
 beforeAll(async () => {
   dealSession = sessionWithDeal();
   step2Session = Scenario.inStep2({}, { seed: 3 }).s;
   peer = await startSmtpPeer();
   received = peer.received;
   port = peer.port;
-  mail = createMailChannel({
-    smtpUrl: `smtp://127.0.0.1:${port}`,
-    from: "Backchannel <no-reply@backchannel.test>",
-    dataDir: "/nonexistent-never-used",
-    publicUrl: PUBLIC_URL,
-    unsubscribe: tokens,
-    now: () => T0 + 3 * 24 * 3600_000,
-  });
+  mail = channelToPeer(() => T0 + 3 * 24 * 3600_000);
 });
 
 afterAll(async () => {
@@ -255,14 +260,7 @@ describe("mail over SMTP", () => {
   it("a deal's members share one rendered PDF; another deal gets its own", async () => {
     // A clock that moves on at every reading: a PDF rendered for each mail would carry a different creation date.
     let clock = T0 + 3 * 24 * 3600_000;
-    const moving = createMailChannel({
-      smtpUrl: `smtp://127.0.0.1:${port}`,
-      from: "Backchannel <no-reply@backchannel.test>",
-      dataDir: "/nonexistent-never-used",
-      publicUrl: PUBLIC_URL,
-      unsubscribe: tokens,
-      now: () => (clock += 1000),
-    });
+    const moving = channelToPeer(() => (clock += 1000));
     const pdfOf = async (n: PendingNotice, session: SessionState) => {
       const before = received.length;
       expect(await moving.send(n, session)).toBe("sent");
