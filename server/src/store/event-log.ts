@@ -1,8 +1,8 @@
 // The per-session event log: append-only, hash-chained, with confidential fields sealed before
 // anything touches SQL. Rows hold ciphertext only; the chain covers ciphertext, never a number.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical-json";
-import { decryptValue, encryptValue } from "./crypto";
+import { decryptValue, encryptValue, randomPooled } from "./crypto";
 import type { Queryable } from "./db";
 import { CteStatement } from "./sql";
 
@@ -205,7 +205,7 @@ export function sealPayload(
   out[SALT_FIELD] = {
     $sealed: encryptValue(
       dataKey,
-      randomBytes(16).toString("base64"),
+      randomPooled(16).toString("base64"),
       sealedFieldAad(ev.sessionId, ev.version, SALT_FIELD),
     ),
   };

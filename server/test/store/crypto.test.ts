@@ -8,6 +8,7 @@ import {
   loadOrCreateMasterKey,
   MASTER_KEY_FILE,
   newDataKey,
+  randomPooled,
   unwrapKey,
   wrapKey,
 } from "../../src/store/crypto";
@@ -176,5 +177,29 @@ describe("loadOrCreateMasterKey", () => {
     const logs: string[] = [];
     loadOrCreateMasterKey({ dataDir, log: (m) => logs.push(m) });
     expect(logs.join("\n")).toMatch(/readable by other users \(mode 644\)/);
+  });
+});
+
+describe("randomPooled", () => {
+  it("never hands out the same bytes twice, across many refills of its block", () => {
+    const seen = new Set<string>();
+    let total = 0;
+    // 12-byte IVs, 16-byte salts and odd sizes, over ~10 blocks: a slice served twice, or a block not refilled,
+    // shows as a repeat.
+    for (let i = 0; total < 40_000; i++) {
+      const size = [12, 16, 1, 33][i % 4] as number;
+      const bytes = randomPooled(size);
+      expect(bytes.length).toBe(size);
+      total += size;
+      if (size >= 12) {
+        const hex = bytes.toString("hex");
+        expect(seen.has(hex)).toBe(false);
+        seen.add(hex);
+      }
+    }
+  });
+
+  it("serves sizes beyond its block", () => {
+    expect(randomPooled(10_000).length).toBe(10_000);
   });
 });
