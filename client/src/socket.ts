@@ -78,12 +78,15 @@ function ensureSocket(): AppSocket {
     } else if (err.data?.code && isSignedOutCode(err.data.code)) for (const l of listeners) l.authExpired();
     else for (const l of listeners) l.connection(false, false);
   });
-  s.on("session:event", (raw: unknown) => {
-    // A push this page cannot read (an event type from a newer server) is ignored, as protocol.md section 8 asks:
-    // the next sync or snapshot brings its effect. Nothing of it is logged.
-    const parsed = sessionEventPushSchema.safeParse(raw);
-    if (!parsed.success) return;
-    for (const l of listeners) l.push(parsed.data);
+  s.on("session:event", (...raws: unknown[]) => {
+    // One message carries a commit's pushes to this room, in stream order. A push this page cannot read (an event
+    // type from a newer server) is ignored, as protocol.md section 8 asks: the next sync or snapshot brings its effect.
+    // Nothing of it is logged.
+    for (const raw of raws) {
+      const parsed = sessionEventPushSchema.safeParse(raw);
+      if (!parsed.success) continue;
+      for (const l of listeners) l.push(parsed.data);
+    }
   });
   s.on("session:presence", (push: PresencePush) => {
     for (const l of listeners) l.presence(push);

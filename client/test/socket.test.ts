@@ -97,4 +97,22 @@ describe("the socket", () => {
     push?.({ ...good, event: { ...good.event, amount: 5_000_000 } });
     expect(seen.pushes).toEqual([good]);
   });
+
+  it("passes on each push of a message that carries several (one commit's), in order, dropping only a refused one", () => {
+    const seen = listen();
+    const push = fake.handlers.get("session:event");
+    const at = (version: number, type: string) => ({
+      sessionId: SESSION_ID,
+      version,
+      event: { type, at: 1 },
+    });
+    const closed = { ...at(4, "Step2Closed"), event: { type: "Step2Closed", at: 1, deal: false } };
+    const opened = {
+      ...at(5, "Step3Opened"),
+      head: head(5),
+      event: { type: "Step3Opened", at: 1, closesAt: 2 },
+    };
+    push?.(closed, at(5, "FromTheFuture"), opened);
+    expect(seen.pushes).toEqual([closed, opened]);
+  });
 });

@@ -37,7 +37,8 @@ export {
 } from "./engine/commands";
 export { broadcastEventSchema, visibleEventSchema } from "./events";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: a `session:event` message carries all of one commit's pushes to the room (1: one push per message). */
+export const PROTOCOL_VERSION = 2;
 
 export const sessionIdSchema = z.uuid({ error: "The session id must be a UUID" });
 
@@ -303,8 +304,11 @@ export interface ClientToServerEvents {
 }
 
 export interface ServerToClientEvents {
-  /** A change, redacted for the room and stripped by forBroadcast: never a confidential amount. */
-  "session:event": (push: SessionEventPush) => void;
+  /**
+   * Changes, redacted for the room and stripped by forBroadcast: never a confidential amount. One message per commit
+   * and room: its arguments are that commit's pushes to the room, in stream order (one or more).
+   */
+  "session:event": (...pushes: SessionEventPush[]) => void;
   "session:presence": (push: PresencePush) => void;
   /** Sent just before the server disconnects a socket whose token expired. */
   "auth:expired": (push: AuthExpiredPush) => void;

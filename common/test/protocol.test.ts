@@ -208,7 +208,7 @@ describe("socket payloads", () => {
     expect(clientEventSchemas["session:leave"].safeParse({ sessionId: SESSION_ID }).success).toBe(true);
     expect(clientEventSchemas.command.safeParse(goodCommand).success).toBe(true);
     expect(clientEventSchemas.sync.safeParse({ sessionId: SESSION_ID, sinceVersion: 0 }).success).toBe(true);
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it("refuses a session id that is not a UUID, and extra fields", () => {

@@ -93,10 +93,13 @@ class Participant {
   async open(sessionId) {
     this.sessionId = sessionId;
     this.pending = Promise.resolve();
-    this.socket.on("session:event", (push) => {
-      if (push.sessionId !== sessionId) return;
-      // One push at a time, so a sync answer and later pushes cannot interleave.
-      this.pending = this.pending.then(() => this.receive(push)).catch((err) => fail(err.message));
+    // One message carries a commit's pushes, in order (protocol.md section 5).
+    this.socket.on("session:event", (...pushes) => {
+      for (const push of pushes) {
+        if (push.sessionId !== sessionId) continue;
+        // One push at a time, so a sync answer and later pushes cannot interleave.
+        this.pending = this.pending.then(() => this.receive(push)).catch((err) => fail(err.message));
+      }
     });
     const ack = await this.emit("session:open", { sessionId });
     this.version = Math.max(this.version, ack.version);

@@ -100,7 +100,9 @@ export class Connection {
     readonly account: Account,
     readonly socket: Socket,
   ) {
-    socket.on("session:event", (push: SessionPush) => this.arrivals.record(push));
+    socket.on("session:event", (...pushes: SessionPush[]) => {
+      for (const push of pushes) this.arrivals.record(push);
+    });
     socket.on("disconnect", (reason) => {
       if (reason !== "io client disconnect") this.dropped = reason;
     });

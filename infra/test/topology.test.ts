@@ -155,7 +155,7 @@ if (missing.length > 0) {
       opts: { transports: Array<"websocket" | "polling">; cookie?: boolean },
     ): Promise<{ socket: Socket; events: Array<{ type: string }> }> {
       const socket = io(topology.url, {
-        auth: { token: who.token, protocol: 1 },
+        auth: { token: who.token, protocol: 2 },
         transports: opts.transports,
         reconnection: false,
         forceNew: true,
@@ -164,7 +164,9 @@ if (missing.length > 0) {
       });
       sockets.push(socket);
       const events: Array<{ type: string }> = [];
-      socket.on("session:event", (p: { event: { type: string } }) => events.push(p.event));
+      socket.on("session:event", (...pushes: Array<{ event: { type: string } }>) =>
+        events.push(...pushes.map((p) => p.event)),
+      );
       await new Promise<void>((resolve, reject) => {
         socket.once("connect", () => resolve());
         socket.once("connect_error", (e) => reject(e));

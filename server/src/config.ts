@@ -68,6 +68,8 @@ export interface Config {
   metricsToken?: string;
   /** how often a worker re-arms deadlines that are overdue in the database (a trigger lost after its retries) */
   deadlineSweepMs: number;
+  /** committed session states a node keeps in memory (sessions/state-cache.ts) */
+  stateCacheSessions: number;
   /** SMTP server URL (smtp:// or smtps://, credentials inside); absent: mail is written to <dataDir>/outbox */
   smtpUrl?: string;
   /** the From of every mail: "Backchannel <no-reply@example.com>" */
@@ -318,6 +320,7 @@ const schema = z.object({
     })
     .optional(),
   DEADLINE_SWEEP_MS: wholeNumber(100, 3_600_000).default(30_000),
+  STATE_CACHE_SESSIONS: wholeNumber(100, 1_000_000).default(10_000),
   SMTP_URL: url(["smtp:", "smtps:"], "smtps://user:password@mail.example.com:465").optional(),
   MAIL_FROM: z.string().max(300).default("Backchannel <no-reply@localhost>"),
   VAPID_PUBLIC_KEY: z
@@ -433,6 +436,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsHost: v.METRICS_HOST,
     metricsToken: v.METRICS_TOKEN,
     deadlineSweepMs: v.DEADLINE_SWEEP_MS,
+    stateCacheSessions: v.STATE_CACHE_SESSIONS,
     smtpUrl: v.SMTP_URL,
     mailFrom: v.MAIL_FROM,
     vapidPublicKey: v.VAPID_PUBLIC_KEY,

@@ -116,13 +116,15 @@ export class Participant {
   async connect(url = this.baseUrl): Promise<Socket> {
     this.socket?.disconnect();
     const socket = io(url, {
-      auth: { token: this.token, protocol: 1 },
+      auth: { token: this.token, protocol: 2 },
       transports: ["websocket"],
       reconnection: false,
       forceNew: true,
       extraHeaders: this.headers,
     });
-    socket.on("session:event", (p: { sessionId: string; event: SessionEvent }) => this.events.push(p));
+    socket.on("session:event", (...pushes: Array<{ sessionId: string; event: SessionEvent }>) =>
+      this.events.push(...pushes),
+    );
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", () => resolve());
       socket.once("connect_error", (e) => reject(e));

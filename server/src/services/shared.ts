@@ -218,12 +218,18 @@ export async function openShared(
     signer,
     evictions,
     scheduler,
-    publisher: createSocketPublisher(io, signer, () => metrics.dealsTotal.inc(), log),
+    publisher: createSocketPublisher(io, signer, {
+      onDeal: () => metrics.dealsTotal.inc(),
+      log,
+      // One node sees every socket: its empty rooms get nothing. Through the Redis adapter, other nodes' are unknown.
+      ...(config.redisUrl ? {} : { occupied: occupiedRooms(io) }),
+    }),
     notices: notifications,
     metrics,
     log,
     random: secureRandom(),
     now: opts.now,
+    cachedStates: config.stateCacheSessions,
   });
   sessionsRef = sessions;
 
@@ -330,4 +336,10 @@ async function listenForMetrics(config: Config, metrics: Metrics): Promise<Metri
       `cannot serve metrics on ${config.metricsHost} port ${config.metricsPort} (${reason}): set METRICS_PORT to a free port, or METRICS_PORT=off`,
     );
   }
+}
+
+/** Whether a room has a socket on this node: the default adapter's own map (it drops a room as its last socket leaves). */
+function occupiedRooms(io: IoServer): (room: string) => boolean {
+  const { rooms } = io.of("/").adapter;
+  return (room) => rooms.has(room);
 }

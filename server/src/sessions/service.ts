@@ -14,11 +14,12 @@ export type { Actor, Committed, Publisher, ServiceCommand } from "./commands";
 const SYNC_EVENT_LIMIT = 500;
 
 /**
- * How many committed session states a node keeps in memory. Past it a command replays the session's whole log (the
- * bench measured CPU per command 4.0 -> 5.9-8.8 ms at 1,000 live sessions with 500); a state is a few KiB to tens of
- * KiB (long terms, many messages), so 2,000 cost tens of MiB.
+ * How many committed session states a node keeps in memory, unless told (STATE_CACHE_SESSIONS). Past it a command or
+ * a deadline replays the session's whole log: the bench measured CPU per command 4.0 -> 5.9-8.8 ms at 1,000 live
+ * sessions with 500, and a burst of 10,000 deadlines replayed the 8,000 sessions a cache of 2,000 had dropped. A
+ * state is a few KiB to tens of KiB (long terms, many messages), so 10,000 cost tens to a few hundred MiB.
  */
-const CACHED_STATES = 2_000;
+export const CACHED_STATES = 10_000;
 
 /** The pipeline's parts (scheduler, publisher, evictions, log, metrics, random) and what the module builds on. */
 export interface SessionServiceDeps extends Omit<CommandPipelineDeps, "repo" | "cache" | "now"> {
@@ -27,6 +28,8 @@ export interface SessionServiceDeps extends Omit<CommandPipelineDeps, "repo" | "
   /** signs the stream heads parties receive */
   signer: HeadSigner;
   now?: () => number;
+  /** session states kept in memory (default CACHED_STATES) */
+  cachedStates?: number;
 }
 
 export class SessionService {
@@ -34,9 +37,10 @@ export class SessionService {
   readonly commands: CommandPipeline;
   /** every read a member may make, through visibility */
   readonly reads: SessionReads;
-  private readonly cache = new StateCache(CACHED_STATES);
+  private readonly cache: StateCache;
 
   constructor(deps: SessionServiceDeps) {
+    this.cache = new StateCache(deps.cachedStates ?? CACHED_STATES);
     const now = deps.now ?? Date.now;
     const repo = new SessionRepository(deps.db, deps.masterKey);
     deps.evictions?.onEvict((sessionId) => this.cache.delete(sessionId));

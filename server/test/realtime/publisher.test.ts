@@ -10,17 +10,20 @@ import { createHeadSigner, verifyHead } from "../../src/store/signing";
 const signer = createHeadSigner(generateKeyPairSync("ed25519").privateKey);
 const SECRET = 73_400_123;
 
+/** Records each push, and each message (one emit may carry several pushes). */
 function fakeIo() {
   const emitted: Array<{ room: string; event: string; push: unknown }> = [];
+  const messages: Array<{ room: string; pushes: number }> = [];
   const io = {
     to: (room: string) => ({
-      emit: (event: string, push: unknown) => {
-        emitted.push({ room, event, push });
+      emit: (event: string, ...pushes: unknown[]) => {
+        messages.push({ room, pushes: pushes.length });
+        for (const push of pushes) emitted.push({ room, event, push });
         return true;
       },
     }),
   };
-  return { io: io as never, emitted };
+  return { io: io as never, emitted, messages };
 }
 
 function committed(events: SessionEvent[]): Committed {
@@ -67,7 +70,7 @@ describe("the publisher's last guard", () => {
     // A field no schema describes (as a confidential number in an unexpected place would be).
     const bad = { type: "Step2Closed", at: 1, deal: false, leaked: SECRET } as unknown as SessionEvent;
     const good: SessionEvent = { type: "Step3Opened", at: 1, closesAt: 2 };
-    createSocketPublisher(io, signer, undefined, log as never).publish(committed([bad, good]));
+    createSocketPublisher(io, signer, { log: log as never }).publish(committed([bad, good]));
     expect(emitted.map((e) => (e.push as { event: { type: string } }).event.type)).toEqual(["Step3Opened"]);
     expect(lines).toHaveLength(1);
     expect(JSON.stringify(lines)).toContain("Step2Closed");
@@ -91,6 +94,19 @@ describe("the publisher's last guard", () => {
   });
 });
 
+describe("the publisher's messages", () => {
+  it("sends a commit's pushes to one room as one message, in stream order", () => {
+    const { io, emitted, messages } = fakeIo();
+    const events: SessionEvent[] = [
+      { type: "Step2Closed", at: 1, deal: false },
+      { type: "Step3Opened", at: 1, closesAt: 2 },
+    ];
+    createSocketPublisher(io, signer).publish(committed(events));
+    expect(messages).toEqual([{ room: expect.stringMatching(/:claimant$/), pushes: 2 }]);
+    expect(emitted.map((e) => (e.push as { version: number }).version)).toEqual([1, 2]);
+  });
+});
+
 describe("the publisher's heads", () => {
   it("signs one head per stream and commit, on its last push", () => {
     const { io, emitted } = fakeIo();
@@ -104,5 +120,37 @@ describe("the publisher's heads", () => {
     expect(pushes.map((p) => p.version)).toEqual([1, 2, 3]);
     expect(pushes.map((p) => p.head?.position ?? null)).toEqual([null, null, 3]);
     expect(verifyHead(signer.publicKeyPem, pushes[2]?.head as never)).toBe(true);
+  });
+});
+
+describe("rooms nobody is in", () => {
+  const events: SessionEvent[] = [
+    { type: "Step2Closed", at: 1, deal: false },
+    { type: "Step3Opened", at: 1, closesAt: 2 },
+  ];
+
+  it("get nothing, not even a signature, when the node knows its rooms", () => {
+    const { io, emitted } = fakeIo();
+    let signed = 0;
+    const counting = {
+      ...signer,
+      sign: (h: Parameters<typeof signer.sign>[0]) => {
+        signed++;
+        return signer.sign(h);
+      },
+    };
+    const c = committed(events);
+    createSocketPublisher(io, counting, { occupied: () => false }).publish(c);
+    expect(emitted).toHaveLength(0);
+    expect(signed).toBe(0);
+    createSocketPublisher(io, counting, { occupied: (room) => room.endsWith(":claimant") }).publish(c);
+    expect(emitted.map((e) => e.room)).toEqual([`s:${c.sessionId}:claimant`, `s:${c.sessionId}:claimant`]);
+    expect(signed).toBe(1);
+  });
+
+  it("get their pushes when the node cannot know (no occupancy given: a cluster adapter)", () => {
+    const { io, emitted } = fakeIo();
+    createSocketPublisher(io, signer).publish(committed(events));
+    expect(emitted).toHaveLength(2);
   });
 });

@@ -214,7 +214,10 @@ export class Participant {
       forceNew: true,
       extraHeaders: extra.origin ? { origin: extra.origin } : undefined,
     });
-    socket.onAny((name: string, payload: unknown) => this.pushes.push({ at: Date.now(), name, payload }));
+    // A message may carry several payloads (a commit's pushes to one room): each is recorded as a push of its own.
+    socket.onAny((name: string, ...payloads: unknown[]) => {
+      for (const payload of payloads) this.pushes.push({ at: Date.now(), name, payload });
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", () => resolve());
       socket.once("connect_error", (e) => reject(e));
