@@ -35,33 +35,35 @@ reply({ id: 0, rows: [], rowCount: 0 });
 let open: { t: Transaction; finish: (commit: boolean) => void; done: Promise<unknown> } | null = null;
 const ROLLBACK = Symbol("rollback");
 
+async function begin(): Promise<void> {
+  if (open) throw new Error("a transaction is already open on the embedded database");
+  let started!: (t: Transaction) => void;
+  const ready = new Promise<Transaction>((resolve) => {
+    started = resolve;
+  });
+  let finish!: (commit: boolean) => void;
+  const done = pglite.transaction(async (t) => {
+    const end = new Promise<void>((resolve, reject) => {
+      finish = (commit) => (commit ? resolve() : reject(ROLLBACK));
+    });
+    started(t);
+    await end;
+  });
+  // A BEGIN that failed ends `done` before `ready`: either way the request is answered.
+  const t = await Promise.race([ready, done.then(() => null)]);
+  if (!t) throw new Error("the embedded database could not begin a transaction");
+  open = { t, finish, done };
+}
+
 async function run(req: ThreadRequest): Promise<ThreadReply> {
   const { id } = req;
   switch (req.op) {
     case "query": {
+      // A transaction's first statement opens it: one message instead of two.
+      if (req.begin) await begin();
       const res = await (open?.t ?? pglite).query(req.sql, req.params);
       // affectedRows counts INSERT/UPDATE/DELETE; a SELECT reports its row count like pg does.
       return { id, rows: res.rows, rowCount: res.affectedRows || res.rows.length };
-    }
-    case "begin": {
-      if (open) throw new Error("a transaction is already open on the embedded database");
-      let started!: (t: Transaction) => void;
-      const ready = new Promise<Transaction>((resolve) => {
-        started = resolve;
-      });
-      let finish!: (commit: boolean) => void;
-      const done = pglite.transaction(async (t) => {
-        const end = new Promise<void>((resolve, reject) => {
-          finish = (commit) => (commit ? resolve() : reject(ROLLBACK));
-        });
-        started(t);
-        await end;
-      });
-      // A BEGIN that failed ends `done` before `ready`: either way this request is answered.
-      const t = await Promise.race([ready, done.then(() => null)]);
-      if (!t) throw new Error("the embedded database could not begin a transaction");
-      open = { t, finish, done };
-      return { id, rows: [], rowCount: 0 };
     }
     case "commit":
     case "rollback": {

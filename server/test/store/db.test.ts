@@ -104,6 +104,36 @@ describeBackends("Db", ({ backend, db }) => {
     expect((await db().query("SELECT * FROM users")).rowCount).toBe(1);
   });
 
+  it("rolls back when the first statement fails (PGlite opens the transaction with it), and stays usable", async () => {
+    await expect(
+      db().tx(async (q) => {
+        await q.query("SELECT * FROM no_such_table");
+      }),
+    ).rejects.toThrow(/no_such_table/);
+    // A transaction whose first statement failed and was caught goes on in that same (aborted) transaction.
+    await expect(
+      db().tx(async (q) => {
+        await q.query("SELECT * FROM no_such_table").catch(() => {});
+        await createUser(q);
+      }),
+    ).rejects.toThrow(/aborted/);
+    expect((await db().query("SELECT * FROM users")).rows).toEqual([]);
+    await db().tx((q) => createUser(q));
+    expect((await db().query("SELECT * FROM users")).rowCount).toBe(1);
+  });
+
+  it("answers a transaction that sent no statement, whether it returns or throws", async () => {
+    expect(await db().tx(async () => 42)).toBe(42);
+    const failure = new Error("nothing to do");
+    await expect(
+      db().tx(async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    await db().tx((q) => createUser(q));
+    expect((await db().query("SELECT * FROM users")).rowCount).toBe(1);
+  });
+
   it("runs concurrent transactions without interleaving their writes", async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, (_, i) =>
