@@ -92,6 +92,8 @@ export async function startChild(
       "--expose-gc",
       // BENCH_CPU_PROF=<dir>: each server under test writes a V8 CPU profile there when it stops.
       ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      // BENCH_NODE_FLAGS="--flag ...": more flags for each server under test (trying a V8 setting, say).
+      ...(process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean),
       await compiledChild(),
     ],
     {
