@@ -401,6 +401,12 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
   // The guarded UPDATE takes the row lock (the caller usually holds it already), so a racing appender finds the
   // version moved on; checking chain_hash too catches a caller holding a stale head. A stale stream head needs no
   // check of its own: its entries would reuse a stream position, which the entries' primary key refuses.
+  // Its rows go in id order, the lock statement's order (repository.ts, lockBatch): where the caller holds no lock,
+  // the UPDATE takes them, and two nodes' batches holding the same sessions then wait for each other in one order
+  // instead of deadlocking (test/store/lock-order.test.ts).
+  const byId = [...appends].sort((a, b) =>
+    a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0,
+  );
   stmt.with(
     "appended",
     `UPDATE sessions AS s
@@ -409,7 +415,7 @@ export function addAppends(stmt: CteStatement, appends: readonly StagedAppend[])
             wrapped_key = CASE WHEN v.destroy THEN NULL ELSE s.wrapped_key END,
             key_destroyed_at = CASE WHEN v.destroy THEN coalesce(s.key_destroyed_at, now()) ELSE s.key_destroyed_at END
        FROM (${stmt.rows(
-         appends.map((a) => [
+         byId.map((a) => [
            a.sessionId,
            a.expectedVersion,
            a.version,
