@@ -6,7 +6,9 @@ import { inflateSync } from "node:zlib";
 export function pdfText(bytes: Uint8Array): string {
   const raw = Buffer.from(bytes).toString("latin1");
   const out: string[] = [];
-  const streams = /stream\r?\n([\s\S]*?)\r?\nendstream/g;
+  // The data runs to the "\n" before "endstream": a "\r" just before it may be the compressed data's own last byte
+  // (1 stream in 256), and inflate ignores one that is not.
+  const streams = /stream\r?\n([\s\S]*?)\nendstream/g;
   for (let m = streams.exec(raw); m; m = streams.exec(raw)) {
     const data = Buffer.from(m[1] as string, "latin1");
     let content: string;
