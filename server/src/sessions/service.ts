@@ -19,7 +19,7 @@ const SYNC_EVENT_LIMIT = 500;
  * sessions with 500, and a burst of 10,000 deadlines replayed the 8,000 sessions a cache of 2,000 had dropped. A
  * state is a few KiB to tens of KiB (long terms, many messages), so 10,000 cost tens to a few hundred MiB.
  */
-export const CACHED_STATES = 10_000;
+const CACHED_STATES = 10_000;
 
 /** The pipeline's parts (scheduler, publisher, evictions, log, metrics, random) and what the module builds on. */
 export interface SessionServiceDeps extends Omit<CommandPipelineDeps, "repo" | "cache" | "now"> {
