@@ -18,6 +18,8 @@ export interface DeadlineBurst {
   sessions: number;
   /** last due time - first due time, ms */
   dueSpreadMs: number;
+  /** each session's due time - the first due time, ms (the floor is run on the same offsets) */
+  dueOffsets: number[];
   /** Step2Closed's time (when the server ran the tick) - due, ms, per session */
   fired: number[];
   /** the result push reached the session's socket - due, ms, per session */
@@ -102,6 +104,7 @@ export async function runDeadlineBurst(
   const out: DeadlineBurst = {
     sessions: 0,
     dueSpreadMs: Number.NaN,
+    dueOffsets: [],
     fired: [],
     received: [],
     missing: 0,
@@ -153,6 +156,7 @@ export async function runDeadlineBurst(
     out.dueSpreadMs = Math.max(...dues) - Math.min(...dues);
     const first = Math.min(...dues);
     const last = Math.max(...dues);
+    out.dueOffsets = dues.map((d) => d - first);
 
     // Listen for every result, then poll /healthz from a second before the burst until the last result.
     const waits = armed.map((a) =>

@@ -21,7 +21,7 @@ import { type RoundTrips, runBaseline } from "./baseline";
 import { hardNofileLimit, startChild } from "./child";
 import { type DeadlineBurst, runDeadlineBurst } from "./deadlines";
 import { type DealsAtScale, runDealsAtScale } from "./deals";
-import { type FloorSamples, runFloor } from "./floor";
+import { type DeadlineFloor, type FloorSamples, runDeadlineFloor, runFloor } from "./floor";
 import { type IdleScale, runIdleSockets } from "./idle";
 import { cdfSvg, type Series } from "./plot";
 import { type Row, renderMarkdown, renderTable, row, type Section, skipped } from "./report";
@@ -377,11 +377,28 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
               progress,
             }),
           );
+          // The floor on the same database and the same due offsets, once the server under test is idle again.
+          const floorBurst =
+            burst && burst.dueOffsets.length > 0
+              ? await step(`the burst's floor on ${name}: ${burst.dueOffsets.length} bare deadlines`, () =>
+                  runDeadlineFloor({
+                    databaseUrl: backend?.env.DATABASE_URL,
+                    dueOffsets: burst.dueOffsets,
+                    nofile: server.nofile,
+                    waitMs: PARAMS.deadlineWaitMs,
+                  }),
+                )
+              : null;
           if (burst) {
             errors.push(...burst.errors.map((e) => `${name}: ${e}`));
+            if (floorBurst && floorBurst.missing > 0)
+              errors.push(`${name}: the burst's floor: ${floorBurst.missing} push(es) never arrived`);
             raws[`deadlines_${plan.key}`] = burst;
+            if (floorBurst) raws[`deadlines_floor_${plan.key}`] = floorBurst;
             plot.push({ label: `deadline result push lateness (${scheduler})`, samples: burst.received });
-            sections.push({ title, rows: deadlineRows(burst) });
+            if (floorBurst)
+              plot.push({ label: `deadline floor push lateness (${name})`, samples: floorBurst.received });
+            sections.push({ title, rows: deadlineRows(burst, floorBurst) });
           }
         }
       }
@@ -573,7 +590,7 @@ function dealRows(d: DealsAtScale, targetP99: number): Row[] {
   ];
 }
 
-function deadlineRows(b: DeadlineBurst): Row[] {
+function deadlineRows(b: DeadlineBurst, floor: DeadlineFloor | null): Row[] {
   const rows: Row[] = [
     row({
       metric: `deadlines due (spread of due times ${b.dueSpreadMs} ms)`,
@@ -582,10 +599,38 @@ function deadlineRows(b: DeadlineBurst): Row[] {
       note: `setup ${(b.setupMs / 1000).toFixed(0)} s`,
     }),
   ];
+  const floorOf = (samples: number[] | undefined, stat: "p50" | "p99" | "max") => ({
+    value: samples && samples.length > 0 ? p(samples, stat) : null,
+    label: "floor",
+  });
   for (const stat of ["p50", "p99", "max"] as const)
-    rows.push(row({ metric: `fired late (event time - due), ${stat}`, value: p(b.fired, stat), unit: "ms" }));
+    rows.push(
+      row({
+        metric: `fired late (event time - due), ${stat}`,
+        value: p(b.fired, stat),
+        unit: "ms",
+        reference: floorOf(floor?.fired, stat),
+        ...(stat === "p99" ? { target: { text: "<= 1000 ms", met: atMost(1000) } } : {}),
+      }),
+    );
   for (const stat of ["p50", "p99", "max"] as const)
-    rows.push(row({ metric: `result push received late, ${stat}`, value: p(b.received, stat), unit: "ms" }));
+    rows.push(
+      row({
+        metric: `result push received late, ${stat}`,
+        value: p(b.received, stat),
+        unit: "ms",
+        reference: floorOf(floor?.received, stat),
+      }),
+    );
+  if (floor)
+    rows.push(
+      row({
+        metric: "  floor: a timer, a row group-committed (100 a batch), one push each; received p99",
+        value: p(floor.received, "p99"),
+        unit: "ms",
+        note: `${floor.sessions} sockets, same due offsets, same database; fired p99 ${p(floor.fired, "p99").toFixed(0)} ms, ${floor.missing} missing`,
+      }),
+    );
   rows.push(
     row({
       metric: "sessions whose socket missed the result push",

@@ -6,7 +6,10 @@
 //                the room (the yardstick for acks, pushes and memory per socket)
 //   floor        the bare server whose `command` first runs the floor's durable commit (lock one row, insert one
 //                ~300-byte row, update the locked row) on BENCH_FLOOR_DATABASE_URL or a PGlite BENCH_FLOOR_DATA_DIR,
-//                through the server's own openDb (so PGlite commits are exactly as durable as the server's)
+//                through the server's own openDb (so PGlite commits are exactly as durable as the server's); and
+//                `arm`, the deadline burst's floor: one timer per socket, and at its due time one ~300-byte row per
+//                deadline stored in group commits of up to 100 (one transaction each), and only then one push to the
+//                socket's own room
 // The parent talks to it over the IPC channel: {op:"usage"} answers memory and CPU (after a full GC when asked),
 // {op:"close"} stops it. It exits by itself when the parent goes away.
 import { createServer } from "node:http";
@@ -80,7 +83,42 @@ async function startBare(db?: Db): Promise<string> {
         event: { type: "NumberSet", side: payload?.side ?? "claimant", by: socket.id, at: Date.now() },
       });
     });
+    socket.on("arm", async (payload: { dueAt: number }, ack: (r: unknown) => void) => {
+      const room = `d:${socket.id}`;
+      await socket.join(room);
+      const { dueAt } = payload;
+      setTimeout(
+        () => {
+          due.push({ room, dueAt });
+          void fireDue();
+        },
+        Math.max(0, dueAt - Date.now()),
+      );
+      ack({ ok: true });
+    });
   });
+  // The burst's floor: what is due is stored in one transaction per FLOOR_BATCH deadlines (the server's own
+  // BATCH_MAX), one batch at a time, and each deadline's room hears of it once its batch has committed.
+  const due: Array<{ room: string; dueAt: number }> = [];
+  let firing = false;
+  const fireDue = async () => {
+    if (firing) return;
+    firing = true;
+    try {
+      while (due.length > 0) {
+        const batch = due.splice(0, FLOOR_BATCH);
+        if (db) await floorBatchCommit?.(db, batch.length, body);
+        const at = Date.now();
+        for (const d of batch) io.to(d.room).emit("fired", { dueAt: d.dueAt, at, body });
+        // A loop turn between batches, as the server gives its sockets and health checks.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      serverLog.errors.push(`floor burst: ${String(err)}`);
+    } finally {
+      firing = false;
+    }
+  };
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   sockets = () => io.engine.clientsCount;
   close = async () => {
@@ -93,6 +131,8 @@ async function startBare(db?: Db): Promise<string> {
 
 // Loaded only by the modes that use them, so the bare server's memory holds Socket.IO and nothing else.
 let floorCommit: ((db: Db, body: string) => Promise<void>) | undefined;
+let floorBatchCommit: ((db: Db, rows: number, body: string) => Promise<void>) | undefined;
+const FLOOR_BATCH = 100;
 
 async function startBackchannel(): Promise<string> {
   const { loadConfig } = await import("../../server/src/config");
@@ -154,6 +194,7 @@ try {
     const { openDb } = await import("../../server/src/store/db");
     const floor = await import("./floor");
     floorCommit = floor.floorCommit;
+    floorBatchCommit = floor.floorBatchCommit;
     const databaseUrl = process.env.BENCH_FLOOR_DATABASE_URL || undefined;
     const db = await openDb(databaseUrl ? { databaseUrl } : { dataDir: process.env.BENCH_FLOOR_DATA_DIR });
     await floor.prepareFloorTables(db);
