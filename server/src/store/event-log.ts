@@ -1,6 +1,6 @@
 // The per-session event log: append-only, hash-chained, with confidential fields sealed before
 // anything touches SQL. Rows hold ciphertext only; the chain covers ciphertext, never a number.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { canonicalJson } from "./canonical-json";
 import { decryptValue, encryptValue, randomPooled } from "./crypto";
 import type { Queryable } from "./db";
@@ -94,26 +94,55 @@ export function streamContent(e: EventContent, stream: StreamName, position: num
  * Every event's ciphertexts include a random salt, so the commitment cannot be guessed either.
  */
 export function streamDigest(content: StreamContent, sealed: string, anchor: string): string {
-  return sha256Hex(`${sha256Hex(canonicalJson(content))}.${sealed}.${anchor}`);
+  return streamDigestOfJson(canonicalJson(content), sealed, anchor);
+}
+
+function streamDigestOfJson(contentJson: string, sealed: string, anchor: string): string {
+  return sha256Hex(`${sha256Hex(contentJson)}.${sealed}.${anchor}`);
 }
 
 /** What a stream entry shows of an event's ciphertexts: sha256 of "backchannel-sealed/1:" + their hash. */
 export function sealedCommitmentOf(payload: Record<string, unknown>): string {
-  const { ciphertexts } = splitSealedPayload(payload);
-  const sealedHash = Object.keys(ciphertexts).length === 0 ? "" : sha256Hex(canonicalJson(ciphertexts));
+  return commitmentOfSealedHash(sealedHashOf(splitSealedPayload(payload).ciphertexts));
+}
+
+function commitmentOfSealedHash(sealedHash: string): string {
   return sha256Hex(`backchannel-sealed/1:${sealedHash}`);
 }
 
-/** Numbers one stored event into the given streams, advancing `heads` in place. */
+/** The hash of an event's ciphertexts ("" when it has none): part of its digest, and what its commitment covers. */
+function sealedHashOf(ciphertexts: Record<string, string>): string {
+  return Object.keys(ciphertexts).length === 0 ? "" : sha256Hex(canonicalJson(ciphertexts));
+}
+
+/**
+ * canonicalJson(streamContent(e, stream, position)) for each of an event's streams, with the parts every stream
+ * shares encoded once (the keys in canonical order; event-log.test.ts holds it to canonicalJson's output).
+ */
+function streamContentJson(e: EventContent, publicPayload: Record<string, unknown>) {
+  const before = `{"actor":${canonicalJson(e.actor)},"at":${canonicalJson(e.at)},"payload":${canonicalJson(publicPayload)},"position":`;
+  const after = `,"sessionId":${canonicalJson(e.sessionId)},"stream":`;
+  const type = `,"type":${canonicalJson(e.type)}}`;
+  return (stream: StreamName, position: number) =>
+    `${before}${canonicalJson(position)}${after}${canonicalJson(stream)}${type}`;
+}
+
+/**
+ * Numbers one stored event into the given streams, advancing `heads` in place. `sealedHash`: the event's, when the
+ * caller has it already (from eventDigest).
+ */
 export function advanceStreams(
   heads: StreamHeads,
   stored: StoredEvent,
   streams: readonly StreamName[],
+  sealedHash?: string,
 ): StreamEntry[] {
-  const sealed = sealedCommitmentOf(stored.payload);
+  const { publicPayload, ciphertexts } = splitSealedPayload(stored.payload);
+  const sealed = commitmentOfSealedHash(sealedHash ?? sealedHashOf(ciphertexts));
+  const content = streamContentJson(stored, publicPayload);
   return streams.map((stream) => {
     const position = heads[stream].position + 1;
-    const digest = streamDigest(streamContent(stored, stream, position), sealed, stored.chainHash);
+    const digest = streamDigestOfJson(content(stream, position), sealed, stored.chainHash);
     const head = chainHash(heads[stream].head, digest);
     heads[stream] = { position, head };
     return { stream, position, digest, head };
@@ -256,7 +285,8 @@ function splitSealedPayload(payload: Record<string, unknown>): {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
+  // One-shot: no Hash object per call (a burst of deadlines hashes some fifteen times per event).
+  return hash("sha256", text, "hex");
 }
 
 /** An event's identity and payload; in its public content the payload has no sealed field. */
@@ -292,8 +322,7 @@ export function eventDigest(e: {
   payload: Record<string, unknown>;
 }): { digest: string; publicHash: string; sealedHash: string } {
   const publicHash = sha256Hex(canonicalJson(publicContent(e)));
-  const { ciphertexts } = splitSealedPayload(e.payload);
-  const sealedHash = Object.keys(ciphertexts).length === 0 ? "" : sha256Hex(canonicalJson(ciphertexts));
+  const sealedHash = sealedHashOf(splitSealedPayload(e.payload).ciphertexts);
   return { digest: digestFromParts(publicHash, sealedHash), publicHash, sealedHash };
 }
 
@@ -341,7 +370,7 @@ export function stageAppend(
     const payload = JSON.parse(
       canonicalJson(sealPayload({ ...ev, sessionId, version }, dataKey, sealed)),
     ) as Record<string, unknown>;
-    const { digest } = eventDigest({
+    const { digest, sealedHash } = eventDigest({
       sessionId,
       version,
       type: ev.type,
@@ -360,7 +389,7 @@ export function stageAppend(
       digest,
       chainHash: prev,
     };
-    return { ...event, streams: advanceStreams(heads, event, ev.streams) };
+    return { ...event, streams: advanceStreams(heads, event, ev.streams, sealedHash) };
   });
   return {
     sessionId,

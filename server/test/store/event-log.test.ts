@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { expect, it } from "vitest";
 import { unwrapKey } from "../../src/store/crypto";
 import type { Queryable } from "../../src/store/db";
@@ -146,6 +147,35 @@ async function storedEntries(q: Queryable, sessionId: string) {
   );
   return res.rows;
 }
+
+it("gives each stream entry the digest streamContent and streamDigest define, for awkward events (no database)", () => {
+  const dataKey = randomBytes(32);
+  const from: StreamHeads = {
+    claimant: { position: 41, head: "a".repeat(64) },
+    respondent: { position: 0, head: GENESIS_HASH },
+    mediator: { position: 9, head: "b".repeat(64) },
+  };
+  const awkward: Ev[] = [
+    { type: "Note", at: AT, actor: null, payload: {}, streams: ALL },
+    {
+      type: 'Odd "type" \u00fc',
+      at: 0,
+      actor: 'actor "quoted" \u2028',
+      payload: { 'a"b': [-0, 1e21, 1.5e-7, null], ü: { z: true, a: "\u0000" }, gone: undefined },
+      streams: ["mediator", "claimant"],
+    },
+    {
+      type: "BidSet",
+      at: Number.MAX_SAFE_INTEGER,
+      actor: "u",
+      payload: { side: "claimant", amount: SECRET_AMOUNT },
+      streams: ["claimant"],
+    },
+  ];
+  const staged = stageAppend('s-"1"', 7, "c".repeat(64), awkward, dataKey, sealedFields, from);
+  expect(staged.stored.flatMap((e) => e.streams)).toHaveLength(6);
+  expect(expectStreamsChained(staged.stored, from)).toEqual(staged.heads);
+});
 
 describeBackends("event log", ({ db }) => {
   it("appends versions 1..n, chains them from GENESIS and reads them back identically", async () => {
