@@ -9,7 +9,7 @@ import path from "node:path";
 import { io as connect, type Socket } from "socket.io-client";
 import type { Db } from "../../server/src/store/db";
 import { runBaseline } from "./baseline";
-import { startChild } from "./child";
+import { type ChildLog, startChild } from "./child";
 
 export async function floorCommit(db: Db, body: string): Promise<void> {
   await db.tx(async (q) => {
@@ -52,21 +52,31 @@ export async function runFloor(opts: {
   iterations: number;
   warmup: number;
 }): Promise<FloorSamples> {
+  const { value: trips, log } = await withFloorServer(opts, (url) =>
+    runBaseline(url, { sockets: 1, iterations: opts.iterations, warmup: opts.warmup }),
+  );
+  return { ack: trips.ack, commit: log.commitMs.slice(opts.warmup) };
+}
+
+/**
+ * Runs `use` against a floor server (server-child.ts "floor") on PostgreSQL at `databaseUrl`, or else on PGlite in a
+ * fresh temporary folder; the server is closed (and must have logged no error) before the result is returned.
+ */
+async function withFloorServer<T>(
+  opts: { databaseUrl?: string | undefined; nofile?: number },
+  use: (url: string) => Promise<T>,
+): Promise<{ value: T; log: ChildLog }> {
   const dataDir = opts.databaseUrl ? undefined : mkdtempSync(path.join(tmpdir(), "bc-bench-floor-"));
   const env: Record<string, string> = opts.databaseUrl
     ? { BENCH_FLOOR_DATABASE_URL: opts.databaseUrl }
     : { BENCH_FLOOR_DATA_DIR: path.join(dataDir as string, "pglite") };
   try {
-    const child = await startChild("floor", env);
+    const child = await startChild("floor", env, opts.nofile ? { nofile: opts.nofile } : {});
     try {
-      const trips = await runBaseline(child.url, {
-        sockets: 1,
-        iterations: opts.iterations,
-        warmup: opts.warmup,
-      });
+      const value = await use(child.url);
       const log = await child.close();
       if (log.errors.length > 0) throw new Error(log.errors.join("; "));
-      return { ack: trips.ack, commit: log.commitMs.slice(opts.warmup) };
+      return { value, log };
     } finally {
       await child.close();
     }
@@ -96,65 +106,50 @@ export async function runDeadlineFloor(opts: {
   nofile: number;
   waitMs: number;
 }): Promise<DeadlineFloor> {
-  const dataDir = opts.databaseUrl ? undefined : mkdtempSync(path.join(tmpdir(), "bc-bench-floor-"));
-  const env: Record<string, string> = opts.databaseUrl
-    ? { BENCH_FLOOR_DATABASE_URL: opts.databaseUrl }
-    : { BENCH_FLOOR_DATA_DIR: path.join(dataDir as string, "pglite") };
-  const sockets: Socket[] = [];
-  try {
-    const child = await startChild("floor", env, { nofile: opts.nofile });
+  const { value } = await withFloorServer(opts, async (url) => {
+    const sockets: Socket[] = [];
     try {
-      const arrivals: Array<Promise<{ at: number; firedAt: number } | null>> = [];
       // Connected 50 at a time (as the burst's own setup does it, more or less).
       for (let i = 0; i < opts.dueOffsets.length; i += 50) {
         const chunk = opts.dueOffsets.slice(i, i + 50).map(async () => {
-          const socket = connect(child.url, {
-            transports: ["websocket"],
-            reconnection: false,
-            forceNew: true,
-          });
+          const socket = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
           sockets.push(socket);
           await new Promise<void>((resolve, reject) => {
             socket.once("connect", () => resolve());
             socket.once("connect_error", reject);
           });
-          return socket;
         });
         await Promise.all(chunk);
       }
       const first = Date.now() + 3_000;
       const last = first + Math.max(0, ...opts.dueOffsets);
-      const out: DeadlineFloor = { sessions: sockets.length, fired: [], received: [], missing: 0 };
+      const arrivals = sockets.map((socket, i) => {
+        const dueAt = first + (opts.dueOffsets[i] as number);
+        return new Promise<{ received: number; fired: number } | null>((resolve) => {
+          const timer = setTimeout(() => resolve(null), last - Date.now() + opts.waitMs);
+          socket.once("fired", (push: { dueAt: number; at: number }) => {
+            clearTimeout(timer);
+            resolve({ received: performance.timeOrigin + performance.now() - dueAt, fired: push.at - dueAt });
+          });
+        });
+      });
       await Promise.all(
-        sockets.map(async (socket, i) => {
-          const dueAt = first + (opts.dueOffsets[i] as number);
-          arrivals.push(
-            new Promise((resolve) => {
-              const timer = setTimeout(() => resolve(null), last - Date.now() + opts.waitMs);
-              socket.once("fired", (push: { dueAt: number; at: number }) => {
-                clearTimeout(timer);
-                resolve({ at: performance.timeOrigin + performance.now() - dueAt, firedAt: push.at - dueAt });
-              });
-            }),
-          );
-          await socket.timeout(10_000).emitWithAck("arm", { dueAt });
-        }),
+        sockets.map((socket, i) =>
+          socket.timeout(10_000).emitWithAck("arm", { dueAt: first + (opts.dueOffsets[i] as number) }),
+        ),
       );
+      const out: DeadlineFloor = { sessions: sockets.length, fired: [], received: [], missing: 0 };
       for (const r of await Promise.all(arrivals)) {
         if (!r) out.missing += 1;
         else {
-          out.received.push(r.at);
-          out.fired.push(r.firedAt);
+          out.received.push(r.received);
+          out.fired.push(r.fired);
         }
       }
-      const log = await child.close();
-      if (log.errors.length > 0) throw new Error(log.errors.join("; "));
       return out;
     } finally {
       for (const s of sockets) s.disconnect();
-      await child.close();
     }
-  } finally {
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
+  return value;
 }
