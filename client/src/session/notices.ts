@@ -7,6 +7,7 @@ import {
   type Notice,
   type NoticePreferences,
   noticeFor,
+  type Role,
   type RoomId,
   type SessionView,
 } from "@backchannel/common";
@@ -69,6 +70,24 @@ export function addToast(toasts: readonly Toast[], toast: Toast, max = MAX_TOAST
     next.splice(oldestPassing === -1 ? 0 : oldestPassing, 1);
   }
   return next;
+}
+
+/**
+ * The toasts still true after `events`: a reminder that the viewer's side has no number yet stops being true once
+ * Step 2 has closed, the session has ended or the side has entered its number (by this member or another of the
+ * side), so its toast goes at once rather than stand beside "Step 2 closed" until its time is up.
+ */
+export function withoutMoot(toasts: readonly Toast[], events: readonly LoggedEvent[], viewer: Role): Toast[] {
+  const moot = events.some(
+    ({ event }) =>
+      event.type === "Step2Closed" ||
+      event.type === "DealMade" ||
+      event.type === "SessionEnded" ||
+      (event.type === "NumberSet" && event.side === viewer),
+  );
+  if (!moot) return toasts as Toast[];
+  const kept = toasts.filter((t) => t.notice.kind !== "reminder");
+  return kept.length === toasts.length ? (toasts as Toast[]) : kept;
 }
 
 export function dismissToast(toasts: readonly Toast[], id: number): Toast[] {

@@ -19,6 +19,7 @@ import {
   toastFor,
   type UnreadCounts,
   wantsToast,
+  withoutMoot,
 } from "../session/notices";
 import type { LoggedEvent } from "../session/reduce";
 import type { ArrivalHow } from "./session";
@@ -90,13 +91,21 @@ export class NoticeCenter {
   /** Events that arrived for the open session (the controller's onEvents). */
   receive(sessionId: string, events: readonly LoggedEvent[], view: SessionView, how: ArrivalHow): void {
     if (sessionId !== this.state.sessionId) return;
+    // What these events made untrue leaves first, even when they bring no notice of their own.
+    const still = withoutMoot(this.state.toasts, events, view.viewer.role);
     const notices = noticesFor(events, view);
-    if (notices.length === 0) return;
+    if (notices.length === 0) {
+      if (still !== this.state.toasts) {
+        this.store.setState({ toasts: still });
+        this.schedule();
+      }
+      return;
+    }
     const { roomOnScreen } = this.state;
     const now = this.deps.now();
     const attended = this.deps.attended();
     const told = how === "catch-up" ? catchUpNotices(notices, view.title) : notices;
-    let toasts = this.state.toasts;
+    let toasts = still;
     for (const n of told)
       if (wantsToast(n, roomOnScreen)) toasts = addToast(toasts, toastFor(this.nextId++, n, now));
     this.store.setState({
