@@ -222,52 +222,50 @@ describe("the notice centre", () => {
   });
 
   it("takes a reminder's toast away once Step 2 closes, or once the side has entered its number", () => {
-    // The respondent enters its number; the claimant's side does not, and is reminded.
-    const log = new EngineLog();
-    log.run("respondent", { type: "SetNumber", amount: 4_086_373 });
-    const remindedFrom = log.events.length;
-    const reminders = log.tickAt(T0 + RULES.step2DurationMs - 2_000);
-    expect(reminders.map((e) => e.type)).toContain("ReminderDue");
-    const t = center();
-    const reminded = arrivals(log.events, remindedFrom, "claimant");
-    t.c.receive(SESSION_ID, reminded.entries, reminded.view, "live");
-    expect(t.state().toasts.map((x) => x.notice.kind)).toEqual(["reminder"]);
+    /** The respondent enters its number; the claimant's side does not, and its page shows the reminder. */
+    const reminded = () => {
+      const log = new EngineLog();
+      log.run("respondent", { type: "SetNumber", amount: 4_086_373 });
+      const from = log.events.length;
+      expect(log.tickAt(T0 + RULES.step2DurationMs - 2_000).map((e) => e.type)).toContain("ReminderDue");
+      const t = center();
+      const r = arrivals(log.events, from, "claimant");
+      t.c.receive(SESSION_ID, r.entries, r.view, "live");
+      expect(t.state().toasts.map((x) => x.notice.kind)).toEqual(["reminder"]);
+      /** What `act` appends, as the claimant's page receives it; returns those arrivals. */
+      const deliver = (act: () => void) => {
+        const at = log.events.length;
+        act();
+        const a = arrivals(log.events, at, "claimant");
+        t.c.receive(SESSION_ID, a.entries, a.view, "live");
+        return a;
+      };
+      return { log, t, deliver };
+    };
 
     // Step 2 closes (no deal) and Step 3 opens: the reminder goes, the news of the close stays.
-    const closedFrom = log.events.length;
-    log.tickAt(T0 + RULES.step2DurationMs);
-    const closed = arrivals(log.events, closedFrom, "claimant");
-    t.c.receive(SESSION_ID, closed.entries, closed.view, "live");
-    expect(t.state().toasts.map((x) => x.notice.title)).toEqual(["Step 2 closed: no deal", "Step 3 is open"]);
+    const closing = reminded();
+    closing.deliver(() => closing.log.tickAt(T0 + RULES.step2DurationMs));
+    expect(closing.t.state().toasts.map((x) => x.notice.title)).toEqual([
+      "Step 2 closed: no deal",
+      "Step 3 is open",
+    ]);
 
     // Another member of the side enters the number: no notice of its own, but the reminder goes.
-    const again = new EngineLog();
-    again.run("respondent", { type: "SetNumber", amount: 4_086_373 });
-    const from = again.events.length;
-    again.tickAt(T0 + RULES.step2DurationMs - 2_000);
-    const u = center();
-    const r = arrivals(again.events, from, "claimant");
-    u.c.receive(SESSION_ID, r.entries, r.view, "live");
-    const setFrom = again.events.length;
-    again.run("claimant", { type: "SetNumber", amount: 9_137_251 }, 100);
-    const set = arrivals(again.events, setFrom, "claimant");
+    const entering = reminded();
+    const set = entering.deliver(() =>
+      entering.log.run("claimant", { type: "SetNumber", amount: 9_137_251 }, 100),
+    );
     expect(noticesFor(set.entries, set.view)).toEqual([]);
-    u.c.receive(SESSION_ID, set.entries, set.view, "live");
-    expect(u.state().toasts).toEqual([]);
+    expect(entering.t.state().toasts).toEqual([]);
+
     // The other side changing its number leaves it where it is.
-    const third = new EngineLog();
-    third.run("respondent", { type: "SetNumber", amount: 4_086_373 });
-    const thirdFrom = third.events.length;
-    third.tickAt(T0 + RULES.step2DurationMs - 2_000);
-    const w = center();
-    const wr = arrivals(third.events, thirdFrom, "claimant");
-    w.c.receive(SESSION_ID, wr.entries, wr.view, "live");
-    const changedFrom = third.events.length;
-    third.run("respondent", { type: "SetNumber", amount: 4_500_000 }, 100);
-    const changed = arrivals(third.events, changedFrom, "claimant");
+    const other = reminded();
+    const changed = other.deliver(() =>
+      other.log.run("respondent", { type: "SetNumber", amount: 4_500_000 }, 100),
+    );
     expect(changed.entries.map((e) => e.event.type)).toEqual(["NumberSet"]);
-    w.c.receive(SESSION_ID, changed.entries, changed.view, "live");
-    expect(w.state().toasts.map((x) => x.notice.kind)).toEqual(["reminder"]);
+    expect(other.t.state().toasts.map((x) => x.notice.kind)).toEqual(["reminder"]);
   });
 
   it("holds the toasts while the pointer or focus is on them, then gives them their time again", () => {
