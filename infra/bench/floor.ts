@@ -8,8 +8,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { io as connect, type Socket } from "socket.io-client";
 import type { Db } from "../../server/src/store/db";
+import { ArrivalLog } from "./arrivals";
 import { runBaseline } from "./baseline";
-import { type ChildLog, startChild } from "./child";
+import { type ChildLog, type ChildServer, startChild } from "./child";
+import { startOpenLoop } from "./load";
+import { summarize } from "./stats";
+import { runRateSteps, type ThroughputResults } from "./throughput";
 
 export async function floorCommit(db: Db, body: string): Promise<void> {
   await db.tx(async (q) => {
@@ -52,7 +56,7 @@ export async function runFloor(opts: {
   iterations: number;
   warmup: number;
 }): Promise<FloorSamples> {
-  const { value: trips, log } = await withFloorServer(opts, (url) =>
+  const { value: trips, log } = await withFloorServer(opts, ({ url }) =>
     runBaseline(url, { sockets: 1, iterations: opts.iterations, warmup: opts.warmup }),
   );
   return { ack: trips.ack, commit: log.commitMs.slice(opts.warmup) };
@@ -64,7 +68,7 @@ export async function runFloor(opts: {
  */
 async function withFloorServer<T>(
   opts: { databaseUrl?: string | undefined; nofile?: number },
-  use: (url: string) => Promise<T>,
+  use: (server: ChildServer) => Promise<T>,
 ): Promise<{ value: T; log: ChildLog }> {
   const dataDir = opts.databaseUrl ? undefined : mkdtempSync(path.join(tmpdir(), "bc-bench-floor-"));
   const env: Record<string, string> = opts.databaseUrl
@@ -73,7 +77,7 @@ async function withFloorServer<T>(
   try {
     const child = await startChild("floor", env, opts.nofile ? { nofile: opts.nofile } : {});
     try {
-      const value = await use(child.url);
+      const value = await use(child);
       const log = await child.close();
       if (log.errors.length > 0) throw new Error(log.errors.join("; "));
       return { value, log };
@@ -106,7 +110,7 @@ export async function runDeadlineFloor(opts: {
   nofile: number;
   waitMs: number;
 }): Promise<DeadlineFloor> {
-  const { value } = await withFloorServer(opts, async (url) => {
+  const { value } = await withFloorServer(opts, async ({ url }) => {
     const sockets: Socket[] = [];
     try {
       // Connected 50 at a time (as the burst's own setup does it, more or less).
@@ -149,6 +153,156 @@ export async function runDeadlineFloor(opts: {
       return out;
     } finally {
       for (const s of sockets) s.disconnect();
+    }
+  });
+  return value;
+}
+
+/** A socket of the floor's own clients, with its pushes' arrivals by version. */
+interface FloorClient {
+  socket: Socket;
+  arrivals: ArrivalLog<{ version: number }>;
+}
+
+async function floorClients(url: string, rooms: Array<string | null>): Promise<FloorClient[]> {
+  const clients: FloorClient[] = [];
+  // 50 at a time, as the burst's setup connects.
+  for (let i = 0; i < rooms.length; i += 50)
+    clients.push(
+      ...(await Promise.all(
+        rooms.slice(i, i + 50).map(async (room) => {
+          const socket = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+          const arrivals = new ArrivalLog<{ version: number }>((p) => [String(p.version)]);
+          socket.on("event", (p: { version: number }) => arrivals.record(p));
+          await new Promise<void>((resolve, reject) => {
+            socket.once("connect", () => resolve());
+            socket.once("connect_error", reject);
+          });
+          if (room !== null) await socket.timeout(10_000).emitWithAck("join", { room });
+          return { socket, arrivals };
+        }),
+      )),
+    );
+  return clients;
+}
+
+async function floorCommand(socket: Socket, room: string, side: string): Promise<number> {
+  const ack = (await socket.timeout(10_000).emitWithAck("command", { room, side })) as {
+    ok: boolean;
+    version?: number;
+  };
+  if (!ack.ok || ack.version === undefined) throw new Error("the floor server refused a command");
+  return ack.version;
+}
+
+/**
+ * Throughput's floor: the open-loop steps of Backchannel's throughput scenario (throughput.ts, the same rates and
+ * limit) against the floor server, whose commands arriving together share a commit. The same sockets: four that
+ * receive every command's push (Backchannel's four seats) and `sendersPerSide` senders per side, two of which are
+ * among the four.
+ */
+export async function runThroughputFloor(opts: {
+  databaseUrl?: string;
+  rates: number[];
+  stepMs: number;
+  p99LimitMs: number;
+  sendersPerSide: number;
+}): Promise<Omit<ThroughputResults, "errors">> {
+  const { value } = await withFloorServer(opts, async (server) => {
+    const seats = await floorClients(server.url, ["room", "room", "room", "room"]);
+    const extra = await floorClients(
+      server.url,
+      Array.from({ length: 2 * Math.max(0, opts.sendersPerSide - 1) }, () => null),
+    );
+    const senders = [seats[0], seats[2], ...extra].map((c) => (c as FloorClient).socket);
+    try {
+      return await runRateSteps(server, opts, async (i) => {
+        await floorCommand(
+          senders[i % senders.length] as Socket,
+          "room",
+          i % 2 === 0 ? "claimant" : "respondent",
+        );
+      });
+    } finally {
+      for (const c of [...seats, ...extra]) c.socket.disconnect();
+    }
+  });
+  return value;
+}
+
+export interface DealsFloor {
+  sessions: number;
+  /** the deal's command emitted -> its push at all three of its room's sockets, ms */
+  notified: number[];
+  background: { rate: number; sent: number; ok: number; failed: number; ackP99: number };
+}
+
+/**
+ * The deal notice's floor at scale: `sessions` rooms of three sockets on the floor server, open-loop commands at
+ * `backgroundRate` across the rooms of all but the first `deals`, and in each of those in turn one command whose
+ * push must reach all three (as deals.ts times a deal): a durable commit (shared with whatever arrived with it) and a
+ * push to three sockets, under the same background load and socket count.
+ */
+export async function runDealsFloor(opts: {
+  databaseUrl?: string;
+  sessions: number;
+  deals: number;
+  backgroundRate: number;
+  nofile: number;
+}): Promise<DealsFloor> {
+  const { value } = await withFloorServer(opts, async ({ url }) => {
+    const rooms = Array.from({ length: opts.sessions }, (_, i) => `s${i}`);
+    const clients = await floorClients(
+      url,
+      rooms.flatMap((r) => [r, r, r]),
+    );
+    const room = (i: number) => ({ name: rooms[i] as string, sockets: clients.slice(3 * i, 3 * i + 3) });
+    const deals = Math.min(opts.deals, opts.sessions);
+    const out: DealsFloor = {
+      sessions: opts.sessions,
+      notified: [],
+      background: { rate: opts.backgroundRate, sent: 0, ok: 0, failed: 0, ackP99: Number.NaN },
+    };
+    try {
+      const background = opts.sessions - deals;
+      const loop =
+        background > 0 && opts.backgroundRate > 0
+          ? startOpenLoop(opts.backgroundRate, async (i) => {
+              const r = room(deals + (i % background));
+              const side = Math.floor(i / background) % 2;
+              await floorCommand(
+                (r.sockets[side] as FloorClient).socket,
+                r.name,
+                side === 0 ? "claimant" : "respondent",
+              );
+            })
+          : null;
+      try {
+        for (let i = 0; i < deals; i++) {
+          const r = room(i);
+          const sentAt = performance.now();
+          const version = await floorCommand((r.sockets[1] as FloorClient).socket, r.name, "respondent");
+          const arrivals = await Promise.all(
+            r.sockets.map((c) => c.arrivals.waitFor(String(version), 10_000)),
+          );
+          out.notified.push(Math.max(...arrivals.map((a) => a.at)) - sentAt);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        if (loop) {
+          const r = await loop.stop();
+          out.background = {
+            rate: opts.backgroundRate,
+            sent: r.sent,
+            ok: r.latencies.length,
+            failed: r.failed,
+            ackP99: summarize(r.latencies).p99,
+          };
+        }
+      }
+      return out;
+    } finally {
+      for (const c of clients) c.socket.disconnect();
     }
   });
   return value;

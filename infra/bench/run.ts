@@ -21,7 +21,15 @@ import { type RoundTrips, runBaseline } from "./baseline";
 import { hardNofileLimit, startChild } from "./child";
 import { type DeadlineBurst, runDeadlineBurst } from "./deadlines";
 import { type DealsAtScale, runDealsAtScale } from "./deals";
-import { type DeadlineFloor, type FloorSamples, runDeadlineFloor, runFloor } from "./floor";
+import {
+  type DeadlineFloor,
+  type DealsFloor,
+  type FloorSamples,
+  runDeadlineFloor,
+  runDealsFloor,
+  runFloor,
+  runThroughputFloor,
+} from "./floor";
 import { type IdleScale, runIdleSockets } from "./idle";
 import { cdfSvg, type Series } from "./plot";
 import { type Row, renderMarkdown, renderTable, row, type Section, skipped } from "./report";
@@ -221,6 +229,8 @@ const backends: BackendPlan[] = [
   },
 ];
 const singleNodePg: { ack: number[]; fanout: number[] } = { ack: [], fanout: [] };
+/** PostgreSQL's deal-notice floor (one node), the reference for the two-node deal rows too. */
+let pgDealsFloor: DealsFloor | null = null;
 
 const backendScenarios = (["floor", "acks", "throughput", "deals", "deadlines"] as const).filter(wants);
 for (const plan of backendScenarios.length > 0 ? backends : []) {
@@ -281,6 +291,41 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
       }
     }
 
+    // The floors of throughput and of the deal notice at scale: the same load against the floor server, before the
+    // server under test starts (so nothing else is running).
+    const throughputFloor = wants("throughput")
+      ? await step(`throughput's floor on ${name}: ${PARAMS.rates.join(", ")} /s`, () =>
+          runThroughputFloor({
+            databaseUrl: backend?.env.DATABASE_URL,
+            rates: PARAMS.rates,
+            stepMs: PARAMS.stepMs,
+            p99LimitMs: PARAMS.p99LimitMs,
+            sendersPerSide: PARAMS.sendersPerSide,
+          }),
+        )
+      : null;
+    if (throughputFloor)
+      raws[`throughput_floor_${plan.key}`] = throughputFloor.steps.map(({ samples: _s, ...s }) => s);
+    const dealsFloor = wants("deals")
+      ? await step(`the deal notice's floor on ${name}: ${PARAMS.dealSessions} rooms of 3 sockets`, () =>
+          runDealsFloor({
+            databaseUrl: backend?.env.DATABASE_URL,
+            sessions: PARAMS.dealSessions,
+            deals: PARAMS.dealCount,
+            backgroundRate: PARAMS.backgroundRate,
+            nofile: 3 * PARAMS.dealSessions + 1024,
+          }),
+        )
+      : null;
+    if (dealsFloor) {
+      raws[`deals_floor_${plan.key}`] = dealsFloor;
+      plot.push({
+        label: `deal notice floor at ${dealsFloor.sessions} rooms (${name})`,
+        samples: dealsFloor.notified,
+      });
+      if (plan.key === "postgres") pgDealsFloor = dealsFloor;
+    }
+
     // ---- the server under test, one child process for the scenarios below
     const needFds =
       (wants("deadlines") ? PARAMS.deadlines + 16 : 0) +
@@ -328,7 +373,7 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
           };
           for (const s of tp.steps)
             plot.push({ label: `open loop ${s.rate}/s ack (${name})`, samples: s.samples });
-          sections.push({ title: `throughput: ${label}`, rows: throughputRows(tp) });
+          sections.push({ title: `throughput: ${label}`, rows: throughputRows(tp, throughputFloor) });
         }
       }
       if (wants("deals")) {
@@ -348,7 +393,7 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
           plot.push({ label: `deal notice at ${d.sessions} sessions (${name})`, samples: d.notified });
           sections.push({
             title: `deal notice at ${d.sessions} live sessions (${d.sockets} sockets), ${d.background.rate}/s background: ${label}`,
-            rows: dealRows(d, 10),
+            rows: dealRows(d, 10, dealsFloor),
           });
         }
       }
@@ -538,22 +583,28 @@ function ackRows(bc: BackchannelResults, floor: FloorSamples | null): Row[] {
   return rows;
 }
 
-function throughputRows(tp: ThroughputResults): Row[] {
-  const rows = tp.steps.map((s) =>
-    row({
+function throughputRows(tp: ThroughputResults, floor: Omit<ThroughputResults, "errors"> | null): Row[] {
+  const stepNote = (s: ThroughputResults["steps"][number]) =>
+    `p50 ${s.ackP50.toFixed(1)} ms, ${s.ok}/${s.sent} ok, ${s.achieved}/s answered, server CPU ${s.cpuPercent ?? "?"}%${s.sendLagP99 > 20 ? `, generator ${s.sendLagP99.toFixed(0)} ms late (p99)` : ""}`;
+  const rows = tp.steps.map((s) => {
+    const f = floor?.steps.find((x) => x.rate === s.rate);
+    return row({
       metric: `${s.rate}/s open loop: ack p99`,
       value: s.ackP99,
       unit: "ms",
+      reference: { value: f && Number.isFinite(f.ackP99) ? f.ackP99 : null, label: "floor p99" },
       target: { text: `<= ${PARAMS.p99LimitMs} ms`, met: atMost(PARAMS.p99LimitMs) },
-      note: `p50 ${s.ackP50.toFixed(1)} ms, ${s.ok}/${s.sent} ok, ${s.achieved}/s answered, server CPU ${s.cpuPercent ?? "?"}%${s.sendLagP99 > 20 ? `, generator ${s.sendLagP99.toFixed(0)} ms late (p99)` : ""}`,
-    }),
-  );
+      note: stepNote(s),
+    });
+  });
   const held = tp.steps.find((s) => s.rate === tp.maxRate);
   rows.push(
     row({
       metric: `highest rate with ack p99 <= ${PARAMS.p99LimitMs} ms`,
       value: tp.maxRate ?? 0,
       unit: "/s",
+      reference: { value: floor?.maxRate ?? null, label: "floor" },
+      target: { text: ">= 1000/s", met: (v) => v >= 1000 },
       note: tp.maxRate === null ? `not even ${tp.steps[0]?.rate ?? "?"}/s held` : undefined,
     }),
     held
@@ -561,25 +612,56 @@ function throughputRows(tp: ThroughputResults): Row[] {
       : skipped("  server CPU at that rate", "%", "no rate held"),
   );
   for (const r of rows) if (r.status === "failed") r.status = "missed";
+  if (floor) {
+    // The floor's own steps, as far as it went: where a group-committing bare server stops on this machine.
+    const last = floor.steps[floor.steps.length - 1];
+    rows.push(
+      row({
+        metric: "  floor: highest rate with ack p99 <= 50 ms",
+        value: floor.maxRate ?? 0,
+        unit: "/s",
+        note: last
+          ? `the floor server, commands sharing commits; its last step ${last.rate}/s: ${stepNote(last)}`
+          : undefined,
+      }),
+    );
+  }
   return rows;
 }
 
-function dealRows(d: DealsAtScale, targetP99: number): Row[] {
+function dealRows(d: DealsAtScale, targetP99: number, floor: DealsFloor | null, floorLabel = "floor"): Row[] {
   const b = bare.small;
-  return [
+  // Against the same load on the floor server (a commit shared with the background's, a push to 3 sockets) when it
+  // was measured; else against the bare push to 4 sockets with nothing else running.
+  const reference = (stat: "p50" | "p99") =>
+    floor && floor.notified.length > 0
+      ? { value: p(floor.notified, stat), label: floorLabel }
+      : { value: b ? p(b.fanout, stat) : null, label: "bare push" };
+  const rows = [
     row({
       metric: `deal notice (emit -> DealMade at all 3), p50, ${d.notified.length} deals`,
       value: p(d.notified, "p50"),
       unit: "ms",
-      reference: { value: b ? p(b.fanout, "p50") : null, label: "bare push" },
+      reference: reference("p50"),
     }),
     row({
       metric: "deal notice, p99",
       value: p(d.notified, "p99"),
       unit: "ms",
-      reference: { value: b ? p(b.fanout, "p99") : null, label: "bare push" },
+      reference: reference("p99"),
       target: { text: `p99 <= ${targetP99} ms`, met: atMost(targetP99) },
     }),
+  ];
+  if (floor)
+    rows.push(
+      row({
+        metric: `  ${floorLabel}: a command to a room of 3, its commit shared with the background's; p99`,
+        value: floor.notified.length > 0 ? p(floor.notified, "p99") : null,
+        unit: "ms",
+        note: `${floor.sessions} rooms, ${3 * floor.sessions} sockets, ${floor.notified.length} timed, background ${floor.background.ok}/${floor.background.sent} ok at ${floor.background.rate}/s (ack p99 ${floor.background.ackP99.toFixed(1)} ms)`,
+      }),
+    );
+  rows.push(
     row({
       metric: `background SetNumber ${d.background.rate}/s: ack p99`,
       value: d.background.ackP99,
@@ -587,7 +669,8 @@ function dealRows(d: DealsAtScale, targetP99: number): Row[] {
       note: `${d.background.ok}/${d.background.sent} ok`,
     }),
     row({ metric: "sockets dropped", value: d.drops, unit: "count", target: { text: "0", met: atMost(0) } }),
-  ];
+  );
+  return rows;
 }
 
 function deadlineRows(b: DeadlineBurst, floor: DeadlineFloor | null): Row[] {
@@ -748,7 +831,7 @@ function twoNodeRows(t: TwoNodes): Row[] {
       }),
     );
   }
-  if (t.dealsAtScale) rows.push(...dealRows(t.dealsAtScale, 25));
+  if (t.dealsAtScale) rows.push(...dealRows(t.dealsAtScale, 25, pgDealsFloor, "floor, one node"));
   return rows;
 }
 

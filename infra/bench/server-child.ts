@@ -3,10 +3,12 @@
 //   backchannel  the real server (loadConfig(process.env) + startServer), logging at production level into a sink
 //                that keeps only its warnings and errors
 //   bare         a bare Socket.IO server: no auth, no validation, no database; `command` is acked and broadcast to
-//                the room (the yardstick for acks, pushes and memory per socket)
-//   floor        the bare server whose `command` first runs the floor's durable commit (lock one row, insert one
-//                ~300-byte row, update the locked row) on BENCH_FLOOR_DATABASE_URL or a PGlite BENCH_FLOOR_DATA_DIR,
-//                through the server's own openDb (so PGlite commits are exactly as durable as the server's); and
+//                its room ("room" unless it names one; `join` takes a socket there) (the yardstick for acks, pushes
+//                and memory per socket)
+//   floor        the bare server whose `command` is first made durable (lock one row, insert one ~300-byte row,
+//                update the locked row; commands that arrive during a commit share the next, one row each) on
+//                BENCH_FLOOR_DATABASE_URL or a PGlite BENCH_FLOOR_DATA_DIR, through the server's own openDb (so PGlite
+//                commits are exactly as durable as the server's); and
 //                `arm`, the deadline burst's floor: one timer per socket, and at its due time one ~300-byte row per
 //                deadline stored in group commits of up to 100 (one transaction each), and only then one push to the
 //                socket's own room
@@ -65,24 +67,22 @@ async function startBare(db?: Db): Promise<string> {
   let version = 0;
   const body = "x".repeat(300);
   io.on("connection", (socket) => {
-    socket.on("join", async (_payload: unknown, ack: (r: unknown) => void) => {
-      await socket.join("room");
+    socket.on("join", async (payload: { room?: string } | undefined, ack: (r: unknown) => void) => {
+      await socket.join(payload?.room ?? "room");
       ack({ ok: true });
     });
-    socket.on("command", async (payload: { side: string }, ack: (r: unknown) => void) => {
-      if (db) {
-        const t0 = performance.now();
-        await floorCommit?.(db, body);
-        commitMs.push(performance.now() - t0);
-      }
-      version += 1;
-      ack({ ok: true, version });
-      io.to("room").emit("event", {
-        room: "room",
-        version,
-        event: { type: "NumberSet", side: payload?.side ?? "claimant", by: socket.id, at: Date.now() },
-      });
-    });
+    socket.on(
+      "command",
+      (payload: { side?: string; room?: string } | undefined, ack: (r: unknown) => void) => {
+        commands.push({
+          room: payload?.room ?? "room",
+          side: payload?.side ?? "claimant",
+          by: socket.id,
+          ack,
+        });
+        void commitCommands();
+      },
+    );
     socket.on("arm", async (payload: { dueAt: number }, ack: (r: unknown) => void) => {
       const room = `d:${socket.id}`;
       await socket.join(room);
@@ -97,6 +97,41 @@ async function startBare(db?: Db): Promise<string> {
       ack({ ok: true });
     });
   });
+  // Commands are group-committed: those that arrive while a commit runs share the next one (one transaction, at most
+  // FLOOR_BATCH rows); each is acked, and its push sent, only once its own commit is done. One in flight, a command
+  // commits alone at once (the floor's one-row transaction).
+  const commands: Array<{ room: string; side: string; by: string; ack: (r: unknown) => void }> = [];
+  let committing = false;
+  const commitCommands = async () => {
+    if (committing) return;
+    committing = true;
+    while (commands.length > 0) {
+      const batch = commands.splice(0, FLOOR_BATCH);
+      try {
+        if (db) {
+          const t0 = performance.now();
+          if (batch.length === 1) await floorCommit?.(db, body);
+          else await floorBatchCommit?.(db, batch.length, body);
+          const ms = performance.now() - t0;
+          for (const _ of batch) commitMs.push(ms);
+        }
+      } catch (err) {
+        serverLog.errors.push(`floor command: ${String(err)}`);
+        for (const c of batch) c.ack({ ok: false });
+        continue;
+      }
+      for (const c of batch) {
+        version += 1;
+        c.ack({ ok: true, version });
+        io.to(c.room).emit("event", {
+          room: c.room,
+          version,
+          event: { type: "NumberSet", side: c.side, by: c.by, at: Date.now() },
+        });
+      }
+    }
+    committing = false;
+  };
   // The burst's floor: what is due is stored in one transaction per FLOOR_BATCH deadlines (the server's own
   // BATCH_MAX), one batch at a time, and each deadline's room hears of it once its batch has committed.
   const due: Array<{ room: string; dueAt: number }> = [];

@@ -71,56 +71,75 @@ export async function runThroughput(
     const used = new Map<string, number>(); // changes made per session and side
     let cursor = 0;
 
-    for (const rate of opts.rates) {
-      const before = server ? await server.usage() : null;
-      const loop = startOpenLoop(rate, async (i) => {
-        // The next session with allowance left for this side, round robin.
-        const side = i % 2 === 0 ? "claimant" : "respondent";
-        let table: (typeof pool)[number] | undefined;
-        for (let tries = 0; tries < pool.length; tries++) {
-          const t = pool[cursor++ % pool.length];
-          if (t && (used.get(`${t.sessionId}:${side}`) ?? 0) < CHANGES_PER_SIDE) {
-            table = t;
-            break;
-          }
+    const steps = await runRateSteps(server, opts, async (i) => {
+      // The next session with allowance left for this side, round robin.
+      const side = i % 2 === 0 ? "claimant" : "respondent";
+      let table: (typeof pool)[number] | undefined;
+      for (let tries = 0; tries < pool.length; tries++) {
+        const t = pool[cursor++ % pool.length];
+        if (t && (used.get(`${t.sessionId}:${side}`) ?? 0) < CHANGES_PER_SIDE) {
+          table = t;
+          break;
         }
-        if (!table) throw new Error("the session pool ran out of number changes");
-        const k = used.get(`${table.sessionId}:${side}`) ?? 0;
-        used.set(`${table.sessionId}:${side}`, k + 1);
-        const list = senders[side];
-        const sender = list[i % list.length] as Connection;
-        const amount = side === "claimant" ? DEMAND_START - k * 100 : OFFER_START + k * 100;
-        const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
-        if (!ack.ok) throw new Error(`SetNumber refused with ${ack.code}`);
-      });
-      await new Promise((r) => setTimeout(r, opts.stepMs));
-      const r = await loop.stop();
-      const after = server ? await server.usage() : null;
-      const s = summarize(r.latencies);
-      const lag = summarize(r.lagMs);
-      const step: ThroughputStep = {
-        rate,
-        sent: r.sent,
-        ok: r.latencies.length,
-        failed: r.failed,
-        failures: r.failures,
-        achieved: Math.round((r.latencies.length / r.elapsedMs) * 1000),
-        ackP50: s.p50,
-        ackP99: r.failed > 0 ? Number.POSITIVE_INFINITY : s.p99,
-        cpuPercent: before && after ? cpuPercent(before, after) : null,
-        sendLagP99: lag.p99,
-        held: r.failed === 0 && s.p99 <= opts.p99LimitMs,
-        samples: r.latencies,
-      };
-      out.steps.push(step);
-      if (!step.held) break;
-      out.maxRate = rate;
-      await settle();
-    }
+      }
+      if (!table) throw new Error("the session pool ran out of number changes");
+      const k = used.get(`${table.sessionId}:${side}`) ?? 0;
+      used.set(`${table.sessionId}:${side}`, k + 1);
+      const list = senders[side];
+      const sender = list[i % list.length] as Connection;
+      const amount = side === "claimant" ? DEMAND_START - k * 100 : OFFER_START + k * 100;
+      const ack = await sender.command(table.sessionId, { type: "SetNumber", amount });
+      if (!ack.ok) throw new Error(`SetNumber refused with ${ack.code}`);
+    });
+    Object.assign(out, steps);
   } catch (err) {
     out.errors.push(`throughput: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     for (const c of connections) c.close();
+  }
+  return out;
+}
+
+/**
+ * The open-loop steps (load.ts): each rate for `stepMs`, `send(i)` the i-th command of the run (it throws on a
+ * refusal), stopping after the first step whose ack p99 passes the limit or whose commands fail. Shared by
+ * Backchannel's throughput and the floor's (floor.ts), so both are measured the same way.
+ */
+export async function runRateSteps(
+  server: ChildServer | null,
+  opts: { rates: number[]; stepMs: number; p99LimitMs: number },
+  send: (i: number) => Promise<void>,
+): Promise<Pick<ThroughputResults, "steps" | "maxRate">> {
+  const out: Pick<ThroughputResults, "steps" | "maxRate"> = { steps: [], maxRate: null };
+  let sentBefore = 0;
+  for (const rate of opts.rates) {
+    const before = server ? await server.usage() : null;
+    const offset = sentBefore;
+    const loop = startOpenLoop(rate, (i) => send(offset + i));
+    await new Promise((r) => setTimeout(r, opts.stepMs));
+    const r = await loop.stop();
+    sentBefore += r.sent;
+    const after = server ? await server.usage() : null;
+    const s = summarize(r.latencies);
+    const lag = summarize(r.lagMs);
+    const step: ThroughputStep = {
+      rate,
+      sent: r.sent,
+      ok: r.latencies.length,
+      failed: r.failed,
+      failures: r.failures,
+      achieved: Math.round((r.latencies.length / r.elapsedMs) * 1000),
+      ackP50: s.p50,
+      ackP99: r.failed > 0 ? Number.POSITIVE_INFINITY : s.p99,
+      cpuPercent: before && after ? cpuPercent(before, after) : null,
+      sendLagP99: lag.p99,
+      held: r.failed === 0 && s.p99 <= opts.p99LimitMs,
+      samples: r.latencies,
+    };
+    out.steps.push(step);
+    if (!step.held) break;
+    out.maxRate = rate;
+    await settle();
   }
   return out;
 }
