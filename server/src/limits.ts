@@ -77,9 +77,12 @@ export function createLimiter(opts: LimiterOptions): Limiter {
     : memory;
 
   const what = opts.what ?? "Too many requests in a short time.";
-  const refused = (rejection: RateLimiterRes): LimitResult => {
-    // Logged once per window (at the first refusal), so a flood does not flood the log. No key, no count.
-    if (rejection.consumedPoints === base.points + 1)
+  /** `points`: how many events the refused count added (the shared count takes a burst's events in one call). */
+  const refused = (rejection: RateLimiterRes, points = 1): LimitResult => {
+    // Logged once per window (by the count that first went past the budget), so a flood does not flood the log. No
+    // key, no count.
+    const first = base.points + 1;
+    if (rejection.consumedPoints >= first && rejection.consumedPoints - points < first)
       opts.log?.warn({ limit: opts.name }, "rate limit reached");
     return { ok: false, retryAt: now() + Math.max(1000, rejection.msBeforeNext) };
   };
@@ -96,56 +99,108 @@ export function createLimiter(opts: LimiterOptions): Limiter {
     }
   };
 
-  // Counted here first, shared behind (exactAcrossNodes: false, with Redis): this node's own count, exact; the
-  // shared count's verdict on the previous event of the key (a refusal blocks the key here until its window ends);
-  // the shared count of this event in flight. An event that finds its key's previous shared count still in flight
-  // waits for it, so a burst on one node is held to the shared budget too; a lone event never waits.
+  // Counted here first, shared behind (exactAcrossNodes: false, with Redis): this node's own count, exact, decides at
+  // once; the shared count is added to behind it. Per key, one shared count is in flight at a time: an event that
+  // arrives while one is waits for its verdict, and the events that waited are then decided together and counted
+  // together, in one Redis call. So a lone event never waits, a burst costs one Redis call per round trip rather than
+  // one per event, and it is still held to the shared budget: after a verdict the events that waited pass only as
+  // far as the shared count has room, and one more (whose count makes the key refused everywhere until the window
+  // ends); the rest are refused at once.
   const local = new RateLimiterMemory(base);
-  const inFlight = new Map<string, Promise<void>>();
   const blockedUntil = new Map<string, number>();
-  const behind = (key: string): Promise<LimitResult> => {
-    // Chained per key before anything is awaited, so events that arrive together take their turns in order.
-    const previous = inFlight.get(key);
-    let counted!: () => void;
-    const turn = new Promise<void>((resolve) => {
-      counted = () => {
-        if (inFlight.get(key) === turn) inFlight.delete(key);
-        resolve();
-      };
-    });
-    inFlight.set(key, turn);
-    const decide = async (): Promise<LimitResult> => {
-      if (previous) await previous;
-      const until = blockedUntil.get(key);
-      if (until !== undefined) {
-        if (until > now()) return { ok: false, retryAt: until };
-        blockedUntil.delete(key);
-      }
-      try {
-        await local.consume(key);
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return refused(rejection);
-        throw rejection;
-      }
-      void exact(key)
-        .then((r) => {
-          if (r.ok) return;
-          if (blockedUntil.size >= MAX_BLOCKED_KEYS) pruneBefore(blockedUntil, now());
-          blockedUntil.set(key, r.retryAt);
-        })
-        .finally(counted);
+  interface Waiting {
+    resolve(r: LimitResult): void;
+    reject(err: unknown): void;
+  }
+  /** per key with a shared count in flight: the events waiting for its verdict */
+  const inFlight = new Map<string, Waiting[]>();
+  /** this node's count, at once (and the shared count's last refusal, which blocks the key here) */
+  const decideHere = async (key: string): Promise<LimitResult> => {
+    const until = blockedUntil.get(key);
+    if (until !== undefined) {
+      if (until > now()) return { ok: false, retryAt: until };
+      blockedUntil.delete(key);
+    }
+    try {
+      await local.consume(key);
       return { ok: true };
-    };
-    return decide().then(
-      (r) => {
-        if (!r.ok) counted();
-        return r;
-      },
-      (err) => {
-        counted();
-        throw err;
-      },
-    );
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return refused(rejection);
+      throw rejection;
+    }
+  };
+  /**
+   * Adds `points` events to the shared count (the key is in flight: its waiting list is set); at the verdict, decides
+   * whoever waited meanwhile, in order, and counts those that passed together, in the next call.
+   */
+  const countShared = (key: string, points: number): void => {
+    void sharedCount(key, points).then(async (verdict) => {
+      if (!verdict.ok) {
+        if (blockedUntil.size >= MAX_BLOCKED_KEYS) pruneBefore(blockedUntil, now());
+        blockedUntil.set(key, verdict.retryAt);
+      }
+      // Whoever comes while these are decided waits for the next count (or is let go below if there is none).
+      const waiting = inFlight.get(key) ?? [];
+      inFlight.set(key, []);
+      // Room on the shared count, and one more past it (a refusal blocks the key already: decideHere says so).
+      let room = verdict.ok ? verdict.remaining + 1 : 0;
+      let passed = 0;
+      for (const w of waiting) {
+        try {
+          const r = await decideHere(key);
+          if (r.ok && room <= 0) {
+            w.resolve({ ok: false, retryAt: verdict.ok ? verdict.resetAt : verdict.retryAt });
+            continue;
+          }
+          if (r.ok) {
+            room -= 1;
+            passed += 1;
+          }
+          w.resolve(r);
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+      if (passed > 0) countShared(key, passed);
+      else releaseUncounted(key);
+    });
+  };
+  /** The shared count after `points` more; never throws (a failed store lets the events through, and says so). */
+  const sharedCount = async (
+    key: string,
+    points: number,
+  ): Promise<{ ok: true; remaining: number; resetAt: number } | { ok: false; retryAt: number }> => {
+    try {
+      const res = await limiter.consume(key, points);
+      return { ok: true, remaining: res.remainingPoints, resetAt: now() + Math.max(1000, res.msBeforeNext) };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes)
+        return refused(rejection, points) as { ok: false; retryAt: number };
+      opts.log?.error({ limit: opts.name, err: errText(rejection) }, "rate limit unavailable");
+      return { ok: true, remaining: Number.POSITIVE_INFINITY, resetAt: now() };
+    }
+  };
+  const behind = async (key: string): Promise<LimitResult> => {
+    const waiting = inFlight.get(key);
+    if (waiting) return new Promise<LimitResult>((resolve, reject) => waiting.push({ resolve, reject }));
+    // In flight before anything is awaited, so events that arrive meanwhile wait for this one's count.
+    inFlight.set(key, []);
+    let r: LimitResult;
+    try {
+      r = await decideHere(key);
+    } catch (err) {
+      releaseUncounted(key);
+      throw err;
+    }
+    if (r.ok) countShared(key, 1);
+    else releaseUncounted(key);
+    return r;
+  };
+  /** No count goes out after all: whoever waited is decided as a lone event would be (the first counts, the rest wait). */
+  const releaseUncounted = (key: string): void => {
+    const waiting = inFlight.get(key) ?? [];
+    inFlight.delete(key);
+    for (const w of waiting) behind(key).then(w.resolve, w.reject);
   };
   const countBehind = opts.redis !== undefined && opts.exactAcrossNodes === false;
 

@@ -161,3 +161,79 @@ describe.skipIf(!redisUrl)("login limiter [redis]", () => {
     expect(keys[0]).not.toContain("203.0.113.21");
   });
 });
+
+describe.skipIf(!redisUrl)("flood limiter, counted here first and shared behind [redis]", () => {
+  const prefix = `bc-test-flood-${process.pid}-${randomBytes(4).toString("hex")}`;
+  let redis: Redis;
+  let commands = 0;
+
+  beforeAll(async () => {
+    redis = new Redis(redisUrl ?? "", { maxRetriesPerRequest: 1 });
+    await redis.ping();
+    // Every command this client sends to Redis, counted.
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((...args: Parameters<typeof send>) => {
+      commands += 1;
+      return send(...args);
+    }) as typeof redis.sendCommand;
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  const flood = (name: string, points: number, client: Redis = redis) =>
+    createLimiter({
+      redis: client,
+      prefix,
+      name,
+      limit: { points, durationSeconds: 60 },
+      exactAcrossNodes: false,
+    });
+  /** The shared count as stored (rate-limiter-flexible keeps it under prefix:limit:name:hash). */
+  const storedCount = async (name: string) => {
+    const keys = await redis.keys(`${prefix}:limit:${name}:*`);
+    expect(keys).toHaveLength(1);
+    return Number(await redis.get(keys[0] as string));
+  };
+  const until = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  it("takes a burst on one key in a few Redis calls, every event counted", async () => {
+    const limiter = flood("burst", 1000);
+    const before = commands;
+    const results = await Promise.all(Array.from({ length: 200 }, () => limiter.consume("account-1")));
+    expect(results.every((r) => r.ok)).toBe(true);
+    await until(async () => (await storedCount("burst")) === 200);
+    expect(await storedCount("burst")).toBe(200);
+    // One count per round trip (the lone first event, then the rest together), not one per event.
+    const calls = commands - before;
+    console.log(`200 events at once on one key: ${calls} Redis commands`);
+    expect(calls).toBeLessThanOrEqual(10);
+  });
+
+  it("holds a burst on a node that has counted little to the shared budget, and one event past it", async () => {
+    const nodeA = flood("budget", 10);
+    const nodeB = flood("budget", 10);
+    // Node A spends 8 of the 10, one at a time (each counted before the next).
+    for (let i = 0; i < 8; i++) expect(await nodeA.consume("account-2")).toEqual({ ok: true });
+    await until(async () => (await storedCount("budget")) === 8);
+    // 20 at once on B, whose own count is 0: the first passes at once; the rest wait for its verdict (9 of 10), then
+    // one more fits and one more passes past the budget (it makes the key refused); 17 are refused.
+    const burst = await Promise.all(Array.from({ length: 20 }, () => nodeB.consume("account-2")));
+    expect(burst.filter((r) => r.ok)).toHaveLength(3);
+    for (const r of burst.filter((r) => !r.ok)) expect(r).toEqual({ ok: false, retryAt: expect.any(Number) });
+    await until(async () => (await storedCount("budget")) === 11);
+    expect(await storedCount("budget")).toBe(11);
+    // B refuses from now on. A has not heard yet: its next event passes (one per node past the budget), and the
+    // verdict on its count makes A refuse too.
+    expect((await nodeB.consume("account-2")).ok).toBe(false);
+    expect(await nodeA.consume("account-2")).toEqual({ ok: true });
+    expect((await nodeA.consume("account-2")).ok).toBe(false);
+    await until(async () => (await storedCount("budget")) === 12);
+    expect(await storedCount("budget")).toBe(12);
+  });
+});
