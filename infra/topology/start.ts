@@ -202,7 +202,17 @@ function tail(file: string, lines = 25): string {
   }
 }
 
+/**
+ * A free port on 127.0.0.1, below the kernel's ephemeral range when it can: a node restarted on its ports (after a
+ * kill) must find them still free, and a port from the ephemeral range may meanwhile be taken by any outgoing
+ * connection on the machine (another test run's, say). Only another listener can take one below it.
+ */
 export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  for (let attempt = 0; attempt < 50 && low > 11_000; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await canListen(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -211,6 +221,26 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** The kernel's range for outgoing connections' local ports (Linux; elsewhere the IANA range). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low && high) return [low, high];
+  } catch {}
+  return [49_152, 65_535];
 }
 
 /** Polls `url` until it answers 200; fails early when the process exits. */

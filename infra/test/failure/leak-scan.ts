@@ -173,11 +173,11 @@ export async function monitorRedis(redisUrl: string, prefix: string) {
 }
 
 /** Whatever a Redis reply holds, as bytes (nested arrays flattened, numbers and strings as text). */
-function bytesOf(reply: unknown): Buffer[] {
-  if (Buffer.isBuffer(reply)) return [reply, Buffer.from("\n")];
-  if (Array.isArray(reply)) return reply.flatMap(bytesOf);
-  if (reply === null || reply === undefined) return [];
-  return [Buffer.from(`${String(reply)}\n`)];
+/** Appends a Redis reply's bytes to `out` (a loop, not a spread: a list or stream may have 100,000 members). */
+function bytesOf(reply: unknown, out: Buffer[]): void {
+  if (Buffer.isBuffer(reply)) out.push(reply, Buffer.from("\n"));
+  else if (Array.isArray(reply)) for (const r of reply) bytesOf(r, out);
+  else if (reply !== null && reply !== undefined) out.push(Buffer.from(`${String(reply)}\n`));
 }
 
 /** Every key under `prefix` with its value(s) as bytes; `jobs` counts the BullMQ job hashes (those with `data`). */
@@ -213,9 +213,12 @@ export async function dumpKeys(redisUrl: string, prefix: string) {
         const value = values[n]?.[1];
         if (types[n]?.[1] === "hash" && value && typeof value === "object" && !Array.isArray(value)) {
           const h = value as Record<string, Buffer>;
-          for (const [f, v] of Object.entries(h)) parts.push(Buffer.from(`${f}=`), ...bytesOf(v));
+          for (const [f, v] of Object.entries(h)) {
+            parts.push(Buffer.from(`${f}=`));
+            bytesOf(v, parts);
+          }
           if (h.data) jobData.push(Buffer.from(h.data));
-        } else parts.push(...bytesOf(value));
+        } else bytesOf(value, parts);
       }
     } while (cursor !== "0");
   } finally {
