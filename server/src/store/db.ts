@@ -1,5 +1,6 @@
 // One database interface over PGlite (embedded, in a thread of its own) and PostgreSQL (pg Pool), so the same
 // SQL, migrations and tests run on both. Parameters are always $1-style.
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import pg from "pg";
 import { openPgliteThread } from "./pglite-thread";
@@ -30,6 +31,37 @@ export async function openDb(opts: { databaseUrl?: string; dataDir?: string }): 
 }
 
 const PG_POOL_SIZE = 10;
+
+/** A statement text run this often is prepared (per connection, once); at most MAX_PREPARED texts are. */
+export const PREPARE_AFTER = 3;
+export const MAX_PREPARED = 64;
+/** Texts counted towards PREPARE_AFTER at most (the count starts over past it). */
+const MAX_COUNTED = 1_000;
+
+/**
+ * Which statements PostgreSQL plans only once per connection: a text is given a name (a prepared statement) from its
+ * PREPARE_AFTER-th run, so the hot statements (a batch's one write statement for a Step 3 command, the locks, the
+ * reads) are parsed and planned once per connection instead of on every run; a one-off text is never prepared. At most
+ * MAX_PREPARED texts get names, the first to repeat, so the server's memory for them stays bounded.
+ */
+export function statementNames(): (sql: string) => string | undefined {
+  const runs = new Map<string, number>();
+  const names = new Map<string, string>();
+  return (sql) => {
+    const name = names.get(sql);
+    if (name !== undefined || names.size >= MAX_PREPARED) return name;
+    const n = (runs.get(sql) ?? 0) + 1;
+    if (n < PREPARE_AFTER) {
+      if (runs.size >= MAX_COUNTED) runs.clear();
+      runs.set(sql, n);
+      return undefined;
+    }
+    runs.delete(sql);
+    const named = `bc_${createHash("sha256").update(sql).digest("hex").slice(0, 32)}`;
+    names.set(sql, named);
+    return named;
+  };
+}
 const INT8_OID = 20;
 
 // pg returns int8 as strings by default. Our int8 columns hold epoch milliseconds and counts, which
@@ -61,8 +93,12 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
     throw err;
   }
 
+  const nameOf = statementNames();
   const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
-    const res = await client.query(sql, params);
+    const name = nameOf(sql);
+    const res = await (name
+      ? client.query({ name, text: sql, ...(params ? { values: params } : {}) })
+      : client.query(sql, params));
     return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
   };
 

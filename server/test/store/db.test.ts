@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { openDb } from "../../src/store/db";
+import { MAX_PREPARED, openDb, PREPARE_AFTER, statementNames } from "../../src/store/db";
 import { describeBackends } from "../support/db";
 import { createSession, createUser } from "./fixtures";
 
@@ -145,6 +145,50 @@ describeBackends("Db", ({ backend, db }) => {
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(8);
     expect((await db().query("SELECT * FROM users")).rowCount).toBe(8);
+  });
+
+  if (backend === "postgres")
+    it("prepares a statement text from its third run on, on each connection once, with the same answers", async () => {
+      const sql = "SELECT $1::int + 1 AS n, 'prepared statements test' AS what";
+      const prepared = await db().tx(async (q) => {
+        const answers = [];
+        for (let i = 0; i < 5; i++) answers.push((await q.query<{ n: number }>(sql, [i])).rows[0]?.n);
+        expect(answers).toEqual([1, 2, 3, 4, 5]);
+        // The same connection: what it has prepared.
+        return (
+          await q.query<{ name: string; statement: string }>(
+            "SELECT name, statement FROM pg_prepared_statements WHERE statement LIKE '%prepared statements test%'",
+          )
+        ).rows;
+      });
+      expect(prepared).toHaveLength(1);
+      expect(prepared[0]?.name).toMatch(/^bc_[0-9a-f]{32}$/);
+      expect(prepared[0]?.statement).toBe(sql);
+    });
+});
+
+describe("statementNames (which statements PostgreSQL prepares)", () => {
+  it("names a text from its PREPARE_AFTER-th run, the same name every time after, a name per text", () => {
+    const nameOf = statementNames();
+    const runs = Array.from({ length: PREPARE_AFTER + 2 }, () => nameOf("SELECT 1"));
+    expect(runs.slice(0, PREPARE_AFTER - 1)).toEqual(Array(PREPARE_AFTER - 1).fill(undefined));
+    const name = runs[PREPARE_AFTER - 1];
+    expect(name).toMatch(/^bc_[0-9a-f]{32}$/);
+    expect(runs.slice(PREPARE_AFTER - 1)).toEqual(Array(3).fill(name));
+    for (let i = 1; i < PREPARE_AFTER; i++) nameOf("SELECT 2");
+    const other = nameOf("SELECT 2");
+    expect(other).toMatch(/^bc_/);
+    expect(other).not.toBe(name);
+  });
+
+  it("names at most MAX_PREPARED texts (the first to repeat); the rest run unnamed", () => {
+    const nameOf = statementNames();
+    const texts = Array.from({ length: MAX_PREPARED + 5 }, (_, i) => `SELECT ${i}`);
+    for (let round = 0; round < PREPARE_AFTER; round++) for (const t of texts) nameOf(t);
+    const names = texts.map((t) => nameOf(t));
+    expect(names.slice(0, MAX_PREPARED).every((n) => n !== undefined)).toBe(true);
+    expect(names.slice(MAX_PREPARED)).toEqual(Array(5).fill(undefined));
+    expect(new Set(names.slice(0, MAX_PREPARED)).size).toBe(MAX_PREPARED);
   });
 });
 
