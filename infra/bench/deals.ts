@@ -13,10 +13,9 @@ import {
   STANDING_DEMAND,
   settle,
 } from "./backchannel";
-import { startOpenLoop } from "./load";
+import { type BackgroundLoad, backgroundOf, startOpenLoop } from "./load";
 import { Account, type Connection, pushTypeKey } from "./participant";
 import { openLiveSession, type Step3Session } from "./sessions";
-import { summarize } from "./stats";
 
 export interface DealsAtScale {
   sessions: number;
@@ -25,7 +24,7 @@ export interface DealsAtScale {
   notified: number[];
   /** matching emit -> its ack, ms */
   ack: number[];
-  background: { rate: number; sent: number; ok: number; failed: number; ackP99: number };
+  background: BackgroundLoad;
   /** sockets the server or the network closed during the run */
   drops: number;
   errors: string[];
@@ -130,13 +129,7 @@ export async function runDealsAtScale(
     } finally {
       if (loop) {
         const r = await loop.stop();
-        out.background = {
-          rate: opts.backgroundRate,
-          sent: r.sent,
-          ok: r.latencies.length,
-          failed: r.failed,
-          ackP99: summarize(r.latencies).p99,
-        };
+        out.background = backgroundOf(opts.backgroundRate, r);
         if (r.failed > 0) out.errors.push(`background: ${r.failed} failed (${r.failures.join("; ")})`);
       }
     }

@@ -11,8 +11,7 @@ import type { Db } from "../../server/src/store/db";
 import { ArrivalLog } from "./arrivals";
 import { runBaseline } from "./baseline";
 import { type ChildLog, type ChildServer, startChild } from "./child";
-import { startOpenLoop } from "./load";
-import { summarize } from "./stats";
+import { type BackgroundLoad, backgroundOf, startOpenLoop } from "./load";
 import { runRateSteps, type ThroughputResults } from "./throughput";
 
 export async function floorCommit(db: Db, body: string): Promise<void> {
@@ -234,7 +233,7 @@ export interface DealsFloor {
   sessions: number;
   /** the deal's command emitted -> its push at all three of its room's sockets, ms */
   notified: number[];
-  background: { rate: number; sent: number; ok: number; failed: number; ackP99: number };
+  background: BackgroundLoad;
 }
 
 /**
@@ -291,13 +290,7 @@ export async function runDealsFloor(opts: {
       } finally {
         if (loop) {
           const r = await loop.stop();
-          out.background = {
-            rate: opts.backgroundRate,
-            sent: r.sent,
-            ok: r.latencies.length,
-            failed: r.failed,
-            ackP99: summarize(r.latencies).p99,
-          };
+          out.background = backgroundOf(opts.backgroundRate, r);
         }
       }
       return out;

@@ -3,6 +3,8 @@
 // omission). Each send is timed from its actual emit; how late the emit was against its schedule is kept too,
 // so a load generator that cannot keep up is seen rather than mistaken for a slow server.
 
+import { summarize } from "./stats";
+
 export interface OpenLoopResult {
   /** commands scheduled and sent */
   sent: number;
@@ -68,6 +70,19 @@ export function startOpenLoop(ratePerSecond: number, send: (i: number) => Promis
       return result;
     },
   };
+}
+
+/** An open loop run in the background of a measurement, summed up: what was sent, answered and refused. */
+export interface BackgroundLoad {
+  rate: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  ackP99: number;
+}
+
+export function backgroundOf(rate: number, r: OpenLoopResult): BackgroundLoad {
+  return { rate, sent: r.sent, ok: r.latencies.length, failed: r.failed, ackP99: summarize(r.latencies).p99 };
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
