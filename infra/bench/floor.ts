@@ -109,21 +109,10 @@ export async function runDeadlineFloor(opts: {
   nofile: number;
   waitMs: number;
 }): Promise<DeadlineFloor> {
-  const { value } = await withFloorServer(opts, async ({ url }) => {
-    const sockets: Socket[] = [];
-    try {
-      // Connected 50 at a time (as the burst's own setup does it, more or less).
-      for (let i = 0; i < opts.dueOffsets.length; i += 50) {
-        const chunk = opts.dueOffsets.slice(i, i + 50).map(async () => {
-          const socket = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
-          sockets.push(socket);
-          await new Promise<void>((resolve, reject) => {
-            socket.once("connect", () => resolve());
-            socket.once("connect_error", reject);
-          });
-        });
-        await Promise.all(chunk);
-      }
+  const { value } = await withFloorServer(opts, ({ url }) =>
+    // No room to join: `arm` puts each socket in a room of its own.
+    withFloorClients(url, Array<null>(opts.dueOffsets.length).fill(null), async (clients) => {
+      const sockets = clients.map((c) => c.socket);
       const first = Date.now() + 3_000;
       const last = first + Math.max(0, ...opts.dueOffsets);
       const arrivals = sockets.map((socket, i) => {
@@ -150,10 +139,8 @@ export async function runDeadlineFloor(opts: {
         }
       }
       return out;
-    } finally {
-      for (const s of sockets) s.disconnect();
-    }
-  });
+    }),
+  );
   return value;
 }
 
@@ -163,26 +150,35 @@ interface FloorClient {
   arrivals: ArrivalLog<{ version: number }>;
 }
 
-async function floorClients(url: string, rooms: Array<string | null>): Promise<FloorClient[]> {
+/**
+ * Runs `use` with one socket per entry of `rooms` connected to the floor server at `url` (50 at a time), each joined
+ * to its room (null: none); every socket is disconnected afterwards, also when connecting failed half way.
+ */
+async function withFloorClients<T>(
+  url: string,
+  rooms: Array<string | null>,
+  use: (clients: FloorClient[]) => Promise<T>,
+): Promise<T> {
   const clients: FloorClient[] = [];
-  // 50 at a time, as the burst's setup connects.
-  for (let i = 0; i < rooms.length; i += 50)
-    clients.push(
-      ...(await Promise.all(
+  try {
+    for (let i = 0; i < rooms.length; i += 50)
+      await Promise.all(
         rooms.slice(i, i + 50).map(async (room) => {
           const socket = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true });
           const arrivals = new ArrivalLog<{ version: number }>((p) => [String(p.version)]);
           socket.on("event", (p: { version: number }) => arrivals.record(p));
+          clients.push({ socket, arrivals });
           await new Promise<void>((resolve, reject) => {
             socket.once("connect", () => resolve());
             socket.once("connect_error", reject);
           });
           if (room !== null) await socket.timeout(10_000).emitWithAck("join", { room });
-          return { socket, arrivals };
         }),
-      )),
-    );
-  return clients;
+      );
+    return await use(clients);
+  } finally {
+    for (const c of clients) c.socket.disconnect();
+  }
 }
 
 async function floorCommand(socket: Socket, room: string, side: string): Promise<number> {
@@ -207,24 +203,20 @@ export async function runThroughputFloor(opts: {
   p99LimitMs: number;
   sendersPerSide: number;
 }): Promise<Omit<ThroughputResults, "errors">> {
-  const { value } = await withFloorServer(opts, async (server) => {
-    const seats = await floorClients(server.url, ["room", "room", "room", "room"]);
-    const extra = await floorClients(
-      server.url,
-      Array.from({ length: 2 * Math.max(0, opts.sendersPerSide - 1) }, () => null),
-    );
-    const senders = [seats[0], seats[2], ...extra].map((c) => (c as FloorClient).socket);
-    try {
-      return await runRateSteps(server, opts, async (i) => {
+  const { value } = await withFloorServer(opts, (server) => {
+    // Four seats in the room, and the other senders in none; senders 0 and 1 are seats (as in throughput.ts).
+    const extra = 2 * Math.max(0, opts.sendersPerSide - 1);
+    const rooms = [...Array<string>(4).fill("room"), ...Array<null>(extra).fill(null)];
+    return withFloorClients(server.url, rooms, (clients) => {
+      const senders = [clients[0], clients[2], ...clients.slice(4)].map((c) => (c as FloorClient).socket);
+      return runRateSteps(server, opts, async (i) => {
         await floorCommand(
           senders[i % senders.length] as Socket,
           "room",
           i % 2 === 0 ? "claimant" : "respondent",
         );
       });
-    } finally {
-      for (const c of [...seats, ...extra]) c.socket.disconnect();
-    }
+    });
   });
   return value;
 }
@@ -251,52 +243,50 @@ export async function runDealsFloor(opts: {
 }): Promise<DealsFloor> {
   const { value } = await withFloorServer(opts, async ({ url }) => {
     const rooms = Array.from({ length: opts.sessions }, (_, i) => `s${i}`);
-    const clients = await floorClients(
+    return withFloorClients(
       url,
       rooms.flatMap((r) => [r, r, r]),
+      async (clients) => {
+        const room = (i: number) => ({ name: rooms[i] as string, sockets: clients.slice(3 * i, 3 * i + 3) });
+        const deals = Math.min(opts.deals, opts.sessions);
+        const out: DealsFloor = {
+          sessions: opts.sessions,
+          notified: [],
+          background: { rate: opts.backgroundRate, sent: 0, ok: 0, failed: 0, ackP99: Number.NaN },
+        };
+        const background = opts.sessions - deals;
+        const loop =
+          background > 0 && opts.backgroundRate > 0
+            ? startOpenLoop(opts.backgroundRate, async (i) => {
+                const r = room(deals + (i % background));
+                const side = Math.floor(i / background) % 2;
+                await floorCommand(
+                  (r.sockets[side] as FloorClient).socket,
+                  r.name,
+                  side === 0 ? "claimant" : "respondent",
+                );
+              })
+            : null;
+        try {
+          for (let i = 0; i < deals; i++) {
+            const r = room(i);
+            const sentAt = performance.now();
+            const version = await floorCommand((r.sockets[1] as FloorClient).socket, r.name, "respondent");
+            const arrivals = await Promise.all(
+              r.sockets.map((c) => c.arrivals.waitFor(String(version), 10_000)),
+            );
+            out.notified.push(Math.max(...arrivals.map((a) => a.at)) - sentAt);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        } finally {
+          if (loop) {
+            const r = await loop.stop();
+            out.background = backgroundOf(opts.backgroundRate, r);
+          }
+        }
+        return out;
+      },
     );
-    const room = (i: number) => ({ name: rooms[i] as string, sockets: clients.slice(3 * i, 3 * i + 3) });
-    const deals = Math.min(opts.deals, opts.sessions);
-    const out: DealsFloor = {
-      sessions: opts.sessions,
-      notified: [],
-      background: { rate: opts.backgroundRate, sent: 0, ok: 0, failed: 0, ackP99: Number.NaN },
-    };
-    try {
-      const background = opts.sessions - deals;
-      const loop =
-        background > 0 && opts.backgroundRate > 0
-          ? startOpenLoop(opts.backgroundRate, async (i) => {
-              const r = room(deals + (i % background));
-              const side = Math.floor(i / background) % 2;
-              await floorCommand(
-                (r.sockets[side] as FloorClient).socket,
-                r.name,
-                side === 0 ? "claimant" : "respondent",
-              );
-            })
-          : null;
-      try {
-        for (let i = 0; i < deals; i++) {
-          const r = room(i);
-          const sentAt = performance.now();
-          const version = await floorCommand((r.sockets[1] as FloorClient).socket, r.name, "respondent");
-          const arrivals = await Promise.all(
-            r.sockets.map((c) => c.arrivals.waitFor(String(version), 10_000)),
-          );
-          out.notified.push(Math.max(...arrivals.map((a) => a.at)) - sentAt);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      } finally {
-        if (loop) {
-          const r = await loop.stop();
-          out.background = backgroundOf(opts.backgroundRate, r);
-        }
-      }
-      return out;
-    } finally {
-      for (const c of clients) c.socket.disconnect();
-    }
   });
   return value;
 }

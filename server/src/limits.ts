@@ -78,7 +78,7 @@ export function createLimiter(opts: LimiterOptions): Limiter {
 
   const what = opts.what ?? "Too many requests in a short time.";
   /** `points`: how many events the refused count added (the shared count takes a burst's events in one call). */
-  const refused = (rejection: RateLimiterRes, points = 1): LimitResult => {
+  const refused = (rejection: RateLimiterRes, points = 1): { ok: false; retryAt: number } => {
     // Logged once per window (by the count that first went past the budget), so a flood does not flood the log. No
     // key, no count.
     const first = base.points + 1;
@@ -86,16 +86,26 @@ export function createLimiter(opts: LimiterOptions): Limiter {
       opts.log?.warn({ limit: opts.name }, "rate limit reached");
     return { ok: false, retryAt: now() + Math.max(1000, rejection.msBeforeNext) };
   };
+  /** The shared count decides (exactAcrossNodes, or no Redis): one event, counted before it is let through. */
   const exact = async (key: string): Promise<LimitResult> => {
+    const verdict = await sharedCount(key, 1);
+    return verdict.ok ? { ok: true } : verdict;
+  };
+  /**
+   * The shared count after `points` more events. Never throws: a failure of the store (the memory fallback covers an
+   * unreachable Redis) lets the events through rather than refuse everyone, and says so.
+   */
+  const sharedCount = async (
+    key: string,
+    points: number,
+  ): Promise<{ ok: true; remaining: number; resetAt: number } | { ok: false; retryAt: number }> => {
     try {
-      await limiter.consume(key);
-      return { ok: true };
+      const res = await limiter.consume(key, points);
+      return { ok: true, remaining: res.remainingPoints, resetAt: now() + Math.max(1000, res.msBeforeNext) };
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return refused(rejection);
-      // Not a refusal but a failure of the store (the memory fallback covers an unreachable Redis): let the
-      // request through rather than refuse everyone, and say so.
+      if (rejection instanceof RateLimiterRes) return refused(rejection, points);
       opts.log?.error({ limit: opts.name, err: errText(rejection) }, "rate limit unavailable");
-      return { ok: true };
+      return { ok: true, remaining: Number.POSITIVE_INFINITY, resetAt: now() };
     }
   };
 
@@ -164,21 +174,6 @@ export function createLimiter(opts: LimiterOptions): Limiter {
       if (passed > 0) countShared(key, passed);
       else releaseUncounted(key);
     });
-  };
-  /** The shared count after `points` more; never throws (a failed store lets the events through, and says so). */
-  const sharedCount = async (
-    key: string,
-    points: number,
-  ): Promise<{ ok: true; remaining: number; resetAt: number } | { ok: false; retryAt: number }> => {
-    try {
-      const res = await limiter.consume(key, points);
-      return { ok: true, remaining: res.remainingPoints, resetAt: now() + Math.max(1000, res.msBeforeNext) };
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes)
-        return refused(rejection, points) as { ok: false; retryAt: number };
-      opts.log?.error({ limit: opts.name, err: errText(rejection) }, "rate limit unavailable");
-      return { ok: true, remaining: Number.POSITIVE_INFINITY, resetAt: now() };
-    }
   };
   const behind = async (key: string): Promise<LimitResult> => {
     const waiting = inFlight.get(key);
