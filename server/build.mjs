@@ -12,7 +12,7 @@ import { build } from "esbuild";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
- * Bundles `entry` into `outdir` (as <entry's name>.mjs, plus pglite-worker.mjs and a chunk per dynamic import, loaded
+ * Bundles `entry` into `outdir` (as <entry's name>.mjs, plus pglite-worker.mjs, mail-worker.mjs and a chunk per dynamic import, loaded
  * only when reached):
  * @backchannel/* inside, npm packages outside.
  */
@@ -20,10 +20,12 @@ export async function bundleServer(entry, outdir, external = []) {
   const pkg = JSON.parse(readFileSync(path.join(here, "package.json"), "utf8"));
   const packages = Object.keys(pkg.dependencies).filter((d) => !d.startsWith("@backchannel/"));
   await build({
-    // The embedded database's thread starts from a file of its own, beside the code that starts it (pglite-thread.ts).
+    // Each worker thread starts from a file of its own, beside the code that starts it (threads.ts): the embedded
+    // database's and the mail thread's.
     entryPoints: {
       [path.basename(entry, path.extname(entry))]: entry,
       "pglite-worker": path.join(here, "src/store/pglite-worker.ts"),
+      "mail-worker": path.join(here, "src/notify/mail-worker.ts"),
     },
     outdir,
     splitting: true,

@@ -2,15 +2,17 @@
 // server configured, writes it as an .eml file into <dataDir>/outbox, so no mail is ever dropped silently: a developer
 // or operator can open the files, and a later relay can pick them up. Each mail's Message-ID comes from the notice's
 // id, so a retry after a send that may have half-finished is recognisable as the same message. A member's deal mail
-// carries the settlement summary as a PDF attachment (settlement-pdf.ts), rendered here because that is asynchronous.
+// carries the settlement summary as a PDF attachment (settlement-pdf.ts). The message itself is composed in a thread of
+// its own (mail-thread.ts), off the event loop.
 import { mkdirSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { SessionState, SettlementSummary } from "@backchannel/common";
+import type { SessionState } from "@backchannel/common";
 import nodemailer from "nodemailer";
 import type { DeliveryOutcome, MailChannel, PendingNotice } from "./channels";
+import { envelopeFrom } from "./mail-compose";
 import { isMemberRecipient, renderMail } from "./mail-templates";
-import { settlementFileName, settlementPdf } from "./settlement-pdf";
+import { openMailThread } from "./mail-thread";
 import type { UnsubscribeTokens } from "./unsubscribe";
 
 export interface MailChannelOptions {
@@ -24,8 +26,6 @@ export interface MailChannelOptions {
 }
 
 export const OUTBOX_FOLDER = "outbox";
-/** Settlement PDFs kept for the next mail of the same deal (see pdfOf). */
-const SHARED_PDFS = 16;
 
 /** Stable per notice: `<notice-<id>@backchannel>`. */
 export function messageIdFor(noticeId: string): string {
@@ -44,46 +44,27 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
   const now = opts.now ?? Date.now;
   const publicUrl = opts.publicUrl.replace(/\/+$/, "");
 
-  // A deal's members are sent the same summary: its PDF is rendered once and shared by their mails. Rendering holds the
-  // event loop for some 2 ms (pdf-lib lays the text out synchronously), which, once per member, was a tenth of the
-  // embedded node's CPU in the benchmark's 100 deals among 1,000 live sessions. The last few summaries are kept.
-  const pdfs = new Map<string, Promise<Uint8Array>>();
-  const pdfOf = (summary: SettlementSummary): Promise<Uint8Array> => {
-    const key = JSON.stringify(summary);
-    let pdf = pdfs.get(key);
-    if (!pdf) {
-      pdf = settlementPdf(summary, { now: now() });
-      pdfs.set(key, pdf);
-      pdf.catch(() => pdfs.delete(key));
-      if (pdfs.size > SHARED_PDFS) pdfs.delete(pdfs.keys().next().value as string);
-    }
-    return pdf;
-  };
+  // Messages are composed (the deal mail's PDF laid out, the MIME encoded) in a thread of their own: mail-thread.ts.
+  const thread = openMailThread();
 
+  /** The message's bytes, and the envelope to send them with. */
   const render = async (notice: PendingNotice, session: SessionState | null) => {
     const mail = renderMail(notice, session, { publicUrl, unsubscribe: opts.unsubscribe, now: now() });
-    // A member's deal mail carries its settlement summary as a PDF too (the body says so); nobody else's does.
-    const attachments = [...(mail.attachments ?? [])];
-    if (mail.settlement) {
-      attachments.push({
-        filename: settlementFileName(mail.settlement.title),
-        contentType: "application/pdf",
-        content: Buffer.from(await pdfOf(mail.settlement)),
-      });
-    }
-    return {
+    const message = await thread.compose({
       from: opts.from,
       to: notice.email,
-      // The envelope names exactly the one recipient: nothing else in the message can add one.
-      envelope: { from: envelopeFrom(opts.from), to: [notice.email] },
       subject: mail.subject,
       text: mail.text,
       html: mail.html,
       headers: mail.headers,
       messageId: messageIdFor(notice.id),
-      date: new Date(now()),
-      ...(attachments.length > 0 ? { attachments } : {}),
-    };
+      date: now(),
+      attachments: mail.attachments ?? [],
+      // A member's deal mail carries its settlement summary as a PDF too (the body says so); nobody else's does.
+      ...(mail.settlement ? { settlement: mail.settlement } : {}),
+    });
+    // The envelope names exactly the one recipient: nothing else in the message can add one.
+    return { message, envelope: { from: envelopeFrom(opts.from), to: [notice.email] } };
   };
 
   /** An invitation goes to an address, not a member; every other kind only to a current member of its session. */
@@ -110,26 +91,25 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
         const refused = refuse(notice, session);
         if (refused) return refused;
         // Throws on any refusal or connection failure; the caller's trigger retries.
-        await transport.sendMail(await render(notice, session));
+        const { message, envelope } = await render(notice, session);
+        await transport.sendMail({ envelope, raw: message });
         return "sent";
       },
       async close() {
         transport.close();
+        await thread.close();
       },
     };
   }
 
   const folder = path.resolve(opts.dataDir, OUTBOX_FOLDER);
   mkdirSync(folder, { recursive: true });
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "windows" });
   return {
     destination: folder,
     async send(notice, session) {
       const refused = refuse(notice, session);
       if (refused) return refused;
-      const info = await transport.sendMail(await render(notice, session));
-      const message = info.message as unknown;
-      if (!Buffer.isBuffer(message)) throw new Error("the mail was not rendered to a buffer");
+      const { message } = await render(notice, session);
       const stamp = new Date(now()).toISOString().replace(/:/g, "-");
       const name = `${stamp}-${notice.id.replace(/[^A-Za-z0-9._-]/g, "_")}.eml`;
       // Written under a temporary name and renamed: the folder never holds half a mail. Off the event loop (libuv's
@@ -142,13 +122,7 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
       return "sent";
     },
     async close() {
-      transport.close();
+      await thread.close();
     },
   };
-}
-
-/** The bare address of a From like "Backchannel <no-reply@example.com>", for the envelope's MAIL FROM. */
-function envelopeFrom(from: string): string {
-  const angle = /<([^<>]+)>\s*$/.exec(from);
-  return (angle?.[1] ?? from).trim();
 }

@@ -12,13 +12,14 @@
 // the WAL on disk.
 import fs from "node:fs";
 import { Worker } from "node:worker_threads";
+import { type ErrorFields, threadEntry, toError } from "../threads";
 import type { Db, QueryResult } from "./db";
 
 /** The thread's workerData. */
 export interface ThreadStart {
   /** null: in memory */
   dataDir: string | null;
-  /** source mode only: the TypeScript entry pglite-worker-boot.mjs loads (through tsx) */
+  /** source mode only: the TypeScript entry thread-boot.mjs loads (through tsx) */
   entry?: string;
 }
 
@@ -32,42 +33,10 @@ export type ThreadReply =
   | { id: number; rows: unknown[]; rowCount: number }
   | { id: number; error: ErrorFields };
 
-export type ErrorFields = { message: string } & Record<string, string | number | boolean | null>;
-
-/** What of an error crosses from the thread: its message, name and own plain fields (a database error's code...). */
-export function errorFields(err: unknown): ErrorFields {
-  if (!(err instanceof Error)) return { message: String(err) };
-  const fields: ErrorFields = { message: err.message, name: err.name };
-  for (const [key, value] of Object.entries(err))
-    if (value === null || ["string", "number", "boolean"].includes(typeof value)) fields[key] = value;
-  return fields;
-}
-
-/** The error again, thrown here with this thread's stack. */
-function toError(fields: ErrorFields): Error {
-  const { message, ...rest } = fields;
-  return Object.assign(new Error(message), rest);
-}
-
-/**
- * Where the thread starts: the built server's dist/pglite-worker.mjs (server/build.mjs bundles it beside the code that
- * starts it); from the TypeScript sources (tests, `npm run dev`), a small bootstrap that loads the entry through tsx,
- * since a worker thread does not inherit the parent's TypeScript loader.
- */
-function threadEntry(): { url: URL; entry?: string } {
-  const here = import.meta.url;
-  if (here.endsWith(".ts"))
-    return {
-      url: new URL("./pglite-worker-boot.mjs", here),
-      entry: new URL("./pglite-worker.ts", here).href,
-    };
-  return { url: new URL("./pglite-worker.mjs", here) };
-}
-
 type Request = ThreadRequest extends infer R ? (R extends unknown ? Omit<R, "id"> : never) : never;
 
 export async function openPgliteThread(dataDir: string | null): Promise<Db> {
-  const { url, entry } = threadEntry();
+  const { url, entry } = threadEntry(import.meta.url, "pglite-worker");
   const start: ThreadStart = { dataDir, ...(entry ? { entry } : {}) };
   const worker = new Worker(url, { workerData: start });
   const waiting = new Map<number, { resolve: (r: QueryResult<never>) => void; reject: (e: Error) => void }>();

@@ -4,8 +4,9 @@
 // defines the messages.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { errorFields } from "../threads";
 import { openDurablePglite, SHARED_BUFFERS } from "./pglite-durable";
-import { errorFields, type ThreadReply, type ThreadRequest, type ThreadStart } from "./pglite-thread";
+import type { ThreadReply, ThreadRequest, ThreadStart } from "./pglite-thread";
 
 const port = parentPort;
 if (!port) throw new Error("pglite-worker.ts runs only as a worker thread (pglite-thread.ts starts it)");

@@ -1,0 +1,23 @@
+// The mail thread: composes messages (mail-compose.ts) beside the server's event loop. Only ever a worker's entry; the
+// server's side is mail-thread.ts, which also defines the messages.
+import { parentPort } from "node:worker_threads";
+import { errorFields } from "../threads";
+import { createComposer } from "./mail-compose";
+import type { MailThreadReply, MailThreadRequest } from "./mail-thread";
+
+const port = parentPort;
+if (!port) throw new Error("mail-worker.ts runs only as a worker thread (mail-thread.ts starts it)");
+const compose = createComposer();
+
+port.on("message", (req: MailThreadRequest) => {
+  compose(req.mail).then(
+    (message) => {
+      // The bytes move to the server's thread, not copied; a message in a shared pool's slice is copied out first.
+      const owns = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength;
+      const bytes = owns ? message : new Uint8Array(message);
+      const reply: MailThreadReply = { id: req.id, message: bytes };
+      port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
+    },
+    (err) => port.postMessage({ id: req.id, error: errorFields(err) } satisfies MailThreadReply),
+  );
+});
