@@ -355,7 +355,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       };
     });
     const got = issued as { id: string; token: string; expiresAt: number };
-    await deps.notifications?.dispatch(mailIds);
+    await deps.notifications?.dispatch(mailIds, sessionId);
     res.status(201).json({
       invitation: { id: got.id, role: body.role, canBid, expiresAt: got.expiresAt },
       token: got.token,

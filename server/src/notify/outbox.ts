@@ -95,12 +95,14 @@ export interface NotificationsDeps {
   readSession(sessionId: string): Promise<SessionState | null>;
   log: Logger;
   now?: () => number;
-  /** Awaited before each batch of deliveries: lets more urgent work on this node (commands, deadline ticks) go first. */
+  /** Awaited before each step of a delivery batch: lets more urgent work on this node (commands, deadline ticks) go first. */
   gate?: () => Promise<void>;
 }
 
 interface StoredRow {
   id: string;
+  /** the trigger (a row id) whose delivery claimed this row */
+  via: string;
   session_id: string | null;
   user_id: string | null;
   email: string | null;
@@ -169,14 +171,24 @@ export class Notifications {
     return ids;
   }
 
-  /** Arms a trigger per committed row. A failure here is only logged: the worker's sweep re-arms pending rows. */
-  dispatch(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return Promise.resolve();
+  /**
+   * Arms the triggers of rows stored together for one session (or for none), once they have committed: one trigger
+   * for a session's rows, named by the first of them, whose delivery takes every pending notice of that session (a
+   * deal's eight notices are one trigger, not eight: each trigger is several Redis round trips and scripts on BullMQ);
+   * a row of no session gets a trigger of its own. A failure here is only logged: the worker's sweep re-arms pending
+   * rows.
+   */
+  dispatch(ids: readonly string[], sessionId: string | null): Promise<void> {
+    return this.arm(sessionId === null ? ids : ids.slice(0, 1));
+  }
+
+  private arm(triggers: readonly string[]): Promise<void> {
+    if (triggers.length === 0) return Promise.resolve();
     const dueAt = this.now();
     return this.deps.scheduler
-      .ensure(ids.map((id) => ({ sessionId: id, key: TRIGGER_KEY, dueAt })))
+      .ensure(triggers.map((id) => ({ sessionId: id, key: TRIGGER_KEY, dueAt })))
       .catch((err) =>
-        this.deps.log.error({ err: errorText(err), notices: ids.length }, "notice dispatch failed"),
+        this.deps.log.error({ err: errorText(err), triggers: triggers.length }, "notice dispatch failed"),
       );
   }
 
@@ -188,9 +200,11 @@ export class Notifications {
   }
 
   /**
-   * Delivers one row, at most once per successful send: claims it (so two triggers never send it together), sends,
-   * marks it sent. Throws when the send failed, so the trigger retries. Rows whose triggers fire together share the
-   * claim and the mark (deliverBatch); a row is never in two deliveries at once.
+   * Fires the trigger named by row `id`: delivers that row and, when it belongs to a session, every other pending row
+   * of the session, each at most once per successful send: claims them (so two triggers never send a row together),
+   * sends, marks them sent. Returns the outcome of row `id` itself (null when this trigger did not send it: sent
+   * already, or claimed by another). Throws when a send of a row it claimed failed, so the trigger retries. Triggers
+   * that fire together share the claim and the mark (deliverBatch); a row is never in two deliveries at once.
    */
   deliver(id: string): Promise<DeliveryOutcome | null> {
     return this.deliveries.submit({ key: id });
@@ -198,14 +212,33 @@ export class Notifications {
 
   private async deliverBatch(ids: readonly string[]): Promise<Array<UnitOutcome<DeliveryOutcome | null>>> {
     const { db, log } = this.deps;
-    await this.deps.gate?.();
+    // Each step of a delivery (its statements, its sends) waits its turn behind the node's commands: on the embedded
+    // database they share one connection, and a deal's delivery (a claim, the opt-outs, the session, the subscriptions,
+    // the mark) would otherwise hold the next command's commit for as many statements.
+    const turn = () => this.deps.gate?.();
+    await turn();
+    // Each trigger's own row, and the other pending rows of its session (attributed to one trigger of that session).
+    // A row another delivery is claiming at this moment is skipped, not waited for (it is that delivery's; and two
+    // deliveries locking one session's rows in different orders could otherwise deadlock).
     const claimed = await db.query<StoredRow>(
-      `UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
-         FROM notifications x LEFT JOIN users u ON u.id = x.user_id
-        WHERE n.id = ANY($1::uuid[]) AND x.id = n.id AND n.sent_at IS NULL
-          AND (n.claimed_until IS NULL OR n.claimed_until < $3::timestamptz)
-        RETURNING n.id, n.session_id, n.user_id, n.email, u.email AS user_email, u.display_name, n.channel, n.kind,
-                  n.title, n.body, n.link, n.attempts`,
+      `WITH candidates AS (
+         SELECT DISTINCT ON (t.id) t.id, t.via FROM (
+             SELECT k.id, k.id AS via, 0 AS own FROM notifications k WHERE k.id = ANY($1::uuid[])
+           UNION ALL
+             SELECT t.id, k.id AS via, 1 AS own FROM notifications k
+               JOIN notifications t ON t.session_id = k.session_id AND t.sent_at IS NULL
+              WHERE k.id = ANY($1::uuid[]) AND k.session_id IS NOT NULL
+           ) t
+          ORDER BY t.id, t.own, t.via),
+       claimable AS (
+         SELECT n.id, c.via FROM notifications n JOIN candidates c ON c.id = n.id
+          WHERE n.sent_at IS NULL AND (n.claimed_until IS NULL OR n.claimed_until < $3::timestamptz)
+            FOR UPDATE OF n SKIP LOCKED)
+       UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
+         FROM claimable c, notifications x LEFT JOIN users u ON u.id = x.user_id
+        WHERE n.id = c.id AND x.id = n.id
+        RETURNING c.via, n.id, n.session_id, n.user_id, n.email, u.email AS user_email, u.display_name,
+                  n.channel, n.kind, n.title, n.body, n.link, n.attempts`,
       [ids, new Date(this.now() + CLAIM_MS).toISOString(), new Date(this.now()).toISOString()],
     );
     const rows = new Map(claimed.rows.map((r) => [r.id, r]));
@@ -224,6 +257,7 @@ export class Notifications {
     );
     // Opt-outs are checked when sending, so turning a kind off stops what is already queued.
     const withEmail = notices.filter((n) => n.email);
+    await turn();
     const offList = await optedOut(
       db,
       withEmail.map((n) => ({ email: n.email, channel: rows.get(n.id)?.channel ?? "mail", kind: n.kind })),
@@ -244,6 +278,7 @@ export class Notifications {
       notices.map(async (notice) => {
         const channel = (rows.get(notice.id) as StoredRow).channel;
         try {
+          await turn();
           const outcome = off.has(notice.id) ? "opted-out" : await this.send(notice, channel, sessionOf);
           sent.set(notice.id, { outcome });
         } catch (error) {
@@ -270,7 +305,8 @@ export class Notifications {
       );
       return { id, outcome: last ? "failed" : null, done: last };
     });
-    if (marks.length > 0)
+    if (marks.length > 0) {
+      await turn();
       await db.query(
         `UPDATE notifications n
             SET claimed_until = NULL,
@@ -281,15 +317,19 @@ export class Notifications {
           WHERE n.id = v.id`,
         [marks.map((m) => m.id), marks.map((m) => m.outcome), marks.map((m) => m.done)],
       );
-    return ids.map((id): UnitOutcome<DeliveryOutcome | null> => {
-      const r = sent.get(id);
-      if (!r) return { ok: true, value: null };
-      if ("outcome" in r) return { ok: true, value: r.outcome };
-      // Given up: nothing more to try; otherwise the trigger retries.
+    }
+    // A trigger fails (and is retried) with the error of a send it made that failed and may be tried again; otherwise
+    // its value is its own row's outcome.
+    const retry = new Map<string, unknown>();
+    for (const [id, r] of sent) {
       const row = rows.get(id) as StoredRow;
-      return row.attempts >= MAX_DELIVERY_ATTEMPTS
-        ? { ok: true, value: null }
-        : { ok: false, error: r.error };
+      if ("error" in r && row.attempts < MAX_DELIVERY_ATTEMPTS && !retry.has(row.via))
+        retry.set(row.via, r.error);
+    }
+    return ids.map((id): UnitOutcome<DeliveryOutcome | null> => {
+      if (retry.has(id)) return { ok: false, error: retry.get(id) };
+      const r = sent.get(id);
+      return { ok: true, value: r && "outcome" in r ? r.outcome : null };
     });
   }
 
@@ -313,14 +353,23 @@ export class Notifications {
    */
   async reconcile(opts: { olderThan?: number } = {}): Promise<number> {
     const before = new Date(opts.olderThan ?? this.now()).toISOString();
-    const { rows } = await this.deps.db.query<{ id: string }>(
-      `SELECT id FROM notifications
+    const { rows } = await this.deps.db.query<{ id: string; session_id: string | null }>(
+      `SELECT id, session_id FROM notifications
         WHERE sent_at IS NULL AND created_at <= $1::timestamptz
           AND (claimed_until IS NULL OR claimed_until < $2::timestamptz)
         ORDER BY created_at LIMIT 1000`,
       [before, new Date(this.now()).toISOString()],
     );
-    await this.dispatch(rows.map((r) => r.id));
+    // One trigger per session (its first row), one per row of none: as dispatch arms them.
+    const seen = new Set<string>();
+    await this.arm(
+      rows.flatMap((r) => {
+        if (r.session_id === null) return [r.id];
+        if (seen.has(r.session_id)) return [];
+        seen.add(r.session_id);
+        return [r.id];
+      }),
+    );
     return rows.length;
   }
 

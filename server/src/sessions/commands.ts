@@ -792,7 +792,7 @@ export class CommandPipeline {
     if (committed.noticeIds.length > 0 && notices)
       this.track(
         new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-          notices.dispatch(committed.noticeIds),
+          notices.dispatch(committed.noticeIds, committed.sessionId),
         ),
       );
   }

@@ -201,6 +201,14 @@ export const MIGRATIONS: readonly Migration[] = [
       $$`,
     ],
   },
+  {
+    id: 6,
+    name: "a session's pending notices, found by session",
+    statements: [
+      // A notice trigger delivers every pending notice of its session (outbox.ts, deliverBatch).
+      "CREATE INDEX notifications_session_pending_idx ON notifications (session_id) WHERE sent_at IS NULL",
+    ],
+  },
 ];
 
 /**

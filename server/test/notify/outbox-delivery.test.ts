@@ -1,7 +1,8 @@
 // The outbox's delivery (notify/outbox.ts), on each database backend: triggers that fire together are delivered
 // together (one claim statement, one opt-out read, one mark statement, each session read once), and each notice still
 // gets its own outcome: a failed send is let go of and retried, given up after MAX_DELIVERY_ATTEMPTS, an opted-out
-// kind is not sent, and a notice whose triggers fire twice at once is sent once.
+// kind is not sent, and a notice whose triggers fire twice at once is sent once. A session's notices stored together
+// get one trigger, which delivers every pending notice of the session.
 import type { SessionState } from "@backchannel/common";
 import pino from "pino";
 import { expect, it } from "vitest";
@@ -9,7 +10,7 @@ import type { DeliveryOutcome, MailChannel, PendingNotice, PushChannel } from ".
 import { MAX_DELIVERY_ATTEMPTS, type NoticeRow, Notifications } from "../../src/notify/outbox";
 import { optOut } from "../../src/notify/preferences";
 import type { Db } from "../../src/store/db";
-import type { Scheduler } from "../../src/timers/scheduler";
+import type { DeadlineJob, Scheduler } from "../../src/timers/scheduler";
 import { createSession, createUser } from "../store/fixtures";
 import { describeBackends } from "../support/db";
 
@@ -26,6 +27,12 @@ function counting(db: Db): { db: Db; statements: string[] } {
     close: () => db.close(),
   } as Db;
   return { db: wrapped, statements };
+}
+
+/** A scheduler that only records what was armed. */
+function recordingScheduler(): Scheduler & { armed: DeadlineJob[] } {
+  const armed: DeadlineJob[] = [];
+  return { ...noScheduler, armed, ensure: async (jobs) => void armed.push(...jobs) };
 }
 
 const noScheduler: Scheduler = {
@@ -66,11 +73,16 @@ function channels(): Channels {
   return { mail, push, reads: [] };
 }
 
-function notificationsOn(db: Db, c: Channels, gate?: () => Promise<void>): Notifications {
+function notificationsOn(
+  db: Db,
+  c: Channels,
+  gate?: () => Promise<void>,
+  scheduler: Scheduler = noScheduler,
+): Notifications {
   return new Notifications({
     ...(gate ? { gate } : {}),
     db,
-    scheduler: noScheduler,
+    scheduler,
     mail: c.mail,
     push: c.push,
     readSession: async (id) => {
@@ -126,7 +138,7 @@ describeBackends("outbox delivery", ({ db }) => {
     expect(c.mail.sent.length).toBe(3);
     expect(c.push.sent.length).toBe(3);
     // Claim, opt-outs, mark: three statements for six notices (two commits per notice before).
-    expect(counted.statements).toEqual(["UPDATE notifications", "SELECT v.i", "UPDATE notifications"]);
+    expect(counted.statements).toEqual(["WITH candidates", "SELECT v.i", "UPDATE notifications"]);
     for (const r of (await stored(db(), ids)).values()) {
       expect(r.outcome).toBe("sent");
       expect(r.sent_at).not.toBeNull();
@@ -186,6 +198,91 @@ describeBackends("outbox delivery", ({ db }) => {
     const n = notificationsOn(db(), c);
     expect(await Promise.all(ids.map((id) => n.deliver(id)))).toEqual(["sent", "sent"]);
     expect(c.reads).toEqual([sessionId]);
+  });
+
+  it("arms one trigger for a session's notices stored together, and it delivers every pending notice of the session", async () => {
+    const { sessionId } = await createSession(db());
+    const { sessionId: otherSession } = await createSession(db());
+    const users = await Promise.all([createUser(db(), "A"), createUser(db(), "B"), createUser(db(), "C")]);
+    // An earlier commit's notice of the same session, still pending; and one of another session, not to be touched.
+    const [earlier] = await store(db(), [row(users[0] as string, "push", { sessionId })]);
+    const [elsewhere] = await store(db(), [row(users[0] as string, "mail", { sessionId: otherSession })]);
+    const ids = await store(
+      db(),
+      users.flatMap((u) => [row(u, "mail", { sessionId }), row(u, "push", { sessionId })]),
+    );
+    const c = channels();
+    const scheduler = recordingScheduler();
+    const n = notificationsOn(db(), c, undefined, scheduler);
+    await n.dispatch(ids, sessionId);
+    expect(scheduler.armed.map((j) => j.sessionId)).toEqual([ids[0]]);
+    // Its one trigger fires: all seven pending notices of the session go, the other session's stays.
+    expect(await n.deliver(ids[0] as string)).toBe("sent");
+    expect(c.mail.sent.length).toBe(3);
+    expect(c.push.sent.length).toBe(4);
+    const rows = await stored(db(), [...ids, earlier as string, elsewhere as string]);
+    for (const id of [...ids, earlier as string]) expect(rows.get(id)?.outcome, id).toBe("sent");
+    expect(rows.get(elsewhere as string)).toMatchObject({ attempts: 0, sent_at: null });
+    // A late trigger of one of them (the sweep's, say) finds nothing left to send.
+    expect(await n.deliver(ids[3] as string)).toBeNull();
+    expect(c.mail.sent.length + c.push.sent.length).toBe(7);
+    // Notices of no session (none here come that way but an invitation could) get a trigger each.
+    await n.dispatch(["a", "b"], null);
+    expect(scheduler.armed.map((j) => j.sessionId)).toEqual([ids[0], "a", "b"]);
+  });
+
+  it("retries a session's trigger when any notice it claimed failed, and the retry sends only what is left", async () => {
+    const { sessionId } = await createSession(db());
+    const [ok, failing] = await Promise.all([createUser(db(), "Ok"), createUser(db(), "Failing")]);
+    const ids = await store(db(), [row(ok, "mail", { sessionId }), row(failing, "mail", { sessionId })]);
+    const c = channels();
+    c.mail.failFor.add(`${failing}@example.test`);
+    const n = notificationsOn(db(), c);
+    // The trigger is the first notice's, which was sent: it fails all the same, for the other one's sake.
+    await expect(n.deliver(ids[0] as string)).rejects.toThrow(/451/);
+    expect(c.mail.sent.map((m) => m.userId)).toEqual([ok]);
+    c.mail.failFor.clear();
+    expect(await n.deliver(ids[0] as string)).toBeNull();
+    expect(c.mail.sent.map((m) => m.userId)).toEqual([ok, failing]);
+    const rows = await stored(db(), ids);
+    expect(rows.get(ids[1] as string)).toMatchObject({ attempts: 2, outcome: "sent" });
+  });
+
+  it("re-arms pending notices at start-up and in the sweep: one trigger per session, one per notice of none", async () => {
+    const { sessionId } = await createSession(db());
+    const user = await createUser(db(), "Swept");
+    const inSession = await store(db(), [row(user, "mail", { sessionId }), row(user, "push", { sessionId })]);
+    const loose = await store(db(), [row(user, "mail"), row(user, "push")]);
+    const scheduler = recordingScheduler();
+    const n = notificationsOn(db(), channels(), undefined, scheduler);
+    await n.reconcile();
+    const armed = scheduler.armed.map((j) => j.sessionId);
+    expect(armed.filter((id) => inSession.includes(id))).toHaveLength(1);
+    for (const id of loose) expect(armed).toContain(id);
+  });
+
+  it("waits at the gate between the steps of a delivery too, not only before its claim", async () => {
+    const user = await createUser(db(), "Stepwise");
+    const [id] = await store(db(), [row(user, "mail")]);
+    let open!: () => void;
+    const shut = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let turns = 0;
+    const c = channels();
+    // Open for the claim; shut from the next step on, as when a command arrives just after it.
+    const n = notificationsOn(db(), c, () => (++turns === 1 ? Promise.resolve() : shut));
+    const delivered = n.deliver(id as string);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(turns).toBe(2);
+    expect(c.mail.sent).toEqual([]);
+    expect((await stored(db(), [id as string])).get(id as string)).toMatchObject({
+      attempts: 1,
+      sent_at: null,
+    });
+    open();
+    expect(await delivered).toBe("sent");
+    expect(turns).toBeGreaterThan(2);
   });
 
   it("delivers nothing while its gate is shut (the node's commands and deadlines go first)", async () => {
