@@ -138,8 +138,19 @@ describe.skipIf(!haveChromium)(
     /** axe and the width check on the page as it is now. */
     async function check(p: Participant, screen: string): Promise<void> {
       const size = p.page.viewportSize()?.width === PHONE.width ? "390" : "1280";
-      // Let the page settle (fonts, the live state) before measuring.
+      // Let the page settle (fonts, the live state) before measuring, as its person sees it: in front (a tab behind
+      // another, like the mediator's session behind the home page, draws no frames, so the deal banner's entrance
+      // would stay at its first, transparent frame) and with entrance animations played to their end.
       await p.page.waitForLoadState("load");
+      await p.page.bringToFront();
+      await p.page.evaluate(() =>
+        Promise.all(
+          document
+            .getAnimations()
+            .filter((a) => Number.isFinite(Number(a.effect?.getComputedTiming().endTime)))
+            .map((a) => a.finished.catch(() => undefined)),
+        ),
+      );
       const present = await p.page.evaluate(() => "axe" in window);
       if (!present) await p.page.addScriptTag({ path: AXE });
       const violations = await p.page.evaluate(async (values) => {
