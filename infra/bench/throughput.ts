@@ -1,7 +1,7 @@
 // Throughput: open-loop SetNumber commands (load.ts) at increasing rates across a pool of Step 3 sessions, each
-// step for a fixed time, until the ack p99 passes the limit (50 ms) or a command fails. The highest rate that held
-// is the figure; each step also reports the server process's CPU (% of one core; the server is a child process,
-// so the load generator's own CPU is not in it).
+// step for a fixed time, until the ack p99 passes the limit (50 ms) or a command fails at the same rate twice in a
+// row. The highest rate that held is the figure; each step also reports the server process's CPU (% of one core; the
+// server is a child process, so the load generator's own CPU is not in it).
 
 import { CHANGES_PER_SIDE, DEMAND_START, inBatches, OFFER_START, settle } from "./backchannel";
 import { type ChildServer, cpuPercent } from "./child";
@@ -12,6 +12,8 @@ import { summarize } from "./stats";
 
 export interface ThroughputStep {
   rate: number;
+  /** 1, or 2 for the same rate run again after it missed */
+  attempt: number;
   sent: number;
   ok: number;
   failed: number;
@@ -64,7 +66,8 @@ export async function runThroughput(
     }
     connections.push(...senders.claimant.slice(1), ...senders.respondent.slice(1));
 
-    const planned = opts.rates.reduce((a, r) => a + (r * opts.stepMs) / 1000, 0);
+    // Each rate may run twice (runRateSteps).
+    const planned = 2 * opts.rates.reduce((a, r) => a + (r * opts.stepMs) / 1000, 0);
     const poolSize = Math.ceil((planned * 1.1) / (2 * CHANGES_PER_SIDE)) + 1;
     const pool = await inBatches(poolSize, () => openStep3Session(cast, seats));
     await settle();
@@ -102,8 +105,11 @@ export async function runThroughput(
 
 /**
  * The open-loop steps (load.ts): each rate for `stepMs`, `send(i)` the i-th command of the run (it throws on a
- * refusal), stopping after the first step whose ack p99 passes the limit or whose commands fail. Shared by
- * Backchannel's throughput and the floor's (floor.ts), so both are measured the same way.
+ * refusal). A step whose ack p99 passes the limit, or whose commands fail, is run once more at the same rate: a rate
+ * holds when one of its two steps held, and the run stops at the first rate that missed twice. One stall of a shared
+ * machine (a few hundred ms of steal or a slow fsync, which the floor meets too) lifts a 5-second step's p99 past
+ * the limit at any rate; a server past its capacity misses again. Both steps are reported. Shared by Backchannel's
+ * throughput and the floor's (floor.ts), so both are measured the same way.
  */
 export async function runRateSteps(
   server: ChildServer | null,
@@ -113,33 +119,37 @@ export async function runRateSteps(
   const out: Pick<ThroughputResults, "steps" | "maxRate"> = { steps: [], maxRate: null };
   let sentBefore = 0;
   for (const rate of opts.rates) {
-    const before = server ? await server.usage() : null;
-    const offset = sentBefore;
-    const loop = startOpenLoop(rate, (i) => send(offset + i));
-    await new Promise((r) => setTimeout(r, opts.stepMs));
-    const r = await loop.stop();
-    sentBefore += r.sent;
-    const after = server ? await server.usage() : null;
-    const s = summarize(r.latencies);
-    const lag = summarize(r.lagMs);
-    const step: ThroughputStep = {
-      rate,
-      sent: r.sent,
-      ok: r.latencies.length,
-      failed: r.failed,
-      failures: r.failures,
-      achieved: Math.round((r.latencies.length / r.elapsedMs) * 1000),
-      ackP50: s.p50,
-      ackP99: r.failed > 0 ? Number.POSITIVE_INFINITY : s.p99,
-      cpuPercent: before && after ? cpuPercent(before, after) : null,
-      sendLagP99: lag.p99,
-      held: r.failed === 0 && s.p99 <= opts.p99LimitMs,
-      samples: r.latencies,
-    };
-    out.steps.push(step);
-    if (!step.held) break;
+    let held = false;
+    for (let attempt = 1; attempt <= 2 && !held; attempt++) {
+      const before = server ? await server.usage() : null;
+      const offset = sentBefore;
+      const loop = startOpenLoop(rate, (i) => send(offset + i));
+      await new Promise((r) => setTimeout(r, opts.stepMs));
+      const r = await loop.stop();
+      sentBefore += r.sent;
+      const after = server ? await server.usage() : null;
+      const s = summarize(r.latencies);
+      const lag = summarize(r.lagMs);
+      held = r.failed === 0 && s.p99 <= opts.p99LimitMs;
+      out.steps.push({
+        rate,
+        attempt,
+        sent: r.sent,
+        ok: r.latencies.length,
+        failed: r.failed,
+        failures: r.failures,
+        achieved: Math.round((r.latencies.length / r.elapsedMs) * 1000),
+        ackP50: s.p50,
+        ackP99: r.failed > 0 ? Number.POSITIVE_INFINITY : s.p99,
+        cpuPercent: before && after ? cpuPercent(before, after) : null,
+        sendLagP99: lag.p99,
+        held,
+        samples: r.latencies,
+      });
+      await settle();
+    }
+    if (!held) break;
     out.maxRate = rate;
-    await settle();
   }
   return out;
 }
