@@ -37,8 +37,11 @@ export {
 } from "./engine/commands";
 export { broadcastEventSchema, visibleEventSchema } from "./events";
 
-/** 2: a `session:event` message carries all of one commit's pushes to the room (1: one push per message). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 3: a push's `head` and `finalHead` are signed per commit (`salt` and `leaves`; signedHeadSchema). 2: a
+ * `session:event` message carries all of one commit's pushes to the room (1: one push per message).
+ */
+export const PROTOCOL_VERSION = 3;
 
 export const sessionIdSchema = z.uuid({ error: "The session id must be a UUID" });
 
@@ -179,16 +182,30 @@ const hex64Schema = z.string().regex(/^[0-9a-f]{64}$/);
  * A stream head as the server signs it: after `position` events of `stream` (a role), the stream's hash chain reads
  * `head`. A party keeps the heads it receives; `npm run audit:verify` checks an audit export against them.
  */
-export const signedHeadSchema = z.strictObject({
+const headFields = {
   sessionId: sessionIdSchema,
   stream: roleSchema,
   position: versionSchema,
   head: hex64Schema,
-  /** base64url Ed25519 signature over the canonical JSON of {format:"backchannel-head/1", sessionId, stream, position, head} */
+  /** base64url Ed25519 signature (86 characters) */
   signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
   /** the signing key's id: the first 16 hex digits of the SHA-256 of its public key (DER); see GET /api/audit/key */
   keyId: z.string().regex(/^[0-9a-f]{16}$/),
-});
+};
+export const signedHeadSchema = z.union([
+  /** signed alone: the signature covers the canonical JSON of {format:"backchannel-head/1", sessionId, stream, position, head} */
+  z.strictObject(headFields),
+  /**
+   * signed with the other streams' heads of its commit (pushes): `leaves` holds sha256 of the canonical JSON of
+   * {format:"backchannel-leaf/1", sessionId, stream, position, head, salt} for each stream (claimant, respondent,
+   * mediator, in that order), and the signature covers {format:"backchannel-commit/1", sessionId, leaves}
+   */
+  z.strictObject({
+    ...headFields,
+    salt: hex64Schema,
+    leaves: z.tuple([hex64Schema, hex64Schema, hex64Schema]),
+  }),
+]);
 export type SignedHeadWire = z.output<typeof signedHeadSchema>;
 
 export const sessionOpenAckSchema = z.discriminatedUnion("ok", [

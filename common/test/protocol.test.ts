@@ -208,7 +208,7 @@ describe("socket payloads", () => {
     expect(clientEventSchemas["session:leave"].safeParse({ sessionId: SESSION_ID }).success).toBe(true);
     expect(clientEventSchemas.command.safeParse(goodCommand).success).toBe(true);
     expect(clientEventSchemas.sync.safeParse({ sessionId: SESSION_ID, sinceVersion: 0 }).success).toBe(true);
-    expect(PROTOCOL_VERSION).toBe(2);
+    expect(PROTOCOL_VERSION).toBe(3);
   });
 
   it("refuses a session id that is not a UUID, and extra fields", () => {
@@ -302,6 +302,20 @@ describe("acks and pushes", () => {
       syncAckSchema.safeParse({ ok: true, version: 9, events: [], head: { ...head(9), signature: "short" } })
         .success,
     ).toBe(false);
+  });
+
+  it("a push's heads: signed alone, or per commit with a salt and exactly three leaves, nothing else", () => {
+    const event = { type: "Step2Closed", deal: false, at: 5 };
+    const perCommit = { ...head(9), salt: "e".repeat(64), leaves: ["1", "2", "3"].map((d) => d.repeat(64)) };
+    const push = (h: unknown) =>
+      sessionEventPushSchema.safeParse({ sessionId: SESSION_ID, version: 9, head: h, event }).success;
+    expect(push(head(9))).toBe(true);
+    expect(push(perCommit)).toBe(true);
+    expect(push({ ...perCommit, leaves: perCommit.leaves.slice(0, 2) })).toBe(false);
+    expect(push({ ...perCommit, leaves: [...perCommit.leaves, "4".repeat(64)] })).toBe(false);
+    expect(push({ ...perCommit, salt: "short" })).toBe(false);
+    expect(push({ ...perCommit, salt: undefined })).toBe(false);
+    expect(push({ ...perCommit, extra: 1 })).toBe(false);
   });
 
   it("a room push refuses any event that still carries a confidential amount", () => {

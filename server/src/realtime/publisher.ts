@@ -15,7 +15,7 @@ import {
 import type { Logger } from "pino";
 import type { Server } from "socket.io";
 import type { Committed, Publisher } from "../sessions/service";
-import type { HeadSigner } from "../store/signing";
+import type { HeadSigner, SignedHead } from "../store/signing";
 
 export const ROLES: readonly Role[] = ["claimant", "respondent", "mediator"];
 
@@ -54,8 +54,12 @@ export function createSocketPublisher(
       const { sessionId, state, heads } = committed;
       // The deal and the end of the session commit together: the deal notice carries each stream's final head.
       const ended = state.phase === "ended";
-      const sign = (stream: Role, position: number, head: string) =>
-        signer.sign({ sessionId, stream, position, head });
+      // One signature per commit, for every room's head (signCommit), made when the first room needs one.
+      let signed: Record<Role, SignedHead> | undefined;
+      const headOf = (stream: Role) => {
+        signed ??= signer.signCommit(sessionId, heads);
+        return signed[stream];
+      };
       // A room's pushes of one commit go out as one message, in stream order (a deal is three pushes: one frame to
       // write, not three).
       const frames = new Map<string, SessionEventPush[]>();
@@ -68,12 +72,11 @@ export function createSocketPublisher(
           const visible = projectEvent(event, { userId: "", role: entry.stream }, state);
           if (!visible) continue;
           const push: SessionEventPush = { sessionId, version: entry.position, event: forBroadcast(visible) };
-          // One signature per stream and commit: the commit's last push of the stream carries the signed head, which
-          // the hash chain ties to every push before it (a Step 2 close is three pushes per room, one signature).
+          // The commit's last push of a stream carries its signed head, which the hash chain ties to every push
+          // before it (a Step 2 close is three pushes per room, one head).
           const last = heads[entry.stream];
-          if (entry.position === last.position) push.head = sign(entry.stream, entry.position, entry.head);
-          if (event.type === "DealMade" && ended)
-            push.finalHead = push.head ?? sign(entry.stream, last.position, last.head);
+          if (entry.position === last.position) push.head = headOf(entry.stream);
+          if (event.type === "DealMade" && ended) push.finalHead = push.head ?? headOf(entry.stream);
           if (!sessionEventPushSchema.safeParse(push).success) {
             log?.error({ sessionId, stream: entry.stream, eventType: visible.type }, PUSH_REFUSED_MESSAGE);
             refused.push(visible.type);

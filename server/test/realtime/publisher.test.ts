@@ -5,7 +5,7 @@ import type { SessionEvent, SessionState } from "@backchannel/common";
 import { describe, expect, it } from "vitest";
 import { createSocketPublisher, PUSH_REFUSED_MESSAGE } from "../../src/realtime/publisher";
 import type { Committed } from "../../src/sessions/service";
-import { createHeadSigner, verifyHead } from "../../src/store/signing";
+import { createHeadSigner, type HeadSigner, verifyHead } from "../../src/store/signing";
 
 const signer = createHeadSigner(generateKeyPairSync("ed25519").privateKey);
 const SECRET = 73_400_123;
@@ -26,9 +26,24 @@ function fakeIo() {
   return { io: io as never, emitted, messages };
 }
 
-function committed(events: SessionEvent[]): Committed {
+const ROLES = ["claimant", "respondent", "mediator"] as const;
+
+/** A commit of `events` to the claimant's stream (or to every role's stream, each with a head of its own). */
+function committed(
+  events: SessionEvent[],
+  streams: ReadonlyArray<(typeof ROLES)[number]> = ["claimant"],
+): Committed {
   const sessionId = randomUUID();
-  const head = "c".repeat(64);
+  const headOf = (stream: string) => String((ROLES as readonly string[]).indexOf(stream)).repeat(64);
+  const head = headOf("claimant");
+  const heads = Object.fromEntries(
+    ROLES.map((r) => [
+      r,
+      streams.includes(r)
+        ? { position: events.length, head: headOf(r) }
+        : { position: 0, head: "0".repeat(64) },
+    ]),
+  );
   return {
     sessionId,
     version: events.length,
@@ -37,7 +52,7 @@ function committed(events: SessionEvent[]): Committed {
       version: i + 1,
       chainHash: head,
       event,
-      streams: [{ stream: "claimant", position: i + 1, digest: head, head }],
+      streams: streams.map((stream) => ({ stream, position: i + 1, digest: head, head: headOf(stream) })),
     })),
     state: {
       phase: "step3",
@@ -45,7 +60,7 @@ function committed(events: SessionEvent[]): Committed {
       members: { u1: { role: "claimant" } },
       invitations: {},
     } as unknown as SessionState,
-    heads: { claimant: { position: events.length, head } },
+    heads,
     actorPosition: null,
     duplicate: false,
     dataKeyAfter: null,
@@ -123,6 +138,64 @@ describe("the publisher's heads", () => {
   });
 });
 
+/** The signer, counting its Ed25519 signatures (one per sign or signCommit). */
+function countingSigner() {
+  let n = 0;
+  const counting: HeadSigner = {
+    ...signer,
+    sign: (h) => {
+      n++;
+      return signer.sign(h);
+    },
+    signCommit: (...args) => {
+      n++;
+      return signer.signCommit(...args);
+    },
+  };
+  return { counting, signed: () => n };
+}
+
+describe("the publisher's signature", () => {
+  it("is one per commit for all three rooms, and tells a room nothing of another's head", () => {
+    const { io, emitted } = fakeIo();
+    const { counting, signed } = countingSigner();
+    const events: SessionEvent[] = [
+      { type: "Step2Closed", at: 1, deal: false },
+      { type: "Step3Opened", at: 1, closesAt: 2 },
+    ];
+    const c = committed(events, ROLES);
+    createSocketPublisher(io, counting).publish(c);
+    expect(signed()).toBe(1);
+    const byRoom = new Map(emitted.map((e) => [e.room.split(":").at(-1), e]));
+    expect([...byRoom.keys()].sort()).toEqual([...ROLES].sort());
+    const heads = ROLES.map((r) => {
+      const head = (byRoom.get(r)?.push as { head?: Parameters<typeof verifyHead>[1] } | undefined)?.head;
+      if (!head) throw new Error(`no head in the ${r} room`);
+      return head;
+    });
+    for (const [i, h] of heads.entries()) {
+      expect(h.stream).toBe(ROLES[i]);
+      expect(h.position).toBe(2);
+      expect(verifyHead(signer.publicKeyPem, h)).toBe(true);
+      // The same signature and leaves in every room; each room holds only its own head and salt.
+      expect(h.signature).toBe(heads[0]?.signature);
+      expect(h.leaves).toEqual(heads[0]?.leaves);
+      const frame = JSON.stringify(byRoom.get(ROLES[i])?.push);
+      for (const other of heads.filter((_, j) => j !== i)) {
+        expect(frame).not.toContain(other.head);
+        expect(frame).not.toContain(other.salt);
+      }
+    }
+    // Another stream's head passed off as this room's does not verify.
+    const [claimant, respondent] = heads as [
+      Parameters<typeof verifyHead>[1],
+      Parameters<typeof verifyHead>[1],
+    ];
+    expect(verifyHead(signer.publicKeyPem, { ...claimant, head: respondent.head })).toBe(false);
+    expect(verifyHead(signer.publicKeyPem, { ...claimant, stream: "respondent" })).toBe(false);
+  });
+});
+
 describe("rooms nobody is in", () => {
   const events: SessionEvent[] = [
     { type: "Step2Closed", at: 1, deal: false },
@@ -131,21 +204,14 @@ describe("rooms nobody is in", () => {
 
   it("get nothing, not even a signature, when the node knows its rooms", () => {
     const { io, emitted } = fakeIo();
-    let signed = 0;
-    const counting = {
-      ...signer,
-      sign: (h: Parameters<typeof signer.sign>[0]) => {
-        signed++;
-        return signer.sign(h);
-      },
-    };
+    const { counting, signed } = countingSigner();
     const c = committed(events);
     createSocketPublisher(io, counting, { occupied: () => false }).publish(c);
     expect(emitted).toHaveLength(0);
-    expect(signed).toBe(0);
+    expect(signed()).toBe(0);
     createSocketPublisher(io, counting, { occupied: (room) => room.endsWith(":claimant") }).publish(c);
     expect(emitted.map((e) => e.room)).toEqual([`s:${c.sessionId}:claimant`, `s:${c.sessionId}:claimant`]);
-    expect(signed).toBe(1);
+    expect(signed()).toBe(1);
   });
 
   it("get their pushes when the node cannot know (no occupancy given: a cluster adapter)", () => {

@@ -4,8 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  commitMessage,
   createHeadSigner,
   headMessage,
+  LEAF_ORDER,
+  leafOf,
   loadOrCreateSigningKey,
   publicKeyId,
   SIGNING_KEY_FILE,
@@ -171,5 +174,69 @@ describe("signed heads", () => {
     );
     expect(verifyHead("not a pem", signed)).toBe(false);
     expect(verifyHead(signer.publicKeyPem, null as never)).toBe(false);
+  });
+});
+
+describe("heads signed per commit", () => {
+  const signer = createHeadSigner(generateKeyPairSync("ed25519").privateKey);
+  const sessionId = randomUUID();
+  const heads = {
+    claimant: { position: 7, head: "a1".repeat(32) },
+    respondent: { position: 5, head: "b2".repeat(32) },
+    mediator: { position: 0, head: "0".repeat(64) },
+  };
+
+  it("signs the three streams' salted leaves once; each head verifies as its own stream's, and only as that", () => {
+    const signed = signer.signCommit(sessionId, heads);
+    for (const stream of LEAF_ORDER) {
+      const h = signed[stream];
+      expect(h).toEqual({
+        sessionId,
+        stream,
+        ...heads[stream],
+        salt: expect.stringMatching(/^[0-9a-f]{64}$/),
+        leaves: signed.claimant.leaves,
+        signature: signed.claimant.signature,
+        keyId: signer.keyId,
+      });
+      expect(h.leaves?.[LEAF_ORDER.indexOf(stream)]).toBe(leafOf({ ...h, salt: h.salt as string }));
+      expect(verifyHead(signer.publicKeyPem, h)).toBe(true);
+    }
+    expect(JSON.parse(commitMessage(sessionId, signed.claimant.leaves as string[]).toString("utf8"))).toEqual(
+      {
+        format: "backchannel-commit/1",
+        sessionId,
+        leaves: signed.claimant.leaves,
+      },
+    );
+    const c = signed.claimant;
+    for (const changed of [
+      { sessionId: randomUUID() },
+      { stream: "respondent" as const },
+      { position: 8 },
+      { head: heads.respondent.head },
+      { salt: signed.respondent.salt },
+      { salt: undefined },
+      { leaves: [...(c.leaves as string[])].reverse() },
+      { leaves: (c.leaves as string[]).slice(0, 2) },
+      { leaves: undefined },
+      { signature: signer.sign(heads.claimant as never).signature },
+    ]) {
+      expect(verifyHead(signer.publicKeyPem, { ...c, ...changed })).toBe(false);
+    }
+    const other = createHeadSigner(generateKeyPairSync("ed25519").privateKey);
+    expect(verifyHead(other.publicKeyPem, c)).toBe(false);
+  });
+
+  it("salts afresh on every commit: a leaf says nothing of its head, not even whether it moved", () => {
+    const a = signer.signCommit(sessionId, heads);
+    const b = signer.signCommit(sessionId, heads);
+    for (const [i, stream] of LEAF_ORDER.entries()) {
+      expect(a[stream].salt).not.toBe(b[stream].salt);
+      expect(a.claimant.leaves?.[i]).not.toBe(b.claimant.leaves?.[i]);
+      // Neither the head nor its unsalted leaf is what another stream receives.
+      expect(a.claimant.leaves?.[i]).not.toBe(heads[stream].head);
+      expect(a.claimant.leaves?.[i]).not.toBe(leafOf({ sessionId, stream, ...heads[stream], salt: "" }));
+    }
   });
 });
