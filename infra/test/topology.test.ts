@@ -5,8 +5,10 @@
 //
 // Like the server's service suites: without DATABASE_URL and REDIS_URL it is skipped with a loud warning, and under
 // CI=true or REQUIRE_SERVICES=1 their absence fails the run. Without nginx it runs behind the Node proxy (warned).
+
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { PROTOCOL_VERSION } from "@backchannel/common";
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -155,7 +157,7 @@ if (missing.length > 0) {
       opts: { transports: Array<"websocket" | "polling">; cookie?: boolean },
     ): Promise<{ socket: Socket; events: Array<{ type: string }> }> {
       const socket = io(topology.url, {
-        auth: { token: who.token, protocol: 2 },
+        auth: { token: who.token, protocol: PROTOCOL_VERSION },
         transports: opts.transports,
         reconnection: false,
         forceNew: true,

@@ -1,7 +1,9 @@
 // What the failure proofs share: the services gate (skip loudly, or fail under CI=true / REQUIRE_SERVICES=1), a
 // participant speaking the public protocol (REST + Socket.IO, as docs/protocol.md describes it), and a session set up
 // to reach Step 3 at once.
+
 import { randomUUID } from "node:crypto";
+import { PROTOCOL_VERSION } from "@backchannel/common";
 import { io, type Socket } from "socket.io-client";
 import { describe, it } from "vitest";
 
@@ -116,7 +118,7 @@ export class Participant {
   async connect(url = this.baseUrl): Promise<Socket> {
     this.socket?.disconnect();
     const socket = io(url, {
-      auth: { token: this.token, protocol: 2 },
+      auth: { token: this.token, protocol: PROTOCOL_VERSION },
       transports: ["websocket"],
       reconnection: false,
       forceNew: true,
