@@ -63,7 +63,9 @@ for (const backend of backends()) {
     }
 
     it("a side's hidden acts leave no gap in anyone else's positions, and every stream is 1..n", async () => {
-      const t = await table({ ...SHORT_RULES, step2DurationMs: 400, step3DurationMs: 8000 });
+      // Step 2 runs from openTable's return: long enough for the four opens below and both numbers on a loaded
+      // machine (at 400 ms a slow CI pass closed it first, and its Step3Opened push was cleared with the rest).
+      const t = await table({ ...SHORT_RULES, step2DurationMs: 2000, step3DurationMs: 8000 });
       // Where each participant's stream stood when it opened (its snapshot's position).
       const opened = new Map<Participant, number>();
       for (const p of t.all) {
