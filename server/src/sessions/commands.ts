@@ -543,7 +543,7 @@ export class CommandPipeline {
     locked: Awaited<ReturnType<SessionRepository["lockBatch"]>>,
   ): Promise<Map<string, Loaded>> {
     const loaded = new Map<string, Loaded>();
-    const misses: Array<{ sessionId: string; dataKey: Buffer | null }> = [];
+    const misses: Array<{ sessionId: string; dataKey: Buffer | null; from?: SessionState }> = [];
     for (const [sessionId, meta] of locked) {
       const cached = this.deps.cache.peek(sessionId);
       if (cached && cached.version === meta.version && meta.streams)
@@ -553,6 +553,10 @@ export class CommandPipeline {
           heads: meta.streams,
           dataKey: meta.dataKey,
         });
+      // Behind the row (another node committed since): caught up from the cached state by the events after it, as
+      // long as the key that opens them is still there (a destroyed key reads every amount as null: replayed whole).
+      else if (cached && cached.version < meta.version && meta.dataKey !== null)
+        misses.push({ sessionId, dataKey: meta.dataKey, from: cached });
       else misses.push({ sessionId, dataKey: meta.dataKey });
     }
     const replayed = await this.deps.repo.replayMany(q, misses);

@@ -191,22 +191,31 @@ export class SessionRepository {
     return wrapped ? unwrapKey(this.masterKey, wrapped) : null;
   }
 
-  /** Rebuilds many sessions' states from their logs in one query (a batch's cache misses), under its row locks. */
+  /**
+   * Many sessions' states in one query (a batch's cache misses), under their row locks: each from its whole log, or,
+   * given `from` (a state this node committed or replayed under the lock earlier, older than the row), from the events
+   * after it. A session another node moved on is brought up to date by its few new events, not by its whole log (on two
+   * web nodes the two sides of a mediation are often on different nodes, and each command would otherwise replay the
+   * session). Versions are consecutive (each append writes the row's next version under its guard), so the events after `from`
+   * continue it.
+   */
   async replayMany(
     q: Queryable,
-    sessions: ReadonlyArray<{ sessionId: string; dataKey: Buffer | null }>,
+    sessions: ReadonlyArray<{ sessionId: string; dataKey: Buffer | null; from?: SessionState }>,
   ): Promise<Map<string, SessionState>> {
     const states = new Map<string, SessionState>();
     if (sessions.length === 0) return states;
-    const keys = new Map(sessions.map((s) => [s.sessionId, s.dataKey]));
+    const byId = new Map(sessions.map((s) => [s.sessionId, s]));
     const bySession = new Map<string, StoredEvent[]>();
-    for (const e of await readEventsOf(q, [...keys.keys()])) {
+    const wanted = sessions.map((s) => ({ sessionId: s.sessionId, afterVersion: s.from?.version ?? 0 }));
+    for (const e of await readEventsOf(q, wanted)) {
       const list = bySession.get(e.sessionId);
       if (list) list.push(e);
       else bySession.set(e.sessionId, [e]);
     }
     for (const [sessionId, stored] of bySession) {
-      const state = fold(stored, keys.get(sessionId) ?? null);
+      const { dataKey, from } = byId.get(sessionId) as (typeof sessions)[number];
+      const state = fold(stored, dataKey, from ?? null);
       if (state) states.set(sessionId, state);
     }
     return states;
@@ -400,8 +409,12 @@ export class SessionRepository {
   }
 }
 
-function fold(stored: StoredEvent[], dataKey: Buffer | null): SessionState | null {
-  let state: SessionState | null = null;
+function fold(
+  stored: StoredEvent[],
+  dataKey: Buffer | null,
+  from: SessionState | null = null,
+): SessionState | null {
+  let state = from;
   for (const s of stored) state = evolve(state, toEvent(s, dataKey));
   return state;
 }

@@ -606,13 +606,21 @@ export async function readEvents(q: Queryable, sessionId: string, sinceVersion =
   return res.rows.map(toStoredEvent);
 }
 
-/** Every event of many sessions, in session then version order, payloads in sealed form. */
-export async function readEventsOf(q: Queryable, sessionIds: readonly string[]): Promise<StoredEvent[]> {
-  if (sessionIds.length === 0) return [];
+/**
+ * The events of many sessions after a version of each (0: the whole log), in session then version order, payloads in
+ * sealed form: one query, one index range per session.
+ */
+export async function readEventsOf(
+  q: Queryable,
+  sessions: ReadonlyArray<{ sessionId: string; afterVersion: number }>,
+): Promise<StoredEvent[]> {
+  if (sessions.length === 0) return [];
   const res = await q.query<EventRow>(
-    `SELECT session_id, version, type, at, actor, payload, digest, chain_hash
-       FROM session_events WHERE session_id = ANY($1::uuid[]) ORDER BY session_id, version`,
-    [sessionIds],
+    `SELECT e.session_id, e.version, e.type, e.at, e.actor, e.payload, e.digest, e.chain_hash
+       FROM unnest($1::uuid[], $2::int[]) AS w(session_id, after_version)
+       JOIN session_events e ON e.session_id = w.session_id AND e.version > w.after_version
+      ORDER BY e.session_id, e.version`,
+    [sessions.map((s) => s.sessionId), sessions.map((s) => s.afterVersion)],
   );
   return res.rows.map(toStoredEvent);
 }

@@ -7,6 +7,7 @@ import { secureRandom } from "@backchannel/common";
 import pino from "pino";
 import { expect, it } from "vitest";
 import { Notifications } from "../../src/notify/outbox";
+import { SessionRepository } from "../../src/sessions/repository";
 import { type Committed, SessionService } from "../../src/sessions/service";
 import type { Db, Queryable } from "../../src/store/db";
 import { createHeadSigner } from "../../src/store/signing";
@@ -14,27 +15,35 @@ import type { Scheduler } from "../../src/timers/scheduler";
 import { createUser, MASTER_KEY } from "../store/fixtures";
 import { describeBackends } from "../support/db";
 
-/** The statements that reach the database, by their first two words; a transaction shows as BEGIN ... COMMIT. */
-function counting(db: Db): { db: Db; statements: string[] } {
+/**
+ * The statements that reach the database, by their first two words; a transaction shows as BEGIN ... COMMIT. Reads of
+ * the event log are also kept whole, with their parameters and the versions they returned.
+ */
+function counting(db: Db): {
+  db: Db;
+  statements: string[];
+  logReads: Array<{ params: unknown[]; versions: number[] }>;
+} {
   const statements: string[] = [];
+  const logReads: Array<{ params: unknown[]; versions: number[] }> = [];
   const words = (sql: string) => sql.trim().split(/\s+/).slice(0, 2).join(" ");
+  const run = async <T>(q: Queryable, sql: string, params?: unknown[]) => {
+    statements.push(words(sql));
+    const result = await q.query<T>(sql, params);
+    if (/JOIN session_events/.test(sql))
+      logReads.push({
+        params: params ?? [],
+        versions: (result.rows as Array<{ version: number }>).map((r) => r.version),
+      });
+    return result;
+  };
   const wrapped: Db = {
     kind: db.kind,
-    query: (sql, params) => {
-      statements.push(words(sql));
-      return db.query(sql, params);
-    },
+    query: (sql, params) => run(db, sql, params),
     tx: async (fn) => {
       statements.push("BEGIN");
       try {
-        const result = await db.tx((q: Queryable) =>
-          fn({
-            query: (sql, params) => {
-              statements.push(words(sql));
-              return q.query(sql, params);
-            },
-          }),
-        );
+        const result = await db.tx((q: Queryable) => fn({ query: (sql, params) => run(q, sql, params) }));
         statements.push("COMMIT");
         return result;
       } catch (err) {
@@ -44,7 +53,7 @@ function counting(db: Db): { db: Db; statements: string[] } {
     },
     close: () => db.close(),
   };
-  return { db: wrapped, statements };
+  return { db: wrapped, statements, logReads };
 }
 
 const noScheduler: Scheduler = {
@@ -177,5 +186,32 @@ describeBackends("a command batch's statements", ({ db }) => {
       [sessionId],
     );
     expect(row.rows[0]).toEqual({ title: "Renamed on A", version: 3 });
+  });
+
+  it("brings a session another node moved up to date by the events after its own copy, not by the whole log", async () => {
+    const { claimant, counted, a, sessionId } = await setUp();
+    const b = node(db(), []);
+    // The two nodes take turns, as two sides of a mediation on different web nodes do: each command finds the other
+    // node's commit ahead of its cached copy.
+    let last: Committed | undefined;
+    for (let i = 1; i <= 3; i++) {
+      await b.commands.execute(sessionId, claimant, { type: "UpdateSetup", title: `B ${i}` }, null);
+      counted.logReads.length = 0;
+      const onA = await a.commands.execute(
+        sessionId,
+        claimant,
+        { type: "UpdateSetup", title: `A ${i}` },
+        null,
+      );
+      // A's copy was at version 2i - 1 (its own last commit); it read the one event B added, nothing before it.
+      expect(counted.logReads).toEqual([{ params: [[sessionId], [2 * i - 1]], versions: [2 * i] }]);
+      expect(onA.version).toBe(2 * i + 1);
+      expect(onA.state.title).toBe(`A ${i}`);
+      last = onA;
+    }
+    // The state decided on the caught-up copy is the one a replay of the whole log gives.
+    const replayed = await new SessionRepository(db(), MASTER_KEY).replayUnlocked(sessionId);
+    expect(last?.state).toEqual(replayed);
+    expect(await storedVersions(sessionId)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 });
