@@ -5,6 +5,7 @@
 // across nodes (few sessions), and the deal notice at scale with background load (deals.ts), split the same way.
 
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { STICKY_COOKIE, UPSTREAM_HEADER } from "../topology/proxy";
 import { startTopology, type Topology } from "../topology/start";
 import { type BackchannelResults, message, runBackchannel } from "./backchannel";
@@ -47,6 +48,8 @@ export async function runTwoNodes(opts: {
       redisUrl: opts.redisUrl,
       env: BENCH_RATE_LIMITS,
       logLevel: "warn",
+      // The nodes' logs are kept when the scenario fails (see below): they are what explains a failure.
+      keepTemp: true,
     });
     out.proxy = topology.proxy.kind;
     const [a, b] = topology.nodes;
@@ -77,6 +80,9 @@ export async function runTwoNodes(opts: {
     out.errors.push(`two nodes: ${message(err)}`);
   } finally {
     await topology?.stop().catch((err: unknown) => out.errors.push(`two nodes, stop: ${message(err)}`));
+    if (topology && out.errors.length > 0)
+      out.errors.push(`two nodes: the nodes' logs are in ${topology.tempDir}`);
+    else if (topology) rmSync(topology.tempDir, { recursive: true, force: true });
   }
   return out;
 }
