@@ -182,6 +182,12 @@ export class CommandPipeline {
   private readonly lastCommitted = new Map<string, Loaded>();
   /** Sessions whose last batch failed: locked and read again before anything else is staged for them. */
   private readonly mustLock = new Set<string>();
+  /**
+   * Sessions another node also commits to (a batch that trusted this node's copy failed): locked for every command, not
+   * trusted, until a locked batch finds the row where this node left it. Two sides of a mediation on two web nodes take
+   * turns, and trusting each time would stage every command twice (a failed statement, then the locked run).
+   */
+  private readonly contended = new Set<string>();
   private announcing = false;
 
   constructor(private readonly deps: CommandPipelineDeps) {
@@ -408,6 +414,13 @@ export class CommandPipeline {
               q,
               toLock.map((u) => ({ sessionId: u.key, ...(u.receipt ? { receipt: u.receipt } : {}) })),
             );
+      // Nobody else committed since this node did: its copy may be trusted again from the next command on.
+      for (const [sessionId, meta] of locked)
+        if (
+          this.contended.has(sessionId) &&
+          this.lastCommitted.get(sessionId)?.state.version === meta.version
+        )
+          this.contended.delete(sessionId);
       const loaded = await this.loadMany(q, locked);
       for (const [sessionId, heads] of trusted) loaded.set(sessionId, heads);
       const ctx = { q, writes: new BatchWrites(), notices: [] as UnitContext["notices"] };
@@ -457,6 +470,7 @@ export class CommandPipeline {
       // so such a batch runs once more, all locked, before group commit would run its units one by one.
       for (const u of units) {
         this.mustLock.add(u.key);
+        if (trusted.has(u.key)) this.contend(u.key);
         this.lastCommitted.delete(u.key);
       }
       if (ranUnlocked) return this.runBatch(units);
@@ -528,9 +542,19 @@ export class CommandPipeline {
     }
   }
 
+  /** Marks a session contended (see `contended`): never more of them than the cache holds, the oldest dropped first. */
+  private contend(sessionId: string): void {
+    this.contended.delete(sessionId);
+    this.contended.add(sessionId);
+    if (this.contended.size > this.deps.cache.capacity) {
+      const oldest = this.contended.values().next().value;
+      if (oldest !== undefined) this.contended.delete(oldest);
+    }
+  }
+
   /** The session as this node last committed it, when nothing since says to lock it (see lastCommitted). */
   private trustedHeads(sessionId: string): Loaded | undefined {
-    if (this.mustLock.has(sessionId)) return undefined;
+    if (this.mustLock.has(sessionId) || this.contended.has(sessionId)) return undefined;
     const last = this.lastCommitted.get(sessionId);
     // The very state object this node cached at its commit: a replay or another node's eviction replaced or dropped it.
     if (!last || this.deps.cache.peek(sessionId) !== last.state) return undefined;

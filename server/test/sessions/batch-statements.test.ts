@@ -197,6 +197,7 @@ describeBackends("a command batch's statements", ({ db }) => {
     for (let i = 1; i <= 3; i++) {
       await b.commands.execute(sessionId, claimant, { type: "UpdateSetup", title: `B ${i}` }, null);
       counted.logReads.length = 0;
+      counted.statements.length = 0;
       const onA = await a.commands.execute(
         sessionId,
         claimant,
@@ -207,11 +208,19 @@ describeBackends("a command batch's statements", ({ db }) => {
       expect(counted.logReads).toEqual([{ params: [[sessionId], [2 * i - 1]], versions: [2 * i] }]);
       expect(onA.version).toBe(2 * i + 1);
       expect(onA.state.title).toBe(`A ${i}`);
+      // The first time, A trusted its copy and the statement failed; from then on A knows the session is shared and
+      // locks it at once instead of staging every command twice.
+      expect(counted.statements[0]).toBe(i === 1 ? "WITH appended" : "BEGIN");
+      expect(counted.statements.filter((x) => x === "WITH appended")).toHaveLength(i === 1 ? 2 : 1);
       last = onA;
     }
     // The state decided on the caught-up copy is the one a replay of the whole log gives.
-    const replayed = await new SessionRepository(db(), MASTER_KEY).replayUnlocked(sessionId);
-    expect(last?.state).toEqual(replayed);
-    expect(await storedVersions(sessionId)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(last?.state).toEqual(await new SessionRepository(db(), MASTER_KEY).replayUnlocked(sessionId));
+    // B falls quiet: one locked command finds the row where A left it, and the next is one statement again.
+    await a.commands.execute(sessionId, claimant, { type: "UpdateSetup", title: "A alone" }, null);
+    counted.statements.length = 0;
+    await a.commands.execute(sessionId, claimant, { type: "UpdateSetup", title: "A alone again" }, null);
+    expect(counted.statements).toEqual(["WITH appended"]);
+    expect(await storedVersions(sessionId)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });
