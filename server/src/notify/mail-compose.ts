@@ -2,9 +2,10 @@
 // settlement summary attached as a PDF (settlement-pdf.ts). Pure but for its cache of PDFs; it runs in the mail thread
 // (mail-worker.ts), since laying out a PDF and encoding a MIME message hold a thread for milliseconds: on the event
 // loop, a deal's mails stalled the pushes of the next deal (docs/benchmarks.md).
-import type { SettlementSummary } from "@backchannel/common";
+import type { SessionState, SettlementSummary } from "@backchannel/common";
 import nodemailer from "nodemailer";
-import type { MailAttachment } from "./mail-templates";
+import type { PendingNotice } from "./channels";
+import { type MailAttachment, renderMail } from "./mail-templates";
 import { settlementFileName, settlementPdf } from "./settlement-pdf";
 
 /** Everything a message is made of; plain data, so it crosses to the mail thread as it is. */
@@ -24,6 +25,44 @@ export interface MailToCompose {
 }
 
 export type Compose = (mail: MailToCompose) => Promise<Buffer>;
+
+/**
+ * A notice to render (mail-templates.ts) and compose; plain data too. The session's view and its rules' text, which a
+ * deal mail's summary is built from, cost a few milliseconds per deal: rendering happens in the mail thread as well.
+ */
+export interface MailToRender {
+  notice: PendingNotice;
+  session: SessionState | null;
+  publicUrl: string;
+  /** signed on the server's thread (the thread holds no key) */
+  unsubscribeToken: string;
+  from: string;
+  messageId: string;
+  /** epoch ms: the calendar's DTSTAMP, the Date header, the PDF's creation date */
+  now: number;
+}
+
+/** The message fields of a notice's mail (renderMail's output, addressed). */
+export function toCompose(m: MailToRender): MailToCompose {
+  const mail = renderMail(m.notice, m.session, {
+    publicUrl: m.publicUrl,
+    unsubscribeToken: m.unsubscribeToken,
+    now: m.now,
+  });
+  return {
+    from: m.from,
+    to: m.notice.email,
+    subject: mail.subject,
+    text: mail.text,
+    html: mail.html,
+    headers: mail.headers,
+    messageId: m.messageId,
+    date: m.now,
+    attachments: mail.attachments ?? [],
+    // A member's deal mail carries its settlement summary as a PDF too (the body says so); nobody else's does.
+    ...(mail.settlement ? { settlement: mail.settlement } : {}),
+  };
+}
 
 /** Settlement PDFs kept for the next mail of the same deal. */
 const SHARED_PDFS = 16;

@@ -17,12 +17,12 @@ import {
 } from "@backchannel/common";
 import { sessionCalendar } from "./calendar";
 import type { PendingNotice } from "./channels";
-import type { UnsubscribeTokens } from "./unsubscribe";
 
 export interface RenderOptions {
   /** the app's public base, no trailing slash (config.publicUrl) */
   publicUrl: string;
-  unsubscribe: UnsubscribeTokens;
+  /** this mail's unsubscribe token (unsubscribe.ts: its address, the mail channel and its kind), signed by the caller */
+  unsubscribeToken: string;
   /** epoch ms: the calendar's DTSTAMP */
   now: number;
 }
@@ -71,9 +71,7 @@ export function renderMail(
   session: SessionState | null,
   opts: RenderOptions,
 ): RenderedMail {
-  const token = encodeURIComponent(
-    opts.unsubscribe.sign({ email: notice.email, channel: "mail", kind: notice.kind }),
-  );
+  const token = encodeURIComponent(opts.unsubscribeToken);
   const unsubscribePage = `${opts.publicUrl}/unsubscribe?token=${token}`;
   const oneClick = `${opts.publicUrl}/api/notifications/unsubscribe?token=${token}`;
   const sessionLink = sessionUrl(opts.publicUrl, notice.sessionId);

@@ -1,18 +1,20 @@
 // Mail composition in a worker thread of its own (mail-worker.ts). Laying out a deal's settlement PDF and encoding a
 // MIME message are synchronous: on the event loop they held it for several milliseconds per deal (the PDF ~2 ms, the
 // MIME encoding more, per docs/benchmarks.md's deal-notice profile), and the next deal's pushes waited behind them.
-// Here the server's thread only posts the rendered mail's fields and receives the bytes. The thread starts with the
+// Here the server's thread only posts the notice and the session (or a rendered mail's fields) and receives the bytes. The thread starts with the
 // first mail (a node that sends none never pays for it), is let go of while idle (it keeps no process alive), and is
 // started afresh by the next mail if it ever stops: the mails in flight then fail, and their triggers retry.
 import { Worker } from "node:worker_threads";
 import { type ErrorFields, threadEntry, toError } from "../threads";
-import type { Compose, MailToCompose } from "./mail-compose";
+import type { Compose, MailToCompose, MailToRender } from "./mail-compose";
 
-export type MailThreadRequest = { id: number; mail: MailToCompose };
+export type MailThreadRequest = { id: number; mail: MailToCompose } | { id: number; render: MailToRender };
 export type MailThreadReply = { id: number; message: Uint8Array } | { id: number; error: ErrorFields };
 
 export interface MailThread {
   compose: Compose;
+  /** renders a notice's mail (mail-templates.ts) and composes it, both in the thread */
+  render(mail: MailToRender): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -45,15 +47,18 @@ export function openMailThread(): MailThread {
     return w;
   };
 
+  const ask = (request: { mail: MailToCompose } | { render: MailToRender }): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      worker ??= start();
+      const id = next++;
+      if (waiting.size === 0) worker.ref();
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, ...request } satisfies MailThreadRequest);
+    });
+
   return {
-    compose: (mail) =>
-      new Promise((resolve, reject) => {
-        worker ??= start();
-        const id = next++;
-        if (waiting.size === 0) worker.ref();
-        waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, mail } satisfies MailThreadRequest);
-      }),
+    compose: (mail) => ask({ mail }),
+    render: (mail) => ask({ render: mail }),
     async close() {
       const w = worker;
       worker = null;

@@ -2,7 +2,7 @@
 // server's side is mail-thread.ts, which also defines the messages.
 import { parentPort } from "node:worker_threads";
 import { errorFields } from "../threads";
-import { createComposer } from "./mail-compose";
+import { createComposer, toCompose } from "./mail-compose";
 import type { MailThreadReply, MailThreadRequest } from "./mail-thread";
 
 const port = parentPort;
@@ -10,14 +10,17 @@ if (!port) throw new Error("mail-worker.ts runs only as a worker thread (mail-th
 const compose = createComposer();
 
 port.on("message", (req: MailThreadRequest) => {
-  compose(req.mail).then(
-    (message) => {
-      // The bytes move to the server's thread, not copied; a message in a shared pool's slice is copied out first.
-      const owns = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength;
-      const bytes = owns ? message : new Uint8Array(message);
-      const reply: MailThreadReply = { id: req.id, message: bytes };
-      port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
-    },
-    (err) => port.postMessage({ id: req.id, error: errorFields(err) } satisfies MailThreadReply),
-  );
+  // Rendering throws synchronously on a bad notice: inside the promise, so it is answered as an error like the rest.
+  Promise.resolve()
+    .then(() => compose("render" in req ? toCompose(req.render) : req.mail))
+    .then(
+      (message) => {
+        // The bytes move to the server's thread, not copied; a message in a shared pool's slice is copied out first.
+        const owns = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength;
+        const bytes = owns ? message : new Uint8Array(message);
+        const reply: MailThreadReply = { id: req.id, message: bytes };
+        port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
+      },
+      (err) => port.postMessage({ id: req.id, error: errorFields(err) } satisfies MailThreadReply),
+    );
 });

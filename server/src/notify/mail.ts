@@ -11,7 +11,7 @@ import type { SessionState } from "@backchannel/common";
 import nodemailer from "nodemailer";
 import type { DeliveryOutcome, MailChannel, PendingNotice } from "./channels";
 import { envelopeFrom } from "./mail-compose";
-import { isMemberRecipient, renderMail } from "./mail-templates";
+import { isMemberRecipient } from "./mail-templates";
 import { openMailThread } from "./mail-thread";
 import type { UnsubscribeTokens } from "./unsubscribe";
 
@@ -47,21 +47,16 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
   // Messages are composed (the deal mail's PDF laid out, the MIME encoded) in a thread of their own: mail-thread.ts.
   const thread = openMailThread();
 
-  /** The message's bytes, and the envelope to send them with. */
+  /** The message's bytes (rendered and composed in the mail thread), and the envelope to send them with. */
   const render = async (notice: PendingNotice, session: SessionState | null) => {
-    const mail = renderMail(notice, session, { publicUrl, unsubscribe: opts.unsubscribe, now: now() });
-    const message = await thread.compose({
+    const message = await thread.render({
+      notice,
+      session,
+      publicUrl,
+      unsubscribeToken: opts.unsubscribe.sign({ email: notice.email, channel: "mail", kind: notice.kind }),
       from: opts.from,
-      to: notice.email,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      headers: mail.headers,
       messageId: messageIdFor(notice.id),
-      date: now(),
-      attachments: mail.attachments ?? [],
-      // A member's deal mail carries its settlement summary as a PDF too (the body says so); nobody else's does.
-      ...(mail.settlement ? { settlement: mail.settlement } : {}),
+      now: now(),
     });
     // The envelope names exactly the one recipient: nothing else in the message can add one.
     return { message, envelope: { from: envelopeFrom(opts.from), to: [notice.email] } };

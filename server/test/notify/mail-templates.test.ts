@@ -8,7 +8,11 @@ import { createUnsubscribeTokens } from "../../src/notify/unsubscribe";
 
 const opts = {
   publicUrl: "https://mediate.example.test",
-  unsubscribe: createUnsubscribeTokens(Buffer.alloc(32, 3)),
+  unsubscribeToken: createUnsubscribeTokens(Buffer.alloc(32, 3)).sign({
+    email: "a@example.test",
+    channel: "mail",
+    kind: "deal",
+  }),
   now: 0,
 };
 

@@ -1,23 +1,36 @@
 // The mail thread (mail-thread.ts): messages composed in a worker thread come back whole and each to its own request,
-// a deal mail with its PDF; a thread that stops fails the mails in flight (their triggers retry) and the next mail
+// a deal mail with its PDF; a notice rendered there (its template, the session's summary) says what rendering it here
+// says; a thread that stops fails the mails in flight (their triggers retry) and the next mail
 // starts a new one.
 import { type Command, type SettlementSummary, settlementSummary, viewState } from "@backchannel/common";
 import { simpleParser } from "mailparser";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLAIMANT, RESPONDENT, Scenario, setNumber } from "../../../common/test/engine/builder";
-import type { MailToCompose } from "../../src/notify/mail-compose";
+import type { PendingNotice } from "../../src/notify/channels";
+import {
+  createComposer,
+  type MailToCompose,
+  type MailToRender,
+  toCompose,
+} from "../../src/notify/mail-compose";
 import { type MailThread, openMailThread } from "../../src/notify/mail-thread";
 import { pdfText } from "./pdf-text";
 
-/** A real deal's settlement summary, as the respondent sees it. */
-function dealSummary(): SettlementSummary {
+/** A real deal's session. */
+function dealSession() {
   const s = new Scenario().create({ title: "Thread v. Loop", termsText: "Pays $_____ in 30 days." }).cast();
   s.ok({ type: "ApproveTerms", actor: CLAIMANT, version: 1 } as Command);
   s.ok({ type: "ApproveTerms", actor: RESPONDENT, version: 1 } as Command);
   s.ok(setNumber(CLAIMANT, 1_000_000));
   s.ok(setNumber(RESPONDENT, 2_000_000));
   s.tickAt(s.s.step2ClosesAt as number);
-  const view = viewState(s.s, { userId: RESPONDENT, role: "respondent" }, s.s.updatedAt, 9);
+  return s.s;
+}
+
+/** A real deal's settlement summary, as the respondent sees it. */
+function dealSummary(): SettlementSummary {
+  const state = dealSession();
+  const view = viewState(state, { userId: RESPONDENT, role: "respondent" }, state.updatedAt, 9);
   const summary = settlementSummary(view, { stream: "respondent", position: 9, head: "0f".repeat(32) });
   if (!summary) throw new Error("no deal");
   return summary;
@@ -79,5 +92,43 @@ describe("the mail thread", () => {
     await expect(inFlight).rejects.toThrow(/mail thread stopped/);
     const again = await simpleParser(await thread.compose(mail(8)));
     expect(again.messageId).toBe("<notice-8@backchannel>");
+  });
+
+  it("renders a notice's mail in the thread as this thread would: the member's deal mail, its PDF, its unsubscribe link", async () => {
+    const session = dealSession();
+    const notice: PendingNotice = {
+      id: "0b5e5c1e-2a4b-4c55-9a8e-5d2b8f3c7a10",
+      sessionId: "5e551011-0000-4000-8000-000000000001",
+      userId: RESPONDENT,
+      email: "respondent@example.test",
+      name: "Ray Respondent",
+      kind: "deal",
+      title: "Deal reached",
+      body: "Your mediation reached a settlement.",
+      link: null,
+    };
+    const request: MailToRender = {
+      notice,
+      session,
+      publicUrl: "https://mediate.example.test",
+      unsubscribeToken: "payload.mac-of-this-mail",
+      from: "Backchannel <no-reply@backchannel.test>",
+      messageId: "<notice-render@backchannel>",
+      now: Date.UTC(2026, 11, 3, 9, 0, 0),
+    };
+    thread = openMailThread();
+    const there = await simpleParser(await thread.render(request));
+    const here = await simpleParser(await createComposer()(toCompose(request)));
+    expect(there.subject).toBe(here.subject);
+    expect(there.text).toBe(here.text);
+    expect(there.html).toBe(here.html);
+    expect(there.headers.get("list-unsubscribe")).toEqual(here.headers.get("list-unsubscribe"));
+    expect(there.text).toContain("/unsubscribe?token=payload.mac-of-this-mail");
+    expect(there.to).toEqual(here.to);
+    // The member's deal mail: the amount in its body and its summary as a PDF.
+    const amount = dealSummary().amount;
+    expect(there.text).toContain(amount);
+    const pdf = there.attachments.find((a) => a.contentType === "application/pdf");
+    expect(pdfText(pdf?.content as Buffer)).toContain(amount);
   });
 });
