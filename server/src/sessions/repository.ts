@@ -321,7 +321,11 @@ export class SessionRepository {
     const r = await this.db.query<{ session_id: string; due_at: string | number }>(
       dueBefore === undefined
         ? "SELECT session_id, MIN(due_at) AS due_at FROM deadlines GROUP BY session_id ORDER BY 2"
-        : "SELECT session_id, MIN(due_at) AS due_at FROM deadlines GROUP BY session_id HAVING MIN(due_at) <= $1 ORDER BY 2",
+        : // The sessions with a deadline due by then, found through the due-time index (the sweep runs every 30 s;
+          // a GROUP BY over every row would read the whole table each time), then each one's earliest.
+          `SELECT session_id, MIN(due_at) AS due_at FROM deadlines
+            WHERE session_id IN (SELECT session_id FROM deadlines WHERE due_at <= $1)
+            GROUP BY session_id ORDER BY 2`,
       dueBefore === undefined ? [] : [dueBefore],
     );
     return r.rows.map((x) => ({ sessionId: x.session_id, dueAt: Number(x.due_at) }));
