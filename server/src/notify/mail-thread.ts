@@ -1,9 +1,10 @@
 // Mail composition in a worker thread of its own (mail-worker.ts). Laying out a deal's settlement PDF and encoding a
 // MIME message are synchronous: on the event loop they held it for several milliseconds per deal (the PDF ~2 ms, the
 // MIME encoding more, per docs/benchmarks.md's deal-notice profile), and the next deal's pushes waited behind them.
-// Here the server's thread only posts the notice and the session (or a rendered mail's fields) and receives the bytes. The thread starts with the
-// first mail (a node that sends none never pays for it), is let go of while idle (it keeps no process alive), and is
-// started afresh by the next mail if it ever stops: the mails in flight then fail, and their triggers retry.
+// Here the server's thread only posts the notice and the session (or a rendered mail's fields) and receives the
+// bytes. The thread starts with the first mail (a node that sends none never pays for it), is let go of while idle (it
+// keeps no process alive), and is started afresh by the next mail if it ever stops: the mails in flight then fail, and
+// their triggers retry.
 import { Worker } from "node:worker_threads";
 import { type ErrorFields, threadEntry, toError } from "../threads";
 import type { Compose, MailToCompose, MailToRender } from "./mail-compose";

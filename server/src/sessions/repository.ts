@@ -196,8 +196,8 @@ export class SessionRepository {
    * given `from` (a state this node committed or replayed under the lock earlier, older than the row), from the events
    * after it. A session another node moved on is brought up to date by its few new events, not by its whole log (on two
    * web nodes the two sides of a mediation are often on different nodes, and each command would otherwise replay the
-   * session). Versions are consecutive (each append writes the row's next version under its guard), so the events after `from`
-   * continue it.
+   * session). Versions are consecutive (each append writes the row's next version under its guard), so the events
+   * after `from` continue it.
    */
   async replayMany(
     q: Queryable,
