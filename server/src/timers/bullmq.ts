@@ -15,6 +15,7 @@ import {
   DEFAULT_RETRY_BASE_MS,
   type DeadlineHandler,
   type DeadlineJob,
+  dueAtOf,
   jobId,
   MAX_ATTEMPTS,
   type Scheduler,
@@ -173,11 +174,17 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
     const displaced = (await Promise.all(
       todo.map(({ job, id }) => queueClient.eval(SWAP_ENTRY, 1, indexKey(job.sessionId), job.key, id)),
     )) as Array<string | null>;
-    // A displaced job that is running cannot be removed (remove returns 0); it finishes harmlessly.
+    // Only a displaced job due later than the new one is removed. One due earlier stays and fires too: its handler
+    // finds nothing due and re-arms the session's next deadline. The swaps' order is not the commits' order: another
+    // node's ensure, made for an earlier commit, may arrive after this one, and the job it displaces may be the real
+    // next deadline (removing it would leave the session's deadline to the sweep). A displaced job that is running
+    // cannot be removed (remove returns 0); it finishes harmlessly.
     await Promise.all(
-      todo.map(({ id }, i) => {
+      todo.map(({ job, id }, i) => {
         const old = displaced[i];
-        return old !== null && old !== undefined && old !== id ? queue.remove(old) : undefined;
+        return old !== null && old !== undefined && old !== id && dueAtOf(old) > job.dueAt
+          ? queue.remove(old)
+          : undefined;
       }),
     );
   }

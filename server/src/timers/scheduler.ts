@@ -57,6 +57,12 @@ export function jobId(sessionId: string, key: string, dueAt: number): string {
   return `dl.${escapeIdPart(sessionId)}.${escapeIdPart(key)}.${dueAt}`;
 }
 
+/** The due time in a job id made by jobId; NaN for an id of any other form. */
+export function dueAtOf(id: string): number {
+  const tail = id.slice(id.lastIndexOf(".") + 1);
+  return /^\d+$/.test(tail) ? Number(tail) : Number.NaN;
+}
+
 function escapeIdPart(part: string): string {
   return encodeURIComponent(part).replace(
     /[.!~*'()]/g,

@@ -84,3 +84,22 @@ describe.skipIf(elsewhere)("in-process scheduler: concurrency", () => {
     await s.close();
   });
 });
+
+describe.skipIf(elsewhere)("in-process scheduler: a moved deadline", () => {
+  it("moving a deadline later fires only at the new time (one process: its ensures come in commit order)", async () => {
+    const s = createInProcessScheduler();
+    const fired: number[] = [];
+    await s.start(async (job) => {
+      fired.push(job.dueAt);
+    });
+    const first = Date.now() + 200;
+    const moved = first + 400;
+    await s.ensure([{ sessionId: "s", key: "next", dueAt: first }]);
+    await s.ensure([{ sessionId: "s", key: "next", dueAt: moved }]);
+    const until = Date.now() + 3000;
+    while (fired.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(fired).toEqual([moved]);
+    await s.close();
+  });
+});
