@@ -32,6 +32,8 @@ export interface ChildServer {
   mode: ChildMode;
   url: string;
   pid: number;
+  /** where the server under test serves /metrics (backchannel mode) */
+  metricsUrl?: string;
   /** the open-files limit the child runs with */
   nofile: number;
   /** memory and CPU now; `gc` runs a full collection first (the child has --expose-gc) */
@@ -130,7 +132,7 @@ export async function startChild(
       });
     });
 
-  const ready = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; pid: number; metricsUrl?: string }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`the ${mode} server did not start in time`)),
       START_TIMEOUT_MS,
@@ -138,7 +140,7 @@ export async function startChild(
     child.on("message", (m: FromChild) => {
       if (m.op === "ready") {
         clearTimeout(timer);
-        resolve({ url: m.url, pid: m.pid });
+        resolve({ url: m.url, pid: m.pid, metricsUrl: m.metricsUrl });
       } else if (m.op === "failed") {
         clearTimeout(timer);
         reject(new Error(`the ${mode} server failed to start: ${m.error}`));
@@ -158,6 +160,7 @@ export async function startChild(
     mode,
     url: ready.url,
     pid: ready.pid,
+    metricsUrl: ready.metricsUrl,
     nofile,
     async usage(gc = false) {
       const m = await ask({ op: "usage", gc });

@@ -15,6 +15,7 @@ import {
 } from "./backchannel";
 import { type BackgroundLoad, backgroundOf, startOpenLoop } from "./load";
 import { Account, type Connection, pushTypeKey } from "./participant";
+import { type ObservedNode, observePhase, type PhaseStats } from "./phase-stats";
 import { openLiveSession, type Step3Session } from "./sessions";
 
 export interface DealsAtScale {
@@ -27,6 +28,8 @@ export interface DealsAtScale {
   background: BackgroundLoad;
   /** sockets the server or the network closed during the run */
   drops: number;
+  /** the machine, the bench's loop and each observed node during the timed deals (null: not reached) */
+  phase: PhaseStats | null;
   errors: string[];
 }
 
@@ -40,6 +43,8 @@ export async function runDealsAtScale(
     backgroundRate: number;
     /** per party: a cookie for its requests and sockets (two-node runs: which node it reaches) */
     cookies?: { claimant?: string; respondent?: string; mediator?: string };
+    /** the servers under test whose /metrics are read around the timed deals */
+    nodes?: readonly ObservedNode[];
     progress?: (line: string) => void;
   },
 ): Promise<DealsAtScale> {
@@ -50,6 +55,7 @@ export async function runDealsAtScale(
     ack: [],
     background: { rate: opts.backgroundRate, sent: 0, ok: 0, failed: 0, ackP99: Number.NaN },
     drops: 0,
+    phase: null,
     errors: [],
   };
   const tables: Step3Session[] = [];
@@ -82,6 +88,7 @@ export async function runDealsAtScale(
     await settle();
 
     const used = new Map<string, number>();
+    const observing = await observePhase(opts.nodes);
     const loop =
       background.length > 0 && opts.backgroundRate > 0
         ? startOpenLoop(opts.backgroundRate, async (i) => {
@@ -132,6 +139,8 @@ export async function runDealsAtScale(
         out.background = backgroundOf(opts.backgroundRate, r);
         if (r.failed > 0) out.errors.push(`background: ${r.failed} failed (${r.failures.join("; ")})`);
       }
+      out.phase = await observing.stop();
+      out.errors.push(...out.phase.errors.map((e) => `metrics of ${e}`));
     }
   } catch (err) {
     out.errors.push(`deals at scale: ${message(err)}`);

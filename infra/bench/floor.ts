@@ -12,6 +12,7 @@ import { ArrivalLog } from "./arrivals";
 import { runBaseline } from "./baseline";
 import { type ChildLog, type ChildServer, startChild } from "./child";
 import { type BackgroundLoad, backgroundOf, startOpenLoop } from "./load";
+import { observePhase, type PhaseStats } from "./phase-stats";
 import { runRateSteps, type ThroughputResults } from "./throughput";
 
 export async function floorCommit(db: Db, body: string): Promise<void> {
@@ -226,6 +227,8 @@ export interface DealsFloor {
   /** the deal's command emitted -> its push at all three of its room's sockets, ms */
   notified: number[];
   background: BackgroundLoad;
+  /** the machine and the bench's loop during the timed commands */
+  phase: PhaseStats | null;
 }
 
 /**
@@ -253,8 +256,10 @@ export async function runDealsFloor(opts: {
           sessions: opts.sessions,
           notified: [],
           background: { rate: opts.backgroundRate, sent: 0, ok: 0, failed: 0, ackP99: Number.NaN },
+          phase: null,
         };
         const background = opts.sessions - deals;
+        const observing = await observePhase();
         const loop =
           background > 0 && opts.backgroundRate > 0
             ? startOpenLoop(opts.backgroundRate, async (i) => {
@@ -283,6 +288,7 @@ export async function runDealsFloor(opts: {
             const r = await loop.stop();
             out.background = backgroundOf(opts.backgroundRate, r);
           }
+          out.phase = await observing.stop();
         }
         return out;
       },

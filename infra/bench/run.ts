@@ -31,6 +31,7 @@ import {
   runThroughputFloor,
 } from "./floor";
 import { type IdleScale, runIdleSockets } from "./idle";
+import { machineNote, nodeNote } from "./phase-stats";
 import { cdfSvg, type Series } from "./plot";
 import { type Row, renderMarkdown, renderTable, row, type Section, skipped } from "./report";
 import { BENCH_RULES } from "./sessions";
@@ -387,6 +388,7 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
               sessions: PARAMS.dealSessions,
               deals: PARAMS.dealCount,
               backgroundRate: PARAMS.backgroundRate,
+              nodes: server.metricsUrl ? [{ name: "the node", metricsUrl: server.metricsUrl }] : [],
               progress,
             }),
         );
@@ -675,6 +677,35 @@ function dealRows(d: DealsAtScale, targetP99: number, floor: DealsFloor | null, 
     }),
     row({ metric: "sockets dropped", value: d.drops, unit: "count", target: { text: "0", met: atMost(0) } }),
   );
+  // What else went on while the deals were timed: a p99 is read against these (phase-stats.ts).
+  if (d.phase) {
+    rows.push(
+      row({
+        metric: "  during the deals: machine busy",
+        value: d.phase.machineBusyPercent,
+        unit: "%",
+        note: machineNote(d.phase),
+      }),
+    );
+    for (const n of d.phase.nodes)
+      rows.push(
+        row({
+          metric: `  during the deals: ${n.name}, CPU`,
+          value: n.cpuPercent,
+          unit: "%",
+          note: nodeNote(n),
+        }),
+      );
+  }
+  if (floor?.phase)
+    rows.push(
+      row({
+        metric: `  ${floorLabel}: machine busy`,
+        value: floor.phase.machineBusyPercent,
+        unit: "%",
+        note: machineNote(floor.phase),
+      }),
+    );
   return rows;
 }
 

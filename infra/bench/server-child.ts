@@ -40,7 +40,7 @@ export interface Usage {
 }
 
 export type FromChild =
-  | { op: "ready"; url: string; pid: number }
+  | { op: "ready"; url: string; pid: number; metricsUrl?: string }
   | { op: "failed"; error: string }
   | { id: number; op: "usage"; usage: Usage }
   | {
@@ -57,6 +57,8 @@ const serverLog = { warnings: [] as string[], errors: [] as string[] };
 const commitMs: number[] = [];
 let sockets = () => 0;
 let close: () => Promise<void> = async () => {};
+/** where the backchannel server under test serves /metrics */
+let metricsUrl: string | undefined;
 
 // The parent is gone (killed, crashed): nothing should outlive it.
 process.on("disconnect", () => process.exit(1));
@@ -187,6 +189,7 @@ async function startBackchannel(): Promise<string> {
   const server = await startServer(loadConfig(process.env), { log });
   sockets = () => server.io.engine.clientsCount;
   close = () => server.close();
+  metricsUrl = server.metricsUrl;
   return server.url;
 }
 
@@ -235,7 +238,7 @@ try {
     await floor.prepareFloorTables(db);
     url = await startBare(db);
   }
-  send({ op: "ready", url, pid: process.pid });
+  send({ op: "ready", url, pid: process.pid, metricsUrl });
 } catch (err) {
   send({ op: "failed", error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   setTimeout(() => process.exit(1), 50);

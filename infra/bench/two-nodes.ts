@@ -73,6 +73,10 @@ export async function runTwoNodes(opts: {
       deals: opts.deals,
       backgroundRate: opts.backgroundRate,
       cookies: { claimant: onB, respondent: onA, mediator: onB },
+      nodes: [...topology.nodes, topology.worker].map((n) => ({
+        name: `${n.name} (${n.role})`,
+        metricsUrl: `http://127.0.0.1:${n.metricsPort}`,
+      })),
       progress: opts.progress,
     });
     out.errors.push(...out.dealsAtScale.errors.map((e) => `two nodes: ${e}`));
