@@ -9,6 +9,9 @@ import { Worker } from "node:worker_threads";
 import { type ErrorFields, threadEntry, toError } from "../threads";
 import type { Compose, MailToCompose, MailToRender } from "./mail-compose";
 
+/** The mail thread's nice value (Linux; 0 is the loop's): mail composes on whatever CPU the loop leaves. */
+export const MAIL_THREAD_NICE = 10;
+
 export type MailThreadRequest = { id: number; mail: MailToCompose } | { id: number; render: MailToRender };
 export type MailThreadReply = { id: number; message: Uint8Array } | { id: number; error: ErrorFields };
 

@@ -1,12 +1,23 @@
 // The mail thread: composes messages (mail-compose.ts) beside the server's event loop. Only ever a worker's entry; the
 // server's side is mail-thread.ts, which also defines the messages.
+import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { errorFields } from "../threads";
 import { createComposer, toCompose } from "./mail-compose";
-import type { MailThreadReply, MailThreadRequest } from "./mail-thread";
+import { MAIL_THREAD_NICE, type MailThreadReply, type MailThreadRequest } from "./mail-thread";
 
 const port = parentPort;
 if (!port) throw new Error("mail-worker.ts runs only as a worker thread (mail-thread.ts starts it)");
+// Mail can wait; the server's event loop cannot. On Linux a thread's nice value is its own (setpriority on the calling
+// task), so this lowers only this thread: on a busy machine the loop's acks and pushes get the CPU first, and mail
+// takes what is left (with nothing else to run it gets a whole core as before). Measured in docs/benchmarks.md.
+// Elsewhere the call may apply to the whole process or be refused; it is made on Linux only, and a refusal is harmless.
+if (process.platform === "linux")
+  try {
+    setPriority(MAIL_THREAD_NICE);
+  } catch {
+    // not permitted here (a sandbox): mail composes at the loop's priority, as before
+  }
 const compose = createComposer();
 
 port.on("message", (req: MailThreadRequest) => {

@@ -1,8 +1,10 @@
 // The mail thread (mail-thread.ts): messages composed in a worker thread come back whole and each to its own request,
 // a deal mail with its PDF; a notice rendered there (its template, the session's summary) says what rendering it here
 // says; a thread that stops fails the mails in flight (their triggers retry) and the next mail
-// starts a new one.
+// starts a new one; the thread runs at a lower priority than the loop.
 import { type Command, type SettlementSummary, settlementSummary, viewState } from "@backchannel/common";
+import { readdirSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { simpleParser } from "mailparser";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLAIMANT, RESPONDENT, Scenario, setNumber } from "../../../common/test/engine/builder";
@@ -13,7 +15,7 @@ import {
   type MailToRender,
   toCompose,
 } from "../../src/notify/mail-compose";
-import { type MailThread, openMailThread } from "../../src/notify/mail-thread";
+import { MAIL_THREAD_NICE, type MailThread, openMailThread } from "../../src/notify/mail-thread";
 import { pdfText } from "./pdf-text";
 
 /** A real deal's session. */
@@ -52,6 +54,15 @@ function mail(i: number, extra: Partial<MailToCompose> = {}): MailToCompose {
   };
 }
 
+/** Each task (thread) of this process and its nice value, from /proc (field 19 of its stat, after the name). */
+function tasksNice(): Array<{ tid: number; nice: number }> {
+  return readdirSync("/proc/self/task").map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { tid: Number(tid), nice: Number(fields[16]) };
+  });
+}
+
 let thread: MailThread | null = null;
 afterEach(async () => {
   await thread?.close();
@@ -74,6 +85,23 @@ describe("the mail thread", () => {
       expect(parsed.attachments.map((a) => a.content.toString())).toEqual([`BEGIN:VCALENDAR ${i}`]);
     }
   });
+
+  // Linux only: elsewhere a thread has no nice value of its own (and the thread does not set one).
+  it.runIf(process.platform === "linux")(
+    "composes at a lower priority than the loop: the thread's nice value is raised, the loop's left alone",
+    async () => {
+      const nice = () => tasksNice();
+      const loopBefore = getPriority();
+      expect(nice().filter((n) => n.nice === loopBefore + MAIL_THREAD_NICE)).toEqual([]);
+      thread = openMailThread();
+      await thread.compose(mail(1));
+      const after = nice();
+      // The process's own task is the event loop's thread: unchanged. Exactly one task (the mail thread) was lowered.
+      expect(after.find((t) => t.tid === process.pid)?.nice).toBe(loopBefore);
+      expect(getPriority()).toBe(loopBefore);
+      expect(after.filter((t) => t.nice === Math.min(19, loopBefore + MAIL_THREAD_NICE))).toHaveLength(1);
+    },
+  );
 
   it("attaches a deal mail's settlement summary as a PDF rendered in the thread", async () => {
     thread = openMailThread();
