@@ -1,10 +1,10 @@
 // The mail thread (mail-thread.ts): messages composed in a worker thread come back whole and each to its own request,
 // a deal mail with its PDF; a notice rendered there (its template, the session's summary) says what rendering it here
-// says; a thread that stops fails the mails in flight (their triggers retry) and the next mail
-// starts a new one; the thread runs at a lower priority than the loop.
-import { type Command, type SettlementSummary, settlementSummary, viewState } from "@backchannel/common";
+// says; a thread that stops fails the mails in flight (their triggers retry) and the next mail starts a new one; the
+// thread runs at a lower priority than the loop.
 import { readdirSync, readFileSync } from "node:fs";
 import { getPriority } from "node:os";
+import { type Command, type SettlementSummary, settlementSummary, viewState } from "@backchannel/common";
 import { simpleParser } from "mailparser";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLAIMANT, RESPONDENT, Scenario, setNumber } from "../../../common/test/engine/builder";
