@@ -11,6 +11,7 @@
 import { DEMAND_START, message, OFFER_START } from "./backchannel";
 import { sleep } from "./load";
 import { Account, type Connection, pushTypeKey, type SessionPush } from "./participant";
+import { type ObservedNode, observePhase, type PhaseStats } from "./phase-stats";
 import { createJoinedSession, restCommand, type Trio } from "./sessions";
 import { summarize } from "./stats";
 
@@ -33,6 +34,8 @@ export interface DeadlineBurst {
   healthzDuring: number[];
   healthzFailures: number;
   setupMs: number;
+  /** the machine, the bench's loop and the node from a second before the burst until the last push (null: not reached) */
+  phase: PhaseStats | null;
   errors: string[];
 }
 
@@ -99,7 +102,14 @@ async function setUp(trio: Trio, end: number | null, lag: Lag): Promise<Armed> {
 
 export async function runDeadlineBurst(
   url: string,
-  opts: { sessions: number; concurrency: number; waitMs: number; progress?: (line: string) => void },
+  opts: {
+    sessions: number;
+    concurrency: number;
+    waitMs: number;
+    /** the servers under test whose /metrics are read around the burst */
+    nodes?: readonly ObservedNode[];
+    progress?: (line: string) => void;
+  },
 ): Promise<DeadlineBurst> {
   const out: DeadlineBurst = {
     sessions: 0,
@@ -112,6 +122,7 @@ export async function runDeadlineBurst(
     healthzBefore: [],
     healthzDuring: [],
     healthzFailures: 0,
+    phase: null,
     setupMs: 0,
     errors: [],
   };
@@ -168,6 +179,7 @@ export async function runDeadlineBurst(
         ),
     );
     await sleep(Math.max(0, first - 1000 - Date.now()));
+    const observing = await observePhase(opts.nodes);
     let polling = true;
     const poller = (async () => {
       while (polling) {
@@ -187,6 +199,8 @@ export async function runDeadlineBurst(
     const results = await Promise.all(waits);
     polling = false;
     await poller;
+    out.phase = await observing.stop();
+    out.errors.push(...out.phase.errors.map((e) => `metrics of ${e}`));
     for (const { a, arrival } of results) {
       if (!arrival) {
         out.missing += 1;

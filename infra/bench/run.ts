@@ -31,7 +31,7 @@ import {
   runThroughputFloor,
 } from "./floor";
 import { type IdleScale, runIdleSockets } from "./idle";
-import { machineNote, nodeNote } from "./phase-stats";
+import { machineNote, nodeNote, type PhaseStats } from "./phase-stats";
 import { cdfSvg, type Series } from "./plot";
 import { type Row, renderMarkdown, renderTable, row, type Section, skipped } from "./report";
 import { BENCH_RULES } from "./sessions";
@@ -338,6 +338,8 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
       startChild("backchannel", { ...BENCH_NODE, ...backend?.env }, { nofile: Math.max(4096, needFds) }),
     );
     if (!server) continue;
+    // Read around the timed phases of the deals and the burst: the node's CPU, GC pauses and loop delay.
+    const observed = server.metricsUrl ? [{ name: "the node", metricsUrl: server.metricsUrl }] : [];
     try {
       if (wants("acks")) {
         const bc = await step(`SetNumber acks and pushes on ${name}`, () =>
@@ -388,7 +390,7 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
               sessions: PARAMS.dealSessions,
               deals: PARAMS.dealCount,
               backgroundRate: PARAMS.backgroundRate,
-              nodes: server.metricsUrl ? [{ name: "the node", metricsUrl: server.metricsUrl }] : [],
+              nodes: observed,
               progress,
             }),
         );
@@ -424,6 +426,7 @@ for (const plan of backendScenarios.length > 0 ? backends : []) {
               sessions: PARAMS.deadlines,
               concurrency: PARAMS.deadlineConcurrency,
               waitMs: PARAMS.deadlineWaitMs,
+              nodes: observed,
               progress,
             }),
           );
@@ -678,25 +681,7 @@ function dealRows(d: DealsAtScale, targetP99: number, floor: DealsFloor | null, 
     row({ metric: "sockets dropped", value: d.drops, unit: "count", target: { text: "0", met: atMost(0) } }),
   );
   // What else went on while the deals were timed: a p99 is read against these (phase-stats.ts).
-  if (d.phase) {
-    rows.push(
-      row({
-        metric: "  during the deals: machine busy",
-        value: d.phase.machineBusyPercent,
-        unit: "%",
-        note: machineNote(d.phase),
-      }),
-    );
-    for (const n of d.phase.nodes)
-      rows.push(
-        row({
-          metric: `  during the deals: ${n.name}, CPU`,
-          value: n.cpuPercent,
-          unit: "%",
-          note: nodeNote(n),
-        }),
-      );
-  }
+  if (d.phase) rows.push(...phaseRows(d.phase, "during the deals"));
   if (floor?.phase)
     rows.push(
       row({
@@ -766,7 +751,23 @@ function deadlineRows(b: DeadlineBurst, floor: DeadlineFloor | null): Row[] {
     }),
     row({ metric: "sockets dropped", value: b.drops, unit: "count", target: { text: "0", met: atMost(0) } }),
   );
+  if (b.phase) rows.push(...phaseRows(b.phase, "during the burst"));
   return rows;
+}
+
+/** The machine's and each observed node's rows for a timed phase (phase-stats.ts). */
+function phaseRows(phase: PhaseStats, during: string): Row[] {
+  return [
+    row({
+      metric: `  ${during}: machine busy`,
+      value: phase.machineBusyPercent,
+      unit: "%",
+      note: machineNote(phase),
+    }),
+    ...phase.nodes.map((n) =>
+      row({ metric: `  ${during}: ${n.name}, CPU`, value: n.cpuPercent, unit: "%", note: nodeNote(n) }),
+    ),
+  ];
 }
 
 function idleRows(scales: IdleScale[]): Row[] {
