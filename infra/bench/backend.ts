@@ -125,7 +125,10 @@ export const BENCH_RATE_LIMITS: Record<string, string> = {
   LOGIN_ADDRESS_RATE_LIMIT: "1000000/1s",
 };
 
-/** A benchmarked node of our own (server-child.ts): production settings, any free port, metrics on a free port of 127.0.0.1 (read around timed phases: phase-stats.ts). */
+/**
+ * A benchmarked node of our own (server-child.ts): production settings, any free port, and metrics on a free port of
+ * 127.0.0.1 (read around the timed phases: phase-stats.ts).
+ */
 export const BENCH_NODE: Record<string, string> = {
   ...BENCH_RATE_LIMITS,
   NODE_ENV: "production",
