@@ -34,7 +34,10 @@ export interface DeadlineBurst {
   healthzDuring: number[];
   healthzFailures: number;
   setupMs: number;
-  /** the machine, the bench's loop and the node from a second before the burst until the last push (null: not reached) */
+  /**
+   * the machine, the bench's loop and the node, from a second before the burst until the last push (null: not
+   * reached)
+   */
   phase: PhaseStats | null;
   errors: string[];
 }
