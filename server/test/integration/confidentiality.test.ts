@@ -97,7 +97,7 @@ for (const backend of backends()) {
         // Finished mails only: a mail being written is a ".<name>.partial" file until it is renamed, so reading
         // one could count a mail twice or find it gone.
         mails = readdirSync(outbox, { withFileTypes: true })
-          .filter((f) => f.isFile() && f.name.endsWith(".eml") && !f.name.startsWith("."))
+          .filter((f) => f.isFile() && f.name.endsWith(".eml"))
           .map((f) => readFileSync(path.join(outbox, f.name), "utf8"));
         if (mails.filter((m) => /^Subject: .*Deal/im.test(m)).length >= t.all.length) break;
         await new Promise((r) => setTimeout(r, 50));
