@@ -1,10 +1,11 @@
 // The settlement PDF: parsed back with pdf-lib (pages, size), its text read from the inflated content streams, and
 // checked for the summary's content and for the absence of either side's number.
 import { type Command, type SessionState, settlementSummary, viewState } from "@backchannel/common";
-import { PDFDocument } from "pdf-lib";
+import fc from "fast-check";
+import { PDFDocument, type PDFFont, StandardFonts } from "pdf-lib";
 import { describe, expect, it } from "vitest";
 import { CLAIMANT, RESPONDENT, Scenario, setNumber } from "../../../common/test/engine/builder";
-import { settlementFileName, settlementPdf } from "../../src/notify/settlement-pdf";
+import { settlementFileName, settlementPdf, truncateText, wrapText } from "../../src/notify/settlement-pdf";
 import { pdfText } from "./pdf-text";
 
 const DEMAND = 1_111_100;
@@ -110,5 +111,121 @@ describe("settlementFileName", () => {
     expect(settlementFileName('A "quoted"\r\n/../name; x=1')).toBe("A quoted . name x 1 settlement.pdf");
     expect(settlementFileName("Łódź")).toBe("Lodz settlement.pdf");
     expect(settlementFileName("\u6771\u4eac")).toBe("Backchannel settlement.pdf");
+  });
+});
+
+// The line breaking as it was before it measured only what a line gains (it measured each whole candidate line, and
+// cut a long word one character at a time from its end): the oracle the faster one must agree with, on columns wider
+// than any one character (given a narrower one it never ended: it cut nothing off a one-character rest).
+function wrapByWholeLines(text: string, font: PDFFont, size: number, width: number): string[] {
+  const lines: string[] = [];
+  const fits = (s: string) => font.widthOfTextAtSize(s, size) <= width;
+  for (const paragraph of text.split("\n")) {
+    let line = "";
+    for (const word of paragraph.split(/ +/)) {
+      const candidate = line ? `${line} ${word}` : word;
+      if (fits(candidate)) {
+        line = candidate;
+        continue;
+      }
+      if (line) lines.push(line);
+      line = "";
+      let rest = word;
+      while (rest && !fits(rest)) {
+        let cut = rest.length - 1;
+        while (cut > 1 && !fits(rest.slice(0, cut))) cut--;
+        lines.push(rest.slice(0, cut));
+        rest = rest.slice(cut);
+      }
+      line = rest;
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+/** Counts the characters a font is asked to measure. */
+function counting(font: PDFFont): { font: PDFFont; measured: () => number } {
+  let measured = 0;
+  const counted = Object.create(font) as PDFFont;
+  counted.widthOfTextAtSize = (text: string, size: number) => {
+    measured += text.length;
+    return font.widthOfTextAtSize(text, size);
+  };
+  return { font: counted, measured: () => measured };
+}
+
+describe("wrapText", async () => {
+  const doc = await PDFDocument.create();
+  const fonts = {
+    regular: await doc.embedFont(StandardFonts.Helvetica),
+    bold: await doc.embedFont(StandardFonts.HelveticaBold),
+    mono: await doc.embedFont(StandardFonts.Courier),
+  };
+  // Kerned pairs (AV, To, Wa), wide and narrow glyphs, runs of spaces, words around the line's length and far past it.
+  const piece = fc.oneof(
+    fc.constantFrom("AV", "To", "Wa", "W", "i", "l", "M", "m", ".", ",", "-", "x", "1", "\u00e9"),
+    fc.constantFrom(" ", "  ", "   "),
+    fc.constantFrom("\n", "\n\n"),
+    fc.stringMatching(/^[A-Za-z]{1,12}$/),
+    fc.integer({ min: 1, max: 150 }).map((n) => "W".repeat(n)),
+    fc.integer({ min: 1, max: 150 }).map((n) => "i".repeat(n)),
+  );
+  const text = fc.array(piece, { maxLength: 30 }).map((parts) => parts.join(""));
+  const oneLine = text.map((t) => t.replaceAll("\n", " "));
+  // The widest character here (W in bold at 22 pt) is 20.8 pt: every column holds one.
+  const width = fc.oneof(
+    fc.constantFrom(21, 50, 100, 451.28, 515.28),
+    fc.double({ min: 21, max: 600, noNaN: true }),
+  );
+  const size = fc.constantFrom(8.5, 9, 10.5, 13, 22);
+
+  it("breaks every text where measuring whole lines did", () => {
+    fc.assert(
+      fc.property(
+        text,
+        fc.constantFrom("regular", "bold", "mono") as fc.Arbitrary<keyof typeof fonts>,
+        size,
+        width,
+        (t, f, sz, w) => {
+          expect(wrapText(t, fonts[f], sz, w)).toEqual(wrapByWholeLines(t, fonts[f], sz, w));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("measures each character a bounded number of times, however long a word is (it was cubic: 4,000 took 10 s)", () => {
+    for (const t of [
+      "x".repeat(60_000),
+      "W ".repeat(30_000),
+      `${"word ".repeat(5_000)}${"i".repeat(30_000)}`,
+    ]) {
+      const c = counting(fonts.regular);
+      const lines = wrapText(t, c.font, 10.5, 451.28);
+      expect(lines.join("").replaceAll(" ", "")).toBe(t.replaceAll(" ", ""));
+      for (const line of lines)
+        expect(fonts.regular.widthOfTextAtSize(line, 10.5)).toBeLessThanOrEqual(451.28);
+      expect(c.measured()).toBeLessThan(12 * t.length);
+    }
+  });
+
+  it("puts one character on each line of a column narrower than any character", () => {
+    expect(wrapText("AVW xi", fonts.regular, 10, 1)).toEqual(["A", "V", "W", "x", "i"]);
+  });
+
+  it("truncates a footer's title as cutting one character at a time did, measuring it a bounded number of times", () => {
+    fc.assert(
+      fc.property(oneLine, size, width, (t, sz, w) => {
+        let title = t;
+        const fits = (s: string) => fonts.regular.widthOfTextAtSize(s, sz) <= w;
+        while (title.length > 1 && !fits(title === t ? title : `${title}\u2026`)) title = title.slice(0, -1);
+        if (title !== t) title = `${title}\u2026`;
+        const c = counting(fonts.regular);
+        expect(truncateText(t, c.font, sz, w)).toBe(title);
+        expect(c.measured()).toBeLessThanOrEqual(12 * t.length + 12);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
