@@ -31,7 +31,7 @@ import { createLimits, expressTrustSetting, type Limiter, type Limits, signinKey
 import { errorText } from "../log";
 import type { Metrics } from "../metrics";
 import { sessionCalendar } from "../notify/calendar";
-import type { PushChannel } from "../notify/channels";
+import type { MailChannel, PushChannel } from "../notify/channels";
 import type { NoticeRow, Notifications } from "../notify/outbox";
 import type { UnsubscribeTokens } from "../notify/unsubscribe";
 import { isUuid, parsePayload } from "../payload";
@@ -58,6 +58,8 @@ export interface HttpDeps {
   notifications?: Pick<Notifications, "record" | "dispatch">;
   /** Web Push, for its public key */
   push?: Pick<PushChannel, "publicKey">;
+  /** mail, for its thread: a settlement PDF download is laid out there, off the event loop */
+  mail?: Pick<MailChannel, "settlementPdf">;
   /** checks the unsubscribe links in mails */
   unsubscribe: Pick<UnsubscribeTokens, "verify">;
   now?: () => number;
@@ -245,7 +247,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   api.use(notices.signedIn);
-  api.use(settlementRoutes({ reads, now }));
+  const { mail } = deps;
+  api.use(settlementRoutes({ reads, now, ...(mail && { layOut: (s, o) => mail.settlementPdf(s, o) }) }));
 
   // ---------------------------------------------------------------- sessions
   api.get("/sessions", async (req: AuthedRequest, res) => {

@@ -2,10 +2,10 @@
 // member of the session once a deal exists. It renders common's settlementSummary of the member's own view (nothing
 // but the deal, title, members, terms and rules: never a side's number), with the signed head of the member's role's
 // stream at the time of the download. app.ts mounts it under /api after the sign-in middleware.
-import { errors, refusal, settlementSummary, type Viewer } from "@backchannel/common";
+import { errors, refusal, type SettlementSummary, settlementSummary, type Viewer } from "@backchannel/common";
 import express, { type Request } from "express";
 import { AppError } from "../errors";
-import { settlementFileName, settlementPdf } from "../notify/settlement-pdf";
+import { type SettlementPdfOptions, settlementFileName, settlementPdf } from "../notify/settlement-pdf";
 import type { SignedHead } from "../store/signing";
 
 export interface SettlementRouteDeps {
@@ -18,6 +18,8 @@ export interface SettlementRouteDeps {
     ): Promise<{ view: Parameters<typeof settlementSummary>[0]; head: SignedHead }>;
   };
   now?: () => number;
+  /** lays out the PDF: in the mail thread on a server (MailChannel.settlementPdf), here when not given */
+  layOut?: (summary: SettlementSummary, options: SettlementPdfOptions) => Promise<Uint8Array>;
 }
 
 type AuthedRequest = Request & { user?: { id: string } };
@@ -27,6 +29,7 @@ export const NO_DEAL_YET_MESSAGE =
 
 export function settlementRoutes(deps: SettlementRouteDeps): express.Router {
   const now = deps.now ?? Date.now;
+  const layOut = deps.layOut ?? settlementPdf;
   const router = express.Router();
 
   // ?size=letter for US Letter; A4 otherwise.
@@ -37,7 +40,7 @@ export function settlementRoutes(deps: SettlementRouteDeps): express.Router {
     const { view, head } = await deps.reads.viewFor(sessionId, viewer);
     const summary = settlementSummary(view, head);
     if (!summary) throw new AppError(refusal("WRONG_STEP", NO_DEAL_YET_MESSAGE));
-    const pdf = await settlementPdf(summary, {
+    const pdf = await layOut(summary, {
       now: now(),
       pageSize: req.query.size === "letter" ? "Letter" : "A4",
     });

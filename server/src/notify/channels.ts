@@ -1,7 +1,8 @@
 // The channels a notice leaves the page by: mail (mail.ts) and Web Push (push.ts). The outbox (outbox.ts) stores
 // every notice to send in the command's own transaction, and a scheduler trigger delivers each one through its
 // channel, once: see docs/architecture.md, "Notifications".
-import type { NoticeKind, SessionState } from "@backchannel/common";
+import type { NoticeKind, SessionState, SettlementSummary } from "@backchannel/common";
+import type { SettlementPdfOptions } from "./settlement-pdf";
 
 /** One stored notice, as the outbox hands it to a channel. Never holds a side's number; never an amount. */
 export interface PendingNotice {
@@ -32,6 +33,8 @@ export interface MailChannel {
   send(notice: PendingNotice, session: SessionState | null): Promise<DeliveryOutcome>;
   /** where mail goes: "smtp://host:port" (no credentials) or the outbox folder's path */
   readonly destination: string;
+  /** Lays out a settlement summary as a PDF in the mail's thread, off the event loop (the download's, GET .../settlement.pdf). */
+  settlementPdf(summary: SettlementSummary, options: SettlementPdfOptions): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 

@@ -6,19 +6,35 @@
 // keeps no process alive), and is started afresh by the next mail if it ever stops: the mails in flight then fail, and
 // their triggers retry.
 import { Worker } from "node:worker_threads";
+import type { SettlementSummary } from "@backchannel/common";
 import { type ErrorFields, threadEntry, toError } from "../threads";
 import type { Compose, MailToCompose, MailToRender } from "./mail-compose";
+import type { SettlementPdfOptions } from "./settlement-pdf";
 
 /** The mail thread's nice value (Linux; 0 is the loop's): mail composes on whatever CPU the loop leaves. */
 export const MAIL_THREAD_NICE = 10;
 
-export type MailThreadRequest = { id: number; mail: MailToCompose } | { id: number; render: MailToRender };
+/** A settlement summary to lay out as a PDF (a download's: see MailThread.pdf). */
+export interface PdfToLayOut {
+  summary: SettlementSummary;
+  options: SettlementPdfOptions;
+}
+
+export type MailThreadRequest =
+  | { id: number; mail: MailToCompose }
+  | { id: number; render: MailToRender }
+  | { id: number; pdf: PdfToLayOut };
 export type MailThreadReply = { id: number; message: Uint8Array } | { id: number; error: ErrorFields };
 
 export interface MailThread {
   compose: Compose;
   /** renders a notice's mail (mail-templates.ts) and composes it, both in the thread */
   render(mail: MailToRender): Promise<Buffer>;
+  /**
+   * Lays out a settlement summary as a PDF, in the thread: a download's, so that the largest terms (tens of
+   * milliseconds of layout) never hold the event loop.
+   */
+  pdf(summary: SettlementSummary, options: SettlementPdfOptions): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -51,7 +67,9 @@ export function openMailThread(): MailThread {
     return w;
   };
 
-  const ask = (request: { mail: MailToCompose } | { render: MailToRender }): Promise<Buffer> =>
+  const ask = (
+    request: { mail: MailToCompose } | { render: MailToRender } | { pdf: PdfToLayOut },
+  ): Promise<Buffer> =>
     new Promise((resolve, reject) => {
       worker ??= start();
       const id = next++;
@@ -63,6 +81,7 @@ export function openMailThread(): MailThread {
   return {
     compose: (mail) => ask({ mail }),
     render: (mail) => ask({ render: mail }),
+    pdf: (summary, options) => ask({ pdf: { summary, options } }),
     async close() {
       const w = worker;
       worker = null;

@@ -5,6 +5,7 @@ import { parentPort } from "node:worker_threads";
 import { errorFields } from "../threads";
 import { createComposer, toCompose } from "./mail-compose";
 import { MAIL_THREAD_NICE, type MailThreadReply, type MailThreadRequest } from "./mail-thread";
+import { settlementPdf } from "./settlement-pdf";
 
 const port = parentPort;
 if (!port) throw new Error("mail-worker.ts runs only as a worker thread (mail-thread.ts starts it)");
@@ -23,7 +24,11 @@ const compose = createComposer();
 port.on("message", (req: MailThreadRequest) => {
   // Rendering throws synchronously on a bad notice: inside the promise, so it is answered as an error like the rest.
   Promise.resolve()
-    .then(() => compose("render" in req ? toCompose(req.render) : req.mail))
+    .then(() =>
+      "pdf" in req
+        ? settlementPdf(req.pdf.summary, req.pdf.options)
+        : compose("render" in req ? toCompose(req.render) : req.mail),
+    )
     .then(
       (message) => {
         // The bytes move to the server's thread, not copied; a message in a shared pool's slice is copied out first.

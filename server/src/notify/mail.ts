@@ -82,6 +82,7 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
     } as never);
     return {
       destination: smtpDestination(opts.smtpUrl),
+      settlementPdf: thread.pdf,
       async send(notice, session) {
         const refused = refuse(notice, session);
         if (refused) return refused;
@@ -101,6 +102,7 @@ export function createMailChannel(opts: MailChannelOptions): MailChannel {
   mkdirSync(folder, { recursive: true });
   return {
     destination: folder,
+    settlementPdf: thread.pdf,
     async send(notice, session) {
       const refused = refuse(notice, session);
       if (refused) return refused;

@@ -18,6 +18,7 @@ export function startWeb(shared: Shared): Role {
       ready: shared.ready,
       notifications: shared.notifications,
       push: shared.push,
+      mail: shared.mail,
       unsubscribe: shared.unsubscribe,
       now,
     }),

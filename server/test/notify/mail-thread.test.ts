@@ -16,6 +16,7 @@ import {
   toCompose,
 } from "../../src/notify/mail-compose";
 import { MAIL_THREAD_NICE, type MailThread, openMailThread } from "../../src/notify/mail-thread";
+import { settlementPdf } from "../../src/notify/settlement-pdf";
 import { pdfText } from "./pdf-text";
 
 /** A real deal's session. */
@@ -111,6 +112,14 @@ describe("the mail thread", () => {
     const words = pdfText(pdf?.content as Buffer);
     expect(words).toContain("Thread v. Loop");
     expect(words).toContain(SUMMARY.amount);
+  });
+
+  it("lays out a download's settlement PDF in the thread, byte for byte as here", async () => {
+    thread = openMailThread();
+    const options = { pageSize: "Letter" as const, now: Date.UTC(2026, 11, 4, 3, 0) };
+    const [there, here] = await Promise.all([thread.pdf(SUMMARY, options), settlementPdf(SUMMARY, options)]);
+    expect(pdfText(there)).toContain("Thread v. Loop");
+    expect(Buffer.compare(there, Buffer.from(here))).toBe(0);
   });
 
   it("a thread that stops fails the mails in flight; the next mail starts a new thread", async () => {

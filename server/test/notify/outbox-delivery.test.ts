@@ -60,6 +60,9 @@ function channels(): Channels {
       mail.sent.push(notice);
       return "sent";
     },
+    settlementPdf: async () => {
+      throw new Error("the outbox never lays out a download");
+    },
     close: async () => {},
   };
   const push = {
