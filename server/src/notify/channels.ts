@@ -33,7 +33,7 @@ export interface MailChannel {
   send(notice: PendingNotice, session: SessionState | null): Promise<DeliveryOutcome>;
   /** where mail goes: "smtp://host:port" (no credentials) or the outbox folder's path */
   readonly destination: string;
-  /** Lays out a settlement summary as a PDF in the mail's thread, off the event loop (the download's, GET .../settlement.pdf). */
+  /** Lays out a settlement summary as a PDF in the mail's thread, off the event loop (a download's: settlement.pdf). */
   settlementPdf(summary: SettlementSummary, options: SettlementPdfOptions): Promise<Uint8Array>;
   close(): Promise<void>;
 }
