@@ -75,6 +75,19 @@ describe("settlementSummary", () => {
     expect(s?.terms.text).toBe(fillTermsBlank("Full release.", "$12,345.00"));
   });
 
+  it("fills terms holding long runs of whitespace in time linear in their length (a regex took 3-5 s for one)", {
+    timeout: 5_000,
+  }, () => {
+    // The largest terms with no blank and a run of whitespace inside: `replace(/\s+$/, "")` tried a match from every
+    // position of the run and failed each at the end (2.6 s for spaces, 4.5 s for U+3000 at 60,000 characters here,
+    // on the event loop of every settlement download and in every member's browser). These eight took over 25 s
+    // that way; trimEnd strips the same characters in one pass (well under 10 ms). The timeout is only a hang guard.
+    for (const space of [" ", "\t", "\u3000", "\n ", "\u00a0", "\u2028", "\r\n", "\ufeff"]) {
+      const run = space.repeat(Math.floor(59_998 / space.length));
+      expect(fillTermsBlank(`a${run}a${run}`, "$1.00")).toBe(`a${run}a\nAmount: $1.00`);
+    }
+  });
+
   it("says when the terms were left for later (not approved), and still fills the draft", () => {
     const s = settlementSummary(source({}, { termsVersion: null }));
     expect(s?.terms.status).toBe("later");

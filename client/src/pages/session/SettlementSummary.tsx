@@ -37,7 +37,7 @@ export function ownStreamHead(heads: readonly SignedHeadWire[], view: Pick<Sessi
  */
 export function termsPieces(terms: string, amount: string): Array<{ text: string; amount: boolean }> {
   if (!hasTermsBlank(terms)) {
-    const lead = `${terms.replace(/\s+$/, "")}${terms.trim() ? "\n" : ""}Amount: `;
+    const lead = `${terms.trimEnd()}${terms.trim() ? "\n" : ""}Amount: `;
     return [
       { text: lead, amount: false },
       { text: amount, amount: true },
