@@ -247,6 +247,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   api.use(notices.signedIn);
+  // A settlement PDF is laid out afresh for each download (it carries the stream head at that moment): up to a second
+  // of the mail thread's time for the largest terms, so downloads count against the account's command budget, and
+  // nobody keeps the thread (and with it the mail) busy by asking again and again.
+  api.get("/sessions/:id/settlement.pdf", async (req: AuthedRequest, res, next) => {
+    await limit(res, limits.commands, userOf(req).id);
+    next();
+  });
   const { mail } = deps;
   api.use(settlementRoutes({ reads, now, ...(mail && { layOut: (s, o) => mail.settlementPdf(s, o) }) }));
 

@@ -261,6 +261,21 @@ for (const backend of backends()) {
       });
     });
 
+    it("settlement PDF downloads: counted against the account's SOCKET_RATE_LIMIT command budget", async () => {
+      const p = await signUp("Downloader");
+      const address = freshAddress();
+      const path = `/api/sessions/${randomUUID()}/settlement.pdf`;
+      const started = Date.now();
+      const answers = [];
+      for (let i = 0; i < 8; i++) answers.push(await http(p, address, "GET", path));
+      // Counted before anything is read: a session that is not the account's costs the same as its own.
+      expect(answers.map((a) => a.status)).toEqual([404, 404, 404, 404, 404, 404, 429, 429]);
+      const error = expectTooMany(answers[7]?.body.error, started, 60_000);
+      expect(error.message).toMatch(/too many requests/);
+      // Another account has its own budget.
+      expect((await http(await signUp("Calm Downloader"), freshAddress(), "GET", path)).status).toBe(404);
+    });
+
     it("session creations: SESSION_RATE_LIMIT per account", async () => {
       const p = await signUp("Creator");
       expect((await createSession(p)).status).toBe(201);
@@ -355,7 +370,15 @@ for (const backend of backends()) {
       expect(reached.length).toBeGreaterThan(0);
       const limits = reached.map((l) => (JSON.parse(l) as { limit: string }).limit);
       expect(new Set(limits)).toEqual(
-        new Set(["signup", "signin-address", "socket-connect", "events", "session-create", "invitation"]),
+        new Set([
+          "signup",
+          "signin-address",
+          "socket-connect",
+          "events",
+          "commands",
+          "session-create",
+          "invitation",
+        ]),
       );
       expect(limits.length, "each limit is logged once per window, not once per refusal").toBe(
         new Set(limits).size,
