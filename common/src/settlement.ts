@@ -23,8 +23,7 @@ export function hasTermsBlank(terms: string): boolean {
 
 /** Fills each blank of the terms with the amount; with no blank, the amount is appended on its own line. */
 export function fillTermsBlank(terms: string, amount: string): string {
-  if (!hasTermsBlank(terms))
-    return `${terms.trimEnd()}${terms.trim() ? "\n" : ""}Amount: ${amount}`;
+  if (!hasTermsBlank(terms)) return `${terms.trimEnd()}${terms.trim() ? "\n" : ""}Amount: ${amount}`;
   return terms.replace(new RegExp(TERMS_BLANK.source, "g"), () => amount);
 }
 
