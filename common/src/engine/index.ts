@@ -20,6 +20,6 @@ export { bracketPositionIds, LEDGER_TRANSITIONS } from "./mediation";
 export { nextProposalRequestAt } from "./proposals";
 export { type Audience, audienceOf } from "./rooms";
 export { sideHasBidder } from "./setup";
-export { evolve, fold, replay } from "./state";
+export { evolve, Folding, fold, replay } from "./state";
 export * from "./types";
 export { checkCommandShape, commandRefusal } from "./validate";

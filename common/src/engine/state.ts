@@ -6,6 +6,7 @@ import type {
   Knock,
   LedgerItemState,
   MediatorLocation,
+  Message,
   SessionEvent,
   SessionState,
   Side,
@@ -18,11 +19,12 @@ export function evolve(state: SessionState | null, event: SessionEvent): Session
     return created(event);
   }
   if (state === null) throw new Error("A session's log must start with SessionCreated");
-  return {
-    ...apply(state, event),
-    version: state.version + 1,
-    updatedAt: Math.max(state.updatedAt, event.at),
-  };
+  return stamped(state, apply(state, event), event);
+}
+
+/** `next`, one event after `before`: its version one higher, its time the event's unless that is earlier. */
+function stamped(before: SessionState, next: SessionState, event: SessionEvent): SessionState {
+  return { ...next, version: before.version + 1, updatedAt: Math.max(before.updatedAt, event.at) };
 }
 
 /** Rebuilds a session's state from its whole log. */
@@ -36,9 +38,45 @@ export function replay(events: readonly SessionEvent[]): SessionState {
 export function fold(state: SessionState, events: readonly SessionEvent[]): SessionState;
 export function fold(state: SessionState | null, events: readonly SessionEvent[]): SessionState | null;
 export function fold(state: SessionState | null, events: readonly SessionEvent[]): SessionState | null {
-  let current = state;
-  for (const event of events) current = evolve(current, event);
-  return current;
+  const folding = new Folding(state);
+  for (const event of events) folding.apply(event);
+  return folding.state;
+}
+
+/**
+ * `evolve`, one event at a time, for a replay: a message is appended to the list of messages this fold made itself,
+ * in place, rather than to a copy (a copy per message made replaying a session of n messages cost n^2/2 copied
+ * elements: 2.6 s of the event loop at 20,000). Every other event, and the first message, go through `evolve`. A
+ * state read from `state` is the reader's: the next message copies the list again, so nothing read ever changes.
+ */
+export class Folding {
+  private current: SessionState | null;
+  /** the messages list of `current` that only this fold holds */
+  private owned: Message[] | null = null;
+
+  constructor(from: SessionState | null) {
+    this.current = from;
+  }
+
+  apply(event: SessionEvent): void {
+    const before = this.current;
+    if (before !== null && event.type === "MessagePosted" && before.messages === this.owned) {
+      this.owned.push(messageOf(event));
+      this.current = stamped(before, before, event);
+      return;
+    }
+    this.current = evolve(before, event);
+    this.owned = event.type === "MessagePosted" ? this.current.messages : null;
+  }
+
+  get state(): SessionState | null {
+    this.owned = null;
+    return this.current;
+  }
+}
+
+function messageOf(e: EventOf<"MessagePosted">): Message {
+  return { messageId: e.messageId, room: e.room, by: e.by, text: e.text, at: e.at };
 }
 
 function created(event: EventOf<"SessionCreated">): SessionState {
@@ -274,7 +312,7 @@ function apply(s: SessionState, e: Exclude<SessionEvent, { type: "SessionCreated
     case "MessagePosted":
       return {
         ...s,
-        messages: [...s.messages, { messageId: e.messageId, room: e.room, by: e.by, text: e.text, at: e.at }],
+        messages: [...s.messages, messageOf(e)],
       };
     case "LedgerItemRecorded":
       return {

@@ -3,6 +3,7 @@
 import {
   eventStreams,
   evolve,
+  Folding,
   type Phase,
   type Role,
   type SessionEvent,
@@ -418,9 +419,9 @@ function fold(
   dataKey: Buffer | null,
   from: SessionState | null = null,
 ): SessionState | null {
-  let state = from;
-  for (const s of stored) state = evolve(state, toEvent(s, dataKey));
-  return state;
+  const folding = new Folding(from);
+  for (const s of stored) folding.apply(toEvent(s, dataKey));
+  return folding.state;
 }
 
 /** A stored event, its sealed fields opened with `dataKey` (null after shredding: they read as null). */
