@@ -408,6 +408,8 @@ describe.skipIf(!haveChromium)(
       );
       await claimant.page.getByRole("button", { name: "Approve version 1" }).click();
       await confirmAct(claimant, "Approve version 1");
+      // The claimant's approval reaches the respondent's page by a push: what its confirmation says depends on it.
+      await waitForText([respondent], "approved version 1");
       await respondent.page.getByRole("button", { name: "Approve version 1" }).click();
       const approveText = await confirmAct(respondent, "Approve version 1");
       expect(approveText).toContain("The claimant side has approved this version");

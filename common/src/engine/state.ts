@@ -66,7 +66,10 @@ export class Folding {
       return;
     }
     this.current = evolve(before, event);
-    this.owned = event.type === "MessagePosted" ? this.current.messages : null;
+    // A message's list is new and this fold's; any other event leaves the list where it was (still this fold's, if it
+    // was: the state before it is dropped).
+    if (event.type === "MessagePosted") this.owned = this.current.messages;
+    else if (this.current.messages !== this.owned) this.owned = null;
   }
 
   get state(): SessionState | null {
