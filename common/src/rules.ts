@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { currencySchema, formatAmount, MAX_AMOUNT_CENTS, minorUnitDigits } from "./money";
+import { currencyFormat, currencySchema, formatAmount, MAX_AMOUNT_CENTS, minorUnitDigits } from "./money";
 import { ROUNDING_TABLE } from "./rounding";
 
 const SECOND_MS = 1_000;
@@ -196,12 +196,7 @@ export function formatDuration(ms: number): string {
 
 /** The rounding table in words, in whole units of the currency ("below $1,000: to the nearest $1"). */
 export function describeRoundingTable(currency: string): string[] {
-  const format = new Intl.NumberFormat("en-US", {
-    style: "currency",
-    currency,
-    minimumFractionDigits: 0,
-    maximumFractionDigits: 0,
-  });
+  const format = currencyFormat("en-US", currency, true);
   const whole = (units: number) => format.format(units);
   return ROUNDING_TABLE.map((row) => {
     const range =

@@ -5,6 +5,7 @@ import {
   amountSchema,
   amountTooLargeMessage,
   checkAmount,
+  currencyFormat,
   currencySchema,
   formatAmount,
   MAX_AMOUNT_CENTS,
@@ -220,6 +221,28 @@ describe("Money: formatting and round trips", () => {
 
   test("formatAmount takes a locale", () => {
     expect(formatAmount(1_234_567, "EUR", "de-DE")).toBe("12.345,67\u00a0€");
+  });
+
+  test("formatters are shared per locale, currency and whole units, and each formats as a fresh one would", () => {
+    // Every currency Intl knows, in three locales and both forms: more formatters than the cache keeps, so it is
+    // also cleared and filled again on the way; each is checked against a formatter made for the call alone.
+    const currencies = Intl.supportedValuesOf("currency").filter((c) => /^[A-Z]{3}$/.test(c));
+    for (const locale of ["en-US", "de-DE", "ja-JP"])
+      for (const currency of currencies)
+        for (const wholeUnits of [false, true]) {
+          const fresh = new Intl.NumberFormat(
+            locale,
+            wholeUnits
+              ? { style: "currency", currency, minimumFractionDigits: 0, maximumFractionDigits: 0 }
+              : { style: "currency", currency },
+          );
+          expect(currencyFormat(locale, currency, wholeUnits).format("1234.5")).toBe(fresh.format("1234.5"));
+        }
+    expect(currencyFormat("en-US", "USD")).toBe(currencyFormat("en-US", "USD"));
+    // The whole-unit and the ordinary formatter of one currency never stand in for each other.
+    expect(formatAmount(150, "USD")).toBe("$1.50");
+    expect(currencyFormat("en-US", "USD", true).format(1.5)).toBe("$2");
+    expect(formatAmount(150, "USD")).toBe("$1.50");
   });
 
   test("formatAmount refuses a fractional number of cents", () => {
