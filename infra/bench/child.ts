@@ -78,6 +78,16 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   return rest;
 }
 
+/** The Node flags the bench gives every server under test (here and in the two-node topology). */
+export function benchNodeFlags(): string[] {
+  return [
+    // BENCH_CPU_PROF=<dir>: each server under test writes a V8 CPU profile there when it stops.
+    ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    // BENCH_NODE_FLAGS="--flag ...": more flags for each server under test (trying a V8 setting, say).
+    ...(process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean),
+  ];
+}
+
 export async function startChild(
   mode: ChildMode,
   env: Record<string, string>,
@@ -92,10 +102,7 @@ export async function startChild(
       "bench-server",
       process.execPath,
       "--expose-gc",
-      // BENCH_CPU_PROF=<dir>: each server under test writes a V8 CPU profile there when it stops.
-      ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-      // BENCH_NODE_FLAGS="--flag ...": more flags for each server under test (trying a V8 setting, say).
-      ...(process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean),
+      ...benchNodeFlags(),
       await compiledChild(),
     ],
     {

@@ -10,6 +10,7 @@ import { STICKY_COOKIE, UPSTREAM_HEADER } from "../topology/proxy";
 import { startTopology, type Topology } from "../topology/start";
 import { type BackchannelResults, message, runBackchannel } from "./backchannel";
 import { BENCH_RATE_LIMITS } from "./backend";
+import { benchNodeFlags } from "./child";
 import { type DealsAtScale, runDealsAtScale } from "./deals";
 
 export interface TwoNodes {
@@ -48,6 +49,7 @@ export async function runTwoNodes(opts: {
       redisUrl: opts.redisUrl,
       env: BENCH_RATE_LIMITS,
       logLevel: "warn",
+      nodeFlags: benchNodeFlags(),
       // The nodes' logs are kept when the scenario fails (see below): they are what explains a failure.
       keepTemp: true,
     });

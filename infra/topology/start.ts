@@ -54,6 +54,8 @@ export interface TopologyOptions {
   keepTemp?: boolean;
   /** How long one process may take to answer /readyz (default 60 s). */
   readyTimeoutMs?: number;
+  /** More Node flags for every node (the bench's BENCH_CPU_PROF and BENCH_NODE_FLAGS). */
+  nodeFlags?: string[];
 }
 
 export interface TopologyNode {
@@ -451,7 +453,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         if (stopped) throw new Error("the topology is stopped");
         const p = startProcess(
           process.execPath,
-          ["--import", "tsx", "--import", ORPHAN_GUARD, "src/main.ts"],
+          [...(options.nodeFlags ?? []), "--import", "tsx", "--import", ORPHAN_GUARD, "src/main.ts"],
           {
             cwd: SERVER_DIR,
             env,
