@@ -206,6 +206,18 @@ describe("Session rules: shown to the parties in plain words before anyone bids"
     );
   });
 
+  test("the sentences are written once per rules object, and each caller gets an array of its own", () => {
+    const rules = { ...DEFAULT_RULES, currency: "EUR" };
+    const first = describeRules(rules);
+    first.splice(0, first.length, "changed by the caller");
+    const second = describeRules(rules);
+    expect(second).toEqual(describeRules({ ...rules }));
+    expect(second[0]).toContain("All amounts are in EUR");
+    expect(second).not.toBe(describeRules(rules));
+    // Another rules object is described afresh, never from the first one's sentences.
+    expect(describeRules({ ...rules, maxChangesPerDay: 3 }).join(" ")).toContain("at most 3 times");
+  });
+
   test("the rounding table is described in the session's currency", () => {
     expect(describeRoundingTable("JPY")[4]).toBe("¥1,000,000 and above: to the nearest ¥10,000");
     expect(describeRoundingTable("EUR")[0]).toBe("below €1,000: to the nearest €1");
