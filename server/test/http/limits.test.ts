@@ -6,7 +6,8 @@ import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { Redis } from "ioredis";
 import { io as connect, type Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createSocketSlots, SLOT_REFRESH_SLICE } from "../../src/limits";
 import { createLogger } from "../../src/log";
 import type { RunningServer } from "../../src/server";
 import { backends, createStorage, Participant, type Storage, startOn } from "../support/server";
@@ -405,6 +406,76 @@ for (const backend of backends()) {
           expect(names).toContain(name);
         for (const k of keys)
           expect(k).toMatch(new RegExp(`^${storage.redisPrefix}:limit:[a-z-]+:[A-Za-z0-9_-]{43}$`));
+      });
+
+    if (backend === "services")
+      it("socket places are refreshed in slices, one loop turn each, and every held place is refreshed", async () => {
+        const redis = new Redis(storage.redisUrl as string);
+        const prefix = `${storage.redisPrefix}-slots-${randomUUID().slice(0, 8)}`;
+        // Every pipeline the refresh makes, with its length and the turn it was made in.
+        const pipelines: Array<{ commands: number; turn: number }> = [];
+        // One tick per turn of the event loop (an immediate queued by an immediate runs in the next turn).
+        let turn = 0;
+        let ticking = true;
+        const tick = () => {
+          turn++;
+          if (ticking) setImmediate(tick);
+        };
+        setImmediate(tick);
+        const pipeline = redis.pipeline.bind(redis);
+        redis.pipeline = ((...args: Parameters<typeof redis.pipeline>) => {
+          const p = pipeline(...args);
+          const exec = p.exec.bind(p);
+          p.exec = ((...a: Parameters<typeof p.exec>) => {
+            pipelines.push({ commands: p.length, turn });
+            return exec(...a);
+          }) as typeof p.exec;
+          return p;
+        }) as typeof redis.pipeline;
+        const slots = createSocketSlots({ redis, prefix, max: 5, refreshMs: 300 });
+        try {
+          // Places for 2.5 slices' worth of sockets, over many accounts (up to 3 each).
+          const held = Math.floor(SLOT_REFRESH_SLICE * 2.5);
+          const releases: Array<() => void> = [];
+          for (let i = 0; i < held; i++) {
+            const r = await slots.acquire(`account-${Math.floor(i / 3)}`, `socket-${i}`);
+            if (!r.ok) throw new Error("a place was refused below the cap");
+            releases.push(r.release);
+          }
+          const keys = await redis.keys(`${prefix}:limit:sockets:*`);
+          const scores = async () =>
+            (await Promise.all(keys.map((k) => redis.zrange(k, 0, -1, "WITHSCORES")))).flatMap((pairs) =>
+              pairs.filter((_, i) => i % 2 === 1).map(Number),
+            );
+          const before = await scores();
+          expect(before).toHaveLength(held);
+          const firstExpiry = Math.max(...before);
+          await vi.waitFor(() => expect(pipelines.length).toBeGreaterThanOrEqual(3), {
+            timeout: 5_000,
+            interval: 20,
+          });
+          // The first round: three pipelines of at most SLOT_REFRESH_SLICE places (two commands each), each in a turn
+          // of its own.
+          const round = pipelines.slice(0, 3);
+          expect(round.map((p) => p.commands)).toEqual([
+            SLOT_REFRESH_SLICE * 2,
+            SLOT_REFRESH_SLICE * 2,
+            (held - 2 * SLOT_REFRESH_SLICE) * 2,
+          ]);
+          expect(new Set(round.map((p) => p.turn)).size).toBe(3);
+          // Every place got a later expiry.
+          await vi.waitFor(async () => expect(Math.min(...(await scores()))).toBeGreaterThan(firstExpiry), {
+            timeout: 5_000,
+            interval: 20,
+          });
+          for (const release of releases) release();
+        } finally {
+          ticking = false;
+          slots.close();
+          const left = await redis.keys(`${prefix}:*`);
+          if (left.length > 0) await redis.del(...left);
+          await redis.quit();
+        }
       });
 
     // After the log test: two more accounts reach the events limit here (the log says it once per account and window).
