@@ -444,7 +444,7 @@ for (const backend of backends()) {
           }
           const keys = await redis.keys(`${prefix}:limit:sockets:*`);
           const scores = async () =>
-            (await Promise.all(keys.map((k) => redis.zrange(k, 0, -1, "WITHSCORES")))).flatMap((pairs) =>
+            (await Promise.all(keys.map((k) => redis.zrange(k, "0", "-1", "WITHSCORES")))).flatMap((pairs) =>
               pairs.filter((_, i) => i % 2 === 1).map(Number),
             );
           const before = await scores();
