@@ -10,7 +10,7 @@ import {
 } from "node:http";
 import path from "node:path";
 import { secureRandom } from "@backchannel/common";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Server as IoServer } from "socket.io";
@@ -150,7 +150,12 @@ export async function openShared(
     const sub = pub.duplicate({ enableAutoPipelining: false });
     adapterClients = [pub, sub];
     for (const c of adapterClients) c.on("error", redisError);
-    io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}-io` }));
+    // Sharded Pub/Sub (Redis 7), a channel per room, subscribed only by the nodes with a socket in it ("dynamic"): a
+    // push reaches the nodes that have someone to give it to, not every node (a worker, whose nodes hold no socket,
+    // receives none; nor does the publisher, unless it holds one of the room's sockets).
+    io.adapter(
+      createShardedAdapter(pub, sub, { channelPrefix: `${config.redisPrefix}-io`, subscriptionMode: "dynamic" }),
+    );
   }
 
   const signer = loadOrCreateSigningKey({

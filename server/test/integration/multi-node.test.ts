@@ -1,4 +1,4 @@
-// Two web nodes and one worker sharing PostgreSQL and Redis: pushes cross nodes through the Redis adapter,
+// Two web nodes and one worker sharing PostgreSQL and Redis: pushes and presence cross nodes through the Redis adapter,
 // deadlines fire from the worker, and two nodes racing on one session still make exactly one deal.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server";
@@ -62,6 +62,28 @@ describe.runIf(servicesAvailable)("several nodes on PostgreSQL + Redis", () => {
       [t.claimant, t.mediator, t.respondent].map((p) => p.waitFor((e) => e.type === "DealMade", 5000)),
     );
     expect(new Set(deals.map((d) => (d.payload as { event: { amount: number } }).event.amount)).size).toBe(1);
+  });
+
+  it("presence counts the people on every node, and follows one who leaves on the other node", async () => {
+    const t = await crossNodeSession({
+      step2DurationMs: 60_000,
+      step3DurationMs: 120_000,
+      maxSessionMs: 600_000,
+    });
+    // The mediator is on A; the respondent, on B, is found through the adapter's cross-node query.
+    const online = async (count: number) => {
+      for (let i = 0; i < 200; i++) {
+        const last = [...t.mediator.pushes].reverse().find((p) => p.name === "session:presence");
+        const list = (last?.payload as { online: Array<{ userId: string }> } | undefined)?.online ?? [];
+        if (list.length === count) return list.map((o) => o.userId).sort();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`presence never reached ${count}`);
+    };
+    const everyone = [t.claimant, t.mediator, t.respondent].map((p) => p.user.id).sort();
+    expect(await online(3)).toEqual(everyone);
+    t.respondent.close();
+    expect(await online(2)).toEqual([t.claimant.user.id, t.mediator.user.id].sort());
   });
 
   it("a session that ends without a deal leaves no plaintext state on any node (issue 6 point 5)", async () => {
