@@ -7,8 +7,9 @@
 //    "41234.56"), and, only for amounts given as distinctive, the whole dollars ("41234" / "41,234"). A number is
 //    a maximal run of digits (with ",ddd" groups and a fraction) not inside a word or a hex string, so an id that
 //    happens to contain the digits is not a hit, and "[4123456,17]" is;
-//  - MessagePack, as the Socket.IO Redis adapter encodes the packets it publishes: uint32 (0xce), uint64 (0xcf)
-//    and float64 (0xcb) of the cents, and float64 of the dollars.
+//  - MessagePack, as the Socket.IO Redis adapter encodes the packets it publishes when they carry binary (JSON, the
+//    decimal text above, otherwise): uint32 (0xce), uint64 (0xcf) and float64 (0xcb) of the cents, and float64 of
+//    the dollars.
 import net from "node:net";
 import { Redis } from "ioredis";
 
