@@ -154,7 +154,10 @@ export async function openShared(
     // push reaches the nodes that have someone to give it to, not every node (a worker, whose nodes hold no socket,
     // receives none; nor does the publisher, unless it holds one of the room's sockets).
     io.adapter(
-      createShardedAdapter(pub, sub, { channelPrefix: `${config.redisPrefix}-io`, subscriptionMode: "dynamic" }),
+      createShardedAdapter(pub, sub, {
+        channelPrefix: `${config.redisPrefix}-io`,
+        subscriptionMode: "dynamic",
+      }),
     );
   }
 
