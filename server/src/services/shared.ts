@@ -10,7 +10,6 @@ import {
 } from "node:http";
 import path from "node:path";
 import { secureRandom } from "@backchannel/common";
-import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Server as IoServer } from "socket.io";
@@ -26,6 +25,7 @@ import { Notifications } from "../notify/outbox";
 import { createPushChannel } from "../notify/push";
 import { createUnsubscribeTokens, type UnsubscribeTokens, unsubscribeKeyFrom } from "../notify/unsubscribe";
 import { loadOrCreateVapidKeys } from "../notify/vapid";
+import { createClusterAdapter } from "../realtime/adapter";
 import { createSocketPublisher } from "../realtime/publisher";
 import { type CacheEvictions, createRedisEvictions } from "../sessions/evictions";
 import { SessionService } from "../sessions/service";
@@ -150,15 +150,8 @@ export async function openShared(
     const sub = pub.duplicate({ enableAutoPipelining: false });
     adapterClients = [pub, sub];
     for (const c of adapterClients) c.on("error", redisError);
-    // Sharded Pub/Sub (Redis 7), a channel per room, subscribed only by the nodes with a socket in it ("dynamic"): a
-    // push reaches the nodes that have someone to give it to, not every node (a worker, whose nodes hold no socket,
-    // receives none; nor does the publisher, unless it holds one of the room's sockets).
-    io.adapter(
-      createShardedAdapter(pub, sub, {
-        channelPrefix: `${config.redisPrefix}-io`,
-        subscriptionMode: "dynamic",
-      }),
-    );
+    // Sharded Pub/Sub (Redis 7), a channel per room, this node's sockets served first (realtime/adapter.ts).
+    io.adapter(createClusterAdapter(pub, sub, `${config.redisPrefix}-io`));
   }
 
   const signer = loadOrCreateSigningKey({
