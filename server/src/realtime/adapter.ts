@@ -26,6 +26,7 @@ export function createClusterAdapter(pub: Redis, sub: Redis, channelPrefix: stri
     adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
       // With the local flag the cluster adapter writes to this node's sockets at once and publishes nothing.
       void broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
+      // The message the cluster adapter would publish itself (its options' encoding is private to socket.io-adapter).
       if (!opts.flags?.local)
         adapter.publish({
           type: BROADCAST,
