@@ -1,11 +1,11 @@
 // The multi-node scheduler: one BullMQ delayed job per pending deadline. Any node may ensure;
 // nodes that called start() run a worker that fires due jobs.
 //
-// Besides the queue, a Redis hash per session maps each deadline key to the id of its pending job
-// (`<prefix>:deadline-index:<queueName>:<sessionId>`), so replacing a moved deadline costs O(1)
-// instead of a scan of the delayed set. An entry is deleted when its job completes or fails for
-// the last time, which is what lets a later ensure of the same (overdue, still open) deadline
-// fire it again rather than be ignored as a duplicate job id.
+// Besides the queue, a Redis hash per session maps each deadline key to the id of the job ensured last
+// (`<prefix>:deadline-index:<queueName>:<sessionId>`): an ensure of the time it names costs one round
+// trip, and cancelSession finds the session's jobs without a scan of the delayed set. An entry is
+// deleted when its job completes or fails for the last time; a finished job kept under an id is
+// removed before that id is added again, so an overdue, still open deadline fires again.
 
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -15,7 +15,6 @@ import {
   DEFAULT_RETRY_BASE_MS,
   type DeadlineHandler,
   type DeadlineJob,
-  dueAtOf,
   jobId,
   MAX_ATTEMPTS,
   type Scheduler,
@@ -59,11 +58,6 @@ function reconnectDelay(attempt: number): number {
   return Math.min(attempt * 50, RECONNECT_MAX_MS);
 }
 
-// Sets an index entry and returns the id it displaced, atomically, so that each of two racing
-// ensures removes exactly the job it replaced.
-const SWAP_ENTRY = `local old = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return old`;
 // Deletes an entry only if it still names this job (a newer ensure may have replaced it).
 const DELETE_ENTRY_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   return redis.call('HDEL', KEYS[1], ARGV[1])
@@ -132,61 +126,61 @@ export function createBullMqScheduler(opts: BullMqSchedulerOptions): Scheduler {
   }
 
   /**
-   * Ensures a chunk of deadlines in a few round trips: one pipeline reading their index entries and whether a job
-   * under each new id exists; then, only for those whose pending job is not already theirs, a removal of a finished
-   * job under the new id where one exists (it would make the add a silent no-op), one addBulk, the atomic index swaps,
-   * and the removal of the jobs they displaced.
+   * Ensures a chunk of deadlines in a few round trips: one pipeline reading their index entries and the state of the
+   * job under each new id; then, for the ids with no pending job, a removal of a finished job kept under the id (it
+   * would make the add a silent no-op), one addBulk; and one pipeline setting the entries that name another id.
+   *
+   * An ensure never withdraws a job it displaces from the index. Ensures from several nodes reach Redis in any order,
+   * whatever the order of their commits, so the displaced job may be the session's real next deadline: a stale ensure
+   * for an earlier time, arriving after that time's job has fired and re-armed the next one, would otherwise remove
+   * the real trigger and leave the deadline to the sweep. A job that is not the next deadline fires, finds nothing due
+   * and re-arms the real one (a tick that finds nothing due does that, under the session's lock).
    */
   async function ensureChunk(jobs: DeadlineJob[]): Promise<void> {
     const ids = jobs.map((job) => jobId(job.sessionId, job.key, job.dueAt));
     const lookup = queueClient.pipeline();
     jobs.forEach((job, i) => {
       lookup.hget(indexKey(job.sessionId), job.key);
-      lookup.exists(queue.toKey(ids[i] as string));
+      lookup.hmget(queue.toKey(ids[i] as string), "timestamp", "finishedOn");
     });
     const replies = (await lookup.exec()) ?? [];
-    const todo: Array<{ job: DeadlineJob; id: string; exists: boolean }> = [];
+    const swaps: Array<{ job: DeadlineJob; id: string }> = [];
+    const adds: Array<{ job: DeadlineJob; id: string; finished: boolean }> = [];
     jobs.forEach((job, i) => {
       const [err, current] = replies[2 * i] ?? [new Error("no reply"), null];
-      const [errExists, exists] = replies[2 * i + 1] ?? [new Error("no reply"), 0];
-      if (err || errExists) throw err ?? errExists;
+      const [errJob, fields] = replies[2 * i + 1] ?? [new Error("no reply"), null];
+      if (err || errJob) throw err ?? errJob;
+      const [addedAt, finishedOn] = (fields as Array<string | null> | null) ?? [null, null];
       const id = ids[i] as string;
-      if (current !== id) todo.push({ job, id, exists: exists === 1 }); // else pending, running or retrying already
+      // A job that exists and has not finished is delayed, waiting, running or retrying: it will fire (or is firing,
+      // and its tick applies whatever is due once it holds the lock). A finished one is only kept for inspection.
+      const pending = addedAt !== null && finishedOn === null;
+      if (!pending) adds.push({ job, id, finished: addedAt !== null });
+      if (current !== id) swaps.push({ job, id });
     });
-    if (todo.length === 0) return;
-    await Promise.all(todo.filter((t) => t.exists).map(({ id }) => queue.remove(id)));
-    const at = Date.now();
-    await queue.addBulk(
-      todo.map(({ job, id }) => ({
-        name: JOB_NAME,
-        data: toDeadlineJob(job),
-        opts: {
-          jobId: id,
-          delay: Math.max(0, job.dueAt - at),
-          attempts: MAX_ATTEMPTS,
-          backoff: { type: "exponential", delay: retryBaseMs },
-          removeOnComplete: KEEP_COMPLETED,
-          removeOnFail: KEEP_FAILED,
-          stackTraceLimit: 0,
-        },
-      })),
-    );
-    const displaced = (await Promise.all(
-      todo.map(({ job, id }) => queueClient.eval(SWAP_ENTRY, 1, indexKey(job.sessionId), job.key, id)),
-    )) as Array<string | null>;
-    // Only a displaced job due later than the new one is removed. One due earlier stays and fires too: its handler
-    // finds nothing due and re-arms the session's next deadline. The swaps' order is not the commits' order: another
-    // node's ensure, made for an earlier commit, may arrive after this one, and the job it displaces may be the real
-    // next deadline (removing it would leave the session's deadline to the sweep). A displaced job that is running
-    // cannot be removed (remove returns 0); it finishes harmlessly.
-    await Promise.all(
-      todo.map(({ job, id }, i) => {
-        const old = displaced[i];
-        return old !== null && old !== undefined && old !== id && dueAtOf(old) > job.dueAt
-          ? queue.remove(old)
-          : undefined;
-      }),
-    );
+    if (adds.length > 0) {
+      await Promise.all(adds.filter((a) => a.finished).map(({ id }) => queue.remove(id)));
+      const at = Date.now();
+      await queue.addBulk(
+        adds.map(({ job, id }) => ({
+          name: JOB_NAME,
+          data: toDeadlineJob(job),
+          opts: {
+            jobId: id,
+            delay: Math.max(0, job.dueAt - at),
+            attempts: MAX_ATTEMPTS,
+            backoff: { type: "exponential", delay: retryBaseMs },
+            removeOnComplete: KEEP_COMPLETED,
+            removeOnFail: KEEP_FAILED,
+            stackTraceLimit: 0,
+          },
+        })),
+      );
+    }
+    if (swaps.length === 0) return;
+    const entries = queueClient.pipeline();
+    for (const { job, id } of swaps) entries.hset(indexKey(job.sessionId), job.key, id);
+    for (const [err] of (await entries.exec()) ?? []) if (err) throw err;
   }
 
   async function process(job: Job<DeadlineJob>, token: string | undefined, handler: DeadlineHandler) {

@@ -21,12 +21,13 @@ export interface Scheduler {
   /** Begin firing (the worker role). A node that never calls start only schedules. */
   start(handler: DeadlineHandler): Promise<void>;
   /**
-   * Idempotent upsert per sessionId+key. A new dueAt replaces the pending trigger; the same dueAt
-   * while its trigger is pending (or its handler is running or retrying) changes nothing; a dueAt
-   * in the past fires as soon as possible.
+   * Idempotent per sessionId+key+dueAt. A new dueAt fires at that time; a trigger ensured for another time may
+   * still fire too (BullMQ never withdraws one: ensures from several nodes arrive out of commit order), and its
+   * handler finds nothing due. The same dueAt while its trigger is pending (or its handler is running or retrying)
+   * changes nothing; a dueAt in the past fires as soon as possible.
    */
   ensure(jobs: DeadlineJob[]): Promise<void>;
-  /** Drops this session's pending triggers whose key is not in keepKeys. */
+  /** Drops this session's pending triggers whose key is not in keepKeys (BullMQ: the one ensured last per key). */
   cancelSession(sessionId: string, keepKeys?: string[]): Promise<void>;
   /**
    * Only where triggers live outside the process (BullMQ): calls `listener` each time the trigger store comes back
@@ -55,12 +56,6 @@ export function retryDelayMs(failedAttempts: number, baseMs: number): number {
 export function jobId(sessionId: string, key: string, dueAt: number): string {
   assertDeadlineJob({ sessionId, key, dueAt });
   return `dl.${escapeIdPart(sessionId)}.${escapeIdPart(key)}.${dueAt}`;
-}
-
-/** The due time in a job id made by jobId; NaN for an id of any other form. */
-export function dueAtOf(id: string): number {
-  const tail = id.slice(id.lastIndexOf(".") + 1);
-  return /^\d+$/.test(tail) ? Number(tail) : Number.NaN;
 }
 
 function escapeIdPart(part: string): string {

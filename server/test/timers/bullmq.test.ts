@@ -114,7 +114,7 @@ function registerBullMqSuites(url: string): void {
       expect(await stored?.getState()).toBe("delayed");
     });
 
-    it("a deadline moved earlier leaves one delayed job; moved later, the earlier job stays", async () => {
+    it("no ensure withdraws another time's job: moved earlier or later, each time stays delayed", async () => {
       const s = create();
       const sessionId = newSessionId();
       const first = Date.now() + 60_000;
@@ -122,12 +122,64 @@ function registerBullMqSuites(url: string): void {
       const delayedIds = async () => (await inspect().getDelayed()).map((j) => j.id).sort();
       await s.ensure([{ sessionId, key: "step2-close", dueAt: first }]);
       await s.ensure([{ sessionId, key: "step2-close", dueAt: first - 30_000 }]);
-      expect(await delayedIds()).toEqual([idOf(first - 30_000)]);
+      expect(await delayedIds()).toEqual([idOf(first), idOf(first - 30_000)].sort());
       await s.ensure([{ sessionId, key: "step2-close", dueAt: first + 30_000 }]);
-      expect(await delayedIds()).toEqual([idOf(first - 30_000), idOf(first + 30_000)].sort());
-      // The index names the latest; cancelSession drops that one (the earlier fires and finds nothing due).
+      expect(await delayedIds()).toEqual([idOf(first - 30_000), idOf(first), idOf(first + 30_000)].sort());
+      // The same time again adds nothing.
+      await s.ensure([{ sessionId, key: "step2-close", dueAt: first }]);
+      expect(await inspect().getDelayedCount()).toBe(3);
+      // The index names the time ensured last; cancelSession drops that one (the others fire and find nothing due).
       await s.cancelSession(sessionId);
-      expect(await delayedIds()).toEqual([idOf(first - 30_000)]);
+      expect(await delayedIds()).toEqual([idOf(first - 30_000), idOf(first + 30_000)].sort());
+    });
+
+    it("a stale ensure of a time that has fired does not withdraw the next deadline armed since", async () => {
+      // Node A commits with its next deadline at `early` and adds that job; the job fires at once on the worker, whose
+      // tick commits and arms the next deadline, `late`; only then does A's index swap reach Redis. Sequentially: an
+      // ensure of `early` arriving after `late` was armed. Had it removed the job it displaced from the index, `late`
+      // would fire only at the sweep.
+      const a = create();
+      const worker = create();
+      const rec = recorder();
+      await worker.start(rec.handler);
+      const sessionId = newSessionId();
+      const early = Date.now() + 100;
+      await a.ensure([{ sessionId, key: "next", dueAt: early }]);
+      await rec.waitFor(1, 4000);
+      const late = Date.now() + 700;
+      await worker.ensure([{ sessionId, key: "next", dueAt: late }]);
+      await a.ensure([{ sessionId, key: "next", dueAt: early }]);
+      await rec.waitFor(3, 4000);
+      const atLate = rec.firings.filter((f) => f.job.dueAt === late);
+      expect(atLate).toHaveLength(1);
+      expectOnTime(atLate[0], late);
+      // The stale time fired again (its handler would find nothing due): harmless, and the only other firing.
+      expect(rec.firings.map((f) => f.job.dueAt)).toEqual([early, early, late]);
+    });
+
+    it("an index entry naming a job that has finished does not stop its time being armed again", async () => {
+      // A job fired and completed before its ensure's index swap landed, so the entry names a finished job. The sweep
+      // (the deadline still stored, overdue) ensures that time again: it must fire, not be taken for pending.
+      const s = create();
+      const rec = recorder();
+      await s.start(rec.handler);
+      const sessionId = newSessionId();
+      const job = { sessionId, key: "next", dueAt: Date.now() + 50 };
+      await s.ensure([job]);
+      await rec.waitFor(1, 4000);
+      const id = jobId(sessionId, job.key, job.dueAt);
+      const index = `${prefix}:deadline-index:${queueName}:${sessionId}`;
+      // Once the job has completed and its own entry is gone, put the entry back as a late swap would.
+      const until = Date.now() + 4000;
+      while (
+        ((await inspect().getJobState(id)) !== "completed" || (await admin.hget(index, job.key)) !== null) &&
+        Date.now() < until
+      )
+        await sleep(10);
+      await admin.hset(index, job.key, id);
+      await s.ensure([job]);
+      await rec.waitFor(2, 4000);
+      expect(rec.firings.map((f) => f.job.dueAt)).toEqual([job.dueAt, job.dueAt]);
     });
 
     it("an ensure that arrives late from another node cannot put off the session's earlier deadline", async () => {

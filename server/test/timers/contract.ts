@@ -144,7 +144,7 @@ export function schedulerContract(name: string, newWorld: () => Promise<Schedule
       );
     });
 
-    it("moving a deadline earlier fires at the earlier time, and not again at the old one", async () => {
+    it("moving a deadline earlier fires at the earlier time, and the old time at most once, never early", async () => {
       const rec = recorder();
       const s = create();
       await s.start(rec.handler);
@@ -157,7 +157,10 @@ export function schedulerContract(name: string, newWorld: () => Promise<Schedule
       expect(rec.firings[0]?.job.dueAt).toBe(moved);
       expectOnTime(rec.firings[0], moved);
       await sleep(first - Date.now() + DUPLICATE_WATCH_MS);
-      expect(rec.firings).toHaveLength(1);
+      // BullMQ keeps the old time's job (no ensure withdraws another's: see bullmq.test.ts); its handler then finds
+      // nothing due. The in-process scheduler replaces it (see in-process.test.ts).
+      expect(rec.firings.slice(1).map((f) => f.job.dueAt)).toEqual(rec.firings.length === 2 ? [first] : []);
+      if (rec.firings.length === 2) expectOnTime(rec.firings[1], first);
     });
 
     it("cancelSession drops the session's pending deadlines except the kept keys", async () => {

@@ -102,4 +102,19 @@ describe.skipIf(elsewhere)("in-process scheduler: a moved deadline", () => {
     expect(fired).toEqual([moved]);
     await s.close();
   });
+
+  it("moving a deadline earlier fires only at the new time", async () => {
+    const s = createInProcessScheduler();
+    const fired: number[] = [];
+    await s.start(async (job) => {
+      fired.push(job.dueAt);
+    });
+    const first = Date.now() + 600;
+    const moved = Date.now() + 200;
+    await s.ensure([{ sessionId: "s", key: "next", dueAt: first }]);
+    await s.ensure([{ sessionId: "s", key: "next", dueAt: moved }]);
+    await new Promise((resolve) => setTimeout(resolve, first - Date.now() + 500));
+    expect(fired).toEqual([moved]);
+    await s.close();
+  });
 });

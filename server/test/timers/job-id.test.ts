@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dueAtOf, jobId } from "../../src/timers/scheduler";
+import { jobId } from "../../src/timers/scheduler";
 
 describe("jobId", () => {
   it("has no ':' even when the ids do, and is not a bare integer", () => {
@@ -37,19 +37,5 @@ describe("jobId", () => {
     expect(() => jobId("s", "k", 1.5)).toThrow(TypeError);
     expect(() => jobId("s", "k", Number.POSITIVE_INFINITY)).toThrow(TypeError);
     expect(() => jobId("s", "k", -1)).toThrow(TypeError);
-  });
-});
-
-describe("dueAtOf", () => {
-  it("reads the due time back out of a job id, and NaN out of any other id", () => {
-    for (const [sessionId, key, dueAt] of [
-      ["s-1", "next", 0],
-      ["tenant:a.b", "proposal-p.1-expiry", 1_796_291_377_899],
-      ["x", "y", Number.MAX_SAFE_INTEGER],
-    ] as const)
-      expect(dueAtOf(jobId(sessionId, key, dueAt))).toBe(dueAt);
-    expect(dueAtOf("repeat:abc")).toBeNaN();
-    expect(dueAtOf("dl.s.k.12x")).toBeNaN();
-    expect(dueAtOf("dl.s.k.")).toBeNaN();
   });
 });
