@@ -5,7 +5,8 @@
 // across nodes (few sessions), and the deal notice at scale with background load (deals.ts), split the same way.
 
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 import { STICKY_COOKIE, UPSTREAM_HEADER } from "../topology/proxy";
 import { startTopology, type Topology } from "../topology/start";
 import { type BackchannelResults, message, runBackchannel } from "./backchannel";
@@ -86,9 +87,30 @@ export async function runTwoNodes(opts: {
     out.errors.push(`two nodes: ${message(err)}`);
   } finally {
     await topology?.stop().catch((err: unknown) => out.errors.push(`two nodes, stop: ${message(err)}`));
+    if (topology) out.errors.push(...sweptDeadlines(topology));
     if (topology && out.errors.length > 0)
       out.errors.push(`two nodes: the nodes' logs are in ${topology.tempDir}`);
     else if (topology) rmSync(topology.tempDir, { recursive: true, force: true });
   }
   return out;
+}
+
+/**
+ * A deadline the worker's sweep had to re-arm lost its trigger (it fired up to the sweep's period late): reported as a
+ * failure, with the nodes' logs kept. The sweep logs it at warn, the level the nodes run at here.
+ */
+function sweptDeadlines(topology: Topology): string[] {
+  const errors: string[] = [];
+  for (const node of [...topology.nodes, topology.worker]) {
+    const file = path.join(topology.tempDir, `${node.name}.log`);
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.includes("re-armed overdue deadlines")) continue;
+      const count = /"deadlines":(\d+)/.exec(line)?.[1] ?? "?";
+      errors.push(
+        `two nodes: ${node.name}'s sweep re-armed ${count} overdue deadline(s): a trigger was lost`,
+      );
+    }
+  }
+  return errors;
 }
