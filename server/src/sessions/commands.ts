@@ -827,7 +827,7 @@ export class CommandPipeline {
 
   /**
    * One trigger per session, at its next deadline: moved whenever that changes (a command, a tick), dropped when the
-   * session has none left; a batch's sessions in one call. The handler applies whatever is due and comes back here.
+   * session ends; a batch's sessions in one call. The handler applies whatever is due and comes back here.
    */
   private ensureDeadlines(sessions: ReadonlyArray<{ sessionId: string; state: SessionState }>): void {
     if (this.schedulingStopped || sessions.length === 0) return;
@@ -837,7 +837,11 @@ export class CommandPipeline {
       const next = nextDeadline(state);
       // A job left behind for a moved deadline is harmless: its handler re-reads the session and ticks.
       if (next) ensure.push({ sessionId, key: NEXT_DEADLINE_TRIGGER, dueAt: next.at });
-      else scheduling.push(this.deps.scheduler.cancelSession(sessionId));
+      // Only the end withdraws a session's trigger: an ended session never has a deadline again, so no commit on
+      // another node can have armed one since that this would remove (the calls reach Redis in any order). A session
+      // left without a deadline before its end (a start that is no longer ready) keeps its trigger: it fires and
+      // finds nothing due.
+      else if (state.phase === "ended") scheduling.push(this.deps.scheduler.cancelSession(sessionId));
     }
     if (ensure.length > 0) scheduling.push(this.deps.scheduler.ensure(ensure));
     for (const p of scheduling)

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server";
 import { NEXT_DEADLINE_TRIGGER } from "../../src/sessions/commands";
 import type { DeadlineJob } from "../../src/timers/scheduler";
-import { ok, openTable } from "../integration/harness";
-import { createStorage, type Storage, startOn } from "../support/server";
+import { accept, invite, ok, openTable } from "../integration/harness";
+import { createStorage, Participant, type Storage, startOn } from "../support/server";
 
 describe("one trigger per session, at its next deadline (PGlite + in-process)", () => {
   let storage: Storage;
@@ -90,6 +90,47 @@ describe("one trigger per session, at its next deadline (PGlite + in-process)", 
       }
     } finally {
       for (const p of [...a.all, ...b.all]) p.close();
+    }
+  });
+
+  it("only the end withdraws a trigger: a session left without a deadline in setup keeps its own", async () => {
+    // Two commits on two nodes may reach the scheduler in either order: a withdrawal for a commit that left no
+    // deadline, arriving after the ensure of a newer commit that set one again, would remove the real trigger.
+    const claimant = await new Participant(server.url, "Claimant Attorney").signUp();
+    const respondent = await new Participant(server.url, "Respondent Adjuster").signUp();
+    const created = await claimant.http("POST", "/api/sessions", {
+      title: "Smith v. Acme",
+      creatorRole: "claimant",
+      startAt: Date.now() + 3_600_000,
+    });
+    expect(created.status).toBe(201);
+    const sessionId = (created.body as { view: { id: string } }).view.id;
+    await accept(respondent, await invite(claimant, sessionId, "respondent"));
+    try {
+      const mine = () => ensured.filter((jobs) => jobs.some((j) => j.sessionId === sessionId)).flat();
+      for (const p of [claimant, respondent]) {
+        await p.connect();
+        await ok(p.command(sessionId, { type: "SkipTerms" }));
+      }
+      await server.sessions.commands.drain();
+      // Both skipped: Step 2's start is the session's deadline.
+      const startAt = (mine().at(-1) as DeadlineJob).dueAt;
+      // A new start withdraws the skips: no deadline until both skip again. Nothing is withdrawn from the scheduler.
+      await ok(claimant.command(sessionId, { type: "UpdateSetup", startAt: startAt + 60_000 }));
+      await server.sessions.commands.drain();
+      const unready = (await server.sessions.reads.read(sessionId)) as Parameters<typeof nextDeadline>[0];
+      expect(nextDeadline(unready)).toBeNull();
+      expect(cancelled).not.toContain(sessionId);
+      for (const p of [claimant, respondent]) await ok(p.command(sessionId, { type: "SkipTerms" }));
+      await server.sessions.commands.drain();
+      expect(mine().map((j) => j.dueAt)).toEqual([startAt, startAt + 60_000]);
+      // The end withdraws it.
+      await ok(claimant.command(sessionId, { type: "Cancel" }));
+      await server.sessions.commands.drain();
+      expect(cancelled).toContain(sessionId);
+    } finally {
+      claimant.close();
+      respondent.close();
     }
   });
 });
