@@ -86,35 +86,34 @@ describe.skipIf(elsewhere)("in-process scheduler: concurrency", () => {
 });
 
 describe.skipIf(elsewhere)("in-process scheduler: a moved deadline", () => {
-  it("moving a deadline later fires only at the new time (one process: its ensures come in commit order)", async () => {
+  /**
+   * Ensures `first`, then `moved`, for one session and key; the due times that fired by `watchUntil` (and, when none
+   * had by then, up to 3 s for the first).
+   */
+  async function firedAfterMove(first: number, moved: number, watchUntil: number): Promise<number[]> {
     const s = createInProcessScheduler();
     const fired: number[] = [];
     await s.start(async (job) => {
       fired.push(job.dueAt);
     });
-    const first = Date.now() + 200;
-    const moved = first + 400;
     await s.ensure([{ sessionId: "s", key: "next", dueAt: first }]);
     await s.ensure([{ sessionId: "s", key: "next", dueAt: moved }]);
-    const until = Date.now() + 3000;
-    while (fired.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(fired).toEqual([moved]);
+    const giveUp = Date.now() + 3000;
+    while (Date.now() < watchUntil || (fired.length === 0 && Date.now() < giveUp))
+      await new Promise((resolve) => setTimeout(resolve, 10));
     await s.close();
+    return fired;
+  }
+
+  it("moving a deadline later fires only at the new time (one process: its ensures come in commit order)", async () => {
+    const first = Date.now() + 200;
+    const moved = first + 400;
+    expect(await firedAfterMove(first, moved, moved + 500)).toEqual([moved]);
   });
 
   it("moving a deadline earlier fires only at the new time", async () => {
-    const s = createInProcessScheduler();
-    const fired: number[] = [];
-    await s.start(async (job) => {
-      fired.push(job.dueAt);
-    });
     const first = Date.now() + 600;
     const moved = Date.now() + 200;
-    await s.ensure([{ sessionId: "s", key: "next", dueAt: first }]);
-    await s.ensure([{ sessionId: "s", key: "next", dueAt: moved }]);
-    await new Promise((resolve) => setTimeout(resolve, first - Date.now() + 500));
-    expect(fired).toEqual([moved]);
-    await s.close();
+    expect(await firedAfterMove(first, moved, first + 500)).toEqual([moved]);
   });
 });
