@@ -217,27 +217,25 @@ export class Notifications {
     // the mark) would otherwise hold the next command's commit for as many statements.
     const turn = () => this.deps.gate?.();
     await turn();
-    // Each trigger's own row, and the other pending rows of its session (attributed to one trigger of that session).
-    // A row another delivery is claiming at this moment is skipped, not waited for (it is that delivery's; and two
-    // deliveries locking one session's rows in different orders could otherwise deadlock).
-    const claimed = await db.query<StoredRow>(
-      `WITH candidates AS (
-         SELECT DISTINCT ON (t.id) t.id, t.via FROM (
-             SELECT k.id, k.id AS via, 0 AS own FROM notifications k WHERE k.id = ANY($1::uuid[])
-           UNION ALL
-             SELECT t.id, k.id AS via, 1 AS own FROM notifications k
-               JOIN notifications t ON t.session_id = k.session_id AND t.sent_at IS NULL
-              WHERE k.id = ANY($1::uuid[]) AND k.session_id IS NOT NULL
-           ) t
-          ORDER BY t.id, t.own, t.via),
-       claimable AS (
-         SELECT n.id, c.via FROM notifications n JOIN candidates c ON c.id = n.id
-          WHERE n.sent_at IS NULL AND (n.claimed_until IS NULL OR n.claimed_until < $3::timestamptz)
-            FOR UPDATE OF n SKIP LOCKED)
+    // Each trigger's own row, and the other pending rows of its session, in one join driven by the triggers' ids (the
+    // primary key, and the pending rows' session index), never by the pending set: a scan of that grew with the mail
+    // backlog (docs/benchmarks.md). A row another delivery is claiming at this moment is skipped, not waited for (it is
+    // that delivery's; and two deliveries locking one session's rows in different orders could otherwise deadlock).
+    // Two triggers of one session in the batch find its rows twice; the UPDATE claims each row once, for either of
+    // them (`via`): a failed send makes that trigger retry, and its retry takes every row of the session left.
+    const claimed = await db.relaxed<StoredRow>(
+      `WITH claimable AS (
+         SELECT t.id, k.id AS via, u.email AS user_email, u.display_name
+           FROM notifications k
+           JOIN notifications t ON t.id = k.id OR (t.session_id = k.session_id AND t.sent_at IS NULL)
+           LEFT JOIN users u ON u.id = t.user_id
+          WHERE k.id = ANY($1::uuid[])
+            AND t.sent_at IS NULL AND (t.claimed_until IS NULL OR t.claimed_until < $3::timestamptz)
+            FOR UPDATE OF t SKIP LOCKED)
        UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
-         FROM claimable c, notifications x LEFT JOIN users u ON u.id = x.user_id
-        WHERE n.id = c.id AND x.id = n.id
-        RETURNING c.via, n.id, n.session_id, n.user_id, n.email, u.email AS user_email, u.display_name,
+         FROM claimable c
+        WHERE n.id = c.id
+        RETURNING c.via, n.id, n.session_id, n.user_id, n.email, c.user_email, c.display_name,
                   n.channel, n.kind, n.title, n.body, n.link, n.attempts`,
       [ids, new Date(this.now() + CLAIM_MS).toISOString(), new Date(this.now()).toISOString()],
     );
@@ -307,7 +305,7 @@ export class Notifications {
     });
     if (marks.length > 0) {
       await turn();
-      await db.query(
+      await db.relaxed(
         `UPDATE notifications n
             SET claimed_until = NULL,
                 sent_at = CASE WHEN v.done THEN now() ELSE n.sent_at END,

@@ -22,6 +22,14 @@ export interface Db extends Queryable {
    * (pg: another connection, which can deadlock on the rows fn locked; PGlite: it waits for fn).
    */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs one statement as a transaction of its own whose COMMIT does not wait for the disk (synchronous_commit off):
+   * it is visible to every connection at once, and reaches the disk with the next durable commit (PGlite, PostgreSQL)
+   * or within a fraction of a second (PostgreSQL's WAL writer). A crash may lose it. Only for bookkeeping whose loss
+   * repeats work that may repeat anyway: the outbox's claim and mark (a notice is delivered at least once, and a crash
+   * between its send and its mark sends it again). Never a command, nor anything a command's answer depends on.
+   */
+  relaxed<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
   close(): Promise<void>;
 }
 
@@ -31,6 +39,8 @@ export async function openDb(opts: { databaseUrl?: string; dataDir?: string }): 
 }
 
 const PG_POOL_SIZE = 10;
+/** Connections for relaxed statements (Db.relaxed): the outbox's claims and marks, a few at once. */
+const PG_RELAXED_POOL_SIZE = 2;
 
 /** A statement text run this often is prepared (per connection, once); at most MAX_PREPARED texts are. */
 export const PREPARE_AFTER = 3;
@@ -71,10 +81,11 @@ function parseInt8(text: string): number | string {
   return Number.isSafeInteger(n) ? n : text;
 }
 
-async function openPostgres(databaseUrl: string): Promise<Db> {
+function openPool(databaseUrl: string, max: number, options?: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: PG_POOL_SIZE,
+    max,
+    ...(options ? { options } : {}),
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === INT8_OID && format !== "binary"
@@ -85,11 +96,25 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
   // An idle client that loses its connection emits here; without a listener Node would crash.
   // The pool discards that client and the next query opens a fresh connection.
   pool.on("error", () => {});
+  return pool;
+}
+
+async function openPostgres(databaseUrl: string): Promise<Db> {
+  const pool = openPool(databaseUrl, PG_POOL_SIZE);
+  // Its connections start with synchronous_commit off: each statement on them commits without waiting for the disk.
+  // And they plan each run afresh (a custom plan): the outbox's pending rows swing with its backlog, and a generic
+  // plan cached while the table was small (a scan of every pending row for each trigger's) took up to 138 ms a claim
+  // once the backlog had grown, in the two-node benchmark (docs/benchmarks.md); planned afresh, it stays an index probe.
+  const relaxedPool = openPool(
+    databaseUrl,
+    PG_RELAXED_POOL_SIZE,
+    "-c synchronous_commit=off -c plan_cache_mode=force_custom_plan",
+  );
   // Fail at start-up, not at the first request, when the database is unreachable.
   try {
     await pool.query("SELECT 1");
   } catch (err) {
-    await pool.end();
+    await Promise.all([pool.end(), relaxedPool.end()]);
     throw err;
   }
 
@@ -106,8 +131,8 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
   // error), so each refusal the database makes on purpose (a stale append's guard, a unique key) would cost the next
   // query a new connection, tens of ms. A statement the server refused with an ERROR leaves its connection sound and
   // idle (no transaction is open around it); only a client whose connection failed is discarded.
-  const onPool = async <T>(sql: string, params?: unknown[]) => {
-    const client = await pool.connect();
+  const onPool = async <T>(from: pg.Pool, sql: string, params?: unknown[]) => {
+    const client = await from.connect();
     try {
       const result = await run<T>(client, sql, params);
       client.release();
@@ -121,7 +146,8 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
 
   return {
     kind: "postgres",
-    query: (sql, params) => onPool(sql, params),
+    query: (sql, params) => onPool(pool, sql, params),
+    relaxed: (sql, params) => onPool(relaxedPool, sql, params),
     async tx(fn) {
       const client = await pool.connect();
       const q: Queryable = { query: (sql, params) => run(client, sql, params) };
@@ -142,7 +168,9 @@ async function openPostgres(databaseUrl: string): Promise<Db> {
         throw err;
       }
     },
-    close: () => pool.end(),
+    close: async () => {
+      await Promise.all([pool.end(), relaxedPool.end()]);
+    },
   };
 }
 

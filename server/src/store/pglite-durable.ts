@@ -88,6 +88,18 @@ export class DurableNodeFS extends NodeFS {
 }
 
 /**
+ * One statement as a transaction of its own that commits without waiting for the disk (Db.relaxed): SET LOCAL
+ * synchronous_commit = off, so its COMMIT fsyncs nothing; its WAL reaches the disk with the next durable commit, which
+ * flushes the WAL up to its own record and so everything before it.
+ */
+export function relaxedQuery<T>(pglite: PGlite, sql: string, params?: unknown[]) {
+  return pglite.transaction(async (t) => {
+    await t.exec("SET LOCAL synchronous_commit = off");
+    return t.query<T>(sql, params);
+  });
+}
+
+/**
  * A failed fsync leaves the page cache in a state nobody can trust (postgres PANICs on it and
  * recovers from the WAL at restart). Inside PGlite an error here does not surface either: its loop
  * retries the interrupted message forever, blocking the event loop. So do what postgres does: stop

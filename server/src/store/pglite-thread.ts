@@ -23,9 +23,12 @@ export interface ThreadStart {
   entry?: string;
 }
 
-/** A query with `begin` opens a transaction first (a transaction's first statement: one message, not two). */
+/**
+ * A query with `begin` opens a transaction first (a transaction's first statement: one message, not two); one with
+ * `relaxed` runs as a transaction of its own that commits without waiting for the disk (Db.relaxed).
+ */
 export type ThreadRequest =
-  | { id: number; op: "query"; sql: string; params?: unknown[]; begin?: true }
+  | { id: number; op: "query"; sql: string; params?: unknown[]; begin?: true; relaxed?: true }
   | { id: number; op: "commit" | "rollback" | "close" };
 
 /** Id 0 answers the start. */
@@ -96,14 +99,13 @@ export async function openPgliteThread(dataDir: string | null): Promise<Db> {
     tail = run.catch(() => {});
     return run;
   };
-  const query = <T>(sql: string, params?: unknown[], begin?: true) =>
-    call({ op: "query", sql, ...(params ? { params } : {}), ...(begin ? { begin } : {}) }) as Promise<
-      QueryResult<T>
-    >;
+  const query = <T>(sql: string, params?: unknown[], flag?: { begin: true } | { relaxed: true }) =>
+    call({ op: "query", sql, ...(params ? { params } : {}), ...flag }) as Promise<QueryResult<T>>;
 
   return {
     kind: "pglite",
     query: (sql, params) => exclusive(() => query(sql, params)),
+    relaxed: (sql, params) => exclusive(() => query(sql, params, { relaxed: true })),
     // PGlite's transaction() runs in the thread: BEGIN (sent with the transaction's first statement; a transaction
     // that sends none never begins), COMMIT (an error when postgres answers it with ROLLBACK), and ROLLBACK when fn
     // throws, which is rethrown. Each message to the thread and back costs ~50 us of CPU on this VM: at 100 commands/s,
@@ -114,7 +116,7 @@ export async function openPgliteThread(dataDir: string | null): Promise<Db> {
         const inTx = <T>(sql: string, params?: unknown[]) => {
           const first = !begun;
           begun = true;
-          return query<T>(sql, params, first || undefined);
+          return query<T>(sql, params, first ? { begin: true } : undefined);
         };
         let result: Awaited<ReturnType<typeof fn>>;
         try {

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { errorFields } from "../threads";
-import { openDurablePglite, SHARED_BUFFERS } from "./pglite-durable";
+import { openDurablePglite, relaxedQuery, SHARED_BUFFERS } from "./pglite-durable";
 import type { ThreadReply, ThreadRequest, ThreadStart } from "./pglite-thread";
 
 const port = parentPort;
@@ -62,7 +62,9 @@ async function run(req: ThreadRequest): Promise<ThreadReply> {
     case "query": {
       // A transaction's first statement opens it: one message instead of two.
       if (req.begin) await begin();
-      const res = await (open?.t ?? pglite).query(req.sql, req.params);
+      const res = req.relaxed
+        ? await relaxedQuery(pglite, req.sql, req.params)
+        : await (open?.t ?? pglite).query(req.sql, req.params);
       // affectedRows counts INSERT/UPDATE/DELETE; a SELECT reports its row count like pg does.
       return { id, rows: res.rows, rowCount: res.affectedRows || res.rows.length };
     }

@@ -40,6 +40,7 @@ function counting(db: Db): {
   const wrapped: Db = {
     kind: db.kind,
     query: (sql, params) => run(db, sql, params),
+    relaxed: (sql, params) => run({ query: (s, p) => db.relaxed(s, p) }, sql, params),
     tx: async (fn) => {
       statements.push("BEGIN");
       try {

@@ -147,6 +147,26 @@ describeBackends("Db", ({ backend, db }) => {
     expect((await db().query("SELECT * FROM users")).rowCount).toBe(8);
   });
 
+  it("runs a relaxed statement alone with synchronous_commit off, visible at once, leaving every other statement on", async () => {
+    const setting = async (run: Promise<{ rows: Array<Record<string, unknown>> }>) =>
+      (await run).rows[0]?.synchronous_commit;
+    expect(await setting(db().relaxed("SHOW synchronous_commit"))).toBe("off");
+    expect(await setting(db().query("SHOW synchronous_commit"))).toBe("on");
+    expect(await setting(db().tx((q) => q.query("SHOW synchronous_commit")))).toBe("on");
+    const id = await createUser(db(), "relaxed");
+    const renamed = await db().relaxed("UPDATE users SET display_name = 'renamed' WHERE id = $1", [id]);
+    expect(renamed.rowCount).toBe(1);
+    expect((await db().query("SELECT display_name FROM users WHERE id = $1", [id])).rows).toEqual([
+      { display_name: "renamed" },
+    ]);
+    // A refused one changes nothing and leaves the database usable, still with the setting where it was.
+    await expect(db().relaxed("UPDATE users SET display_name = NULL WHERE id = $1", [id])).rejects.toThrow();
+    expect((await db().query("SELECT display_name FROM users WHERE id = $1", [id])).rows).toEqual([
+      { display_name: "renamed" },
+    ]);
+    expect(await setting(db().query("SHOW synchronous_commit"))).toBe("on");
+  });
+
   if (backend === "postgres")
     it("prepares a statement text from its third run on, on each connection once, with the same answers", async () => {
       const sql = "SELECT $1::int + 1 AS n, 'prepared statements test' AS what";

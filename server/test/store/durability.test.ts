@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDb } from "../../src/store/db";
-import { FSYNC_FAILED_EXIT_CODE, openDurablePglite } from "../../src/store/pglite-durable";
+import { FSYNC_FAILED_EXIT_CODE, openDurablePglite, relaxedQuery } from "../../src/store/pglite-durable";
 import { leftToNewcomerPass } from "../support/db";
 
 /** Needs no service: .ci/run's first pass leaves it to the newcomer pass (support/db.ts). */
@@ -94,6 +94,20 @@ describe.skipIf(elsewhere)("PGlite on a data dir: durable commits", () => {
     await db.query("INSERT INTO ev (acct, body) VALUES (1, 'single statement')");
     events.push({ mark: "acked autocommit" });
     expect(walSyncsIn(between(events, "begin autocommit", "acked autocommit"), dataDir)).not.toEqual([]);
+  });
+
+  it("does not fsync for a relaxed write (Db.relaxed); the next durable commit fsyncs, and keeps both", async () => {
+    events.push({ mark: "begin relaxed" });
+    await relaxedQuery(db, "INSERT INTO ev (acct, body) VALUES (1, 'relaxed')");
+    events.push({ mark: "acked relaxed" });
+    await db.query("INSERT INTO ev (acct, body) VALUES (1, 'durable after relaxed')");
+    events.push({ mark: "acked durable" });
+    expect(walSyncsIn(between(events, "begin relaxed", "acked relaxed"), dataDir)).toEqual([]);
+    expect(walSyncsIn(between(events, "acked relaxed", "acked durable"), dataDir)).not.toEqual([]);
+    const bodies = await db.query<{ body: string }>(
+      "SELECT body FROM ev WHERE body LIKE '%relaxed' ORDER BY id",
+    );
+    expect(bodies.rows.map((r) => r.body)).toEqual(["relaxed", "durable after relaxed"]);
   });
 
   it("does not fsync for a read-only transaction (nothing to make durable)", async () => {
