@@ -365,7 +365,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       };
     });
     const got = issued as { id: string; token: string; expiresAt: number };
-    await deps.notifications?.dispatch(mailIds, sessionId);
+    await deps.notifications?.dispatch(mailIds);
     res.status(201).json({
       invitation: { id: got.id, role: body.role, canBid, expiresAt: got.expiresAt },
       token: got.token,

@@ -1,12 +1,14 @@
 // The notification outbox. A command that makes notices (noticeFor, in common) stores them in its own transaction,
-// one row per recipient and channel, so a notice exists exactly when its event does. After the commit, each row gets a
-// trigger on the notifications scheduler (BullMQ on the workers when Redis is configured, in process otherwise); the
-// trigger's handler delivers the row through its channel once: it claims the row for a while, sends outside any
-// transaction (a slow mail server must not hold a connection, nor PGlite's only one), then marks it sent. Triggers
-// that fire together are delivered together (a deal's eight notices): one statement claims them all, one reads their
-// opt-outs, each session is read once, and one statement marks them all, instead of two commits per notice. A failed
-// send is retried by the scheduler, then by the worker's sweep, up to MAX_DELIVERY_ATTEMPTS. Rows hold ids, a kind
-// and sentences without amounts; a queue job holds only the row's id.
+// one row per recipient and channel, so a notice exists exactly when its event does. After the commit, the rows stored
+// together (a commit's, an invitation's mail) get one trigger on the notifications scheduler (BullMQ on the workers
+// when Redis is configured, in process otherwise), named by the first of them, which every row of the group names in
+// `trigger_id`; the trigger's handler delivers those rows through their channels once: it claims them for a while,
+// sends outside any transaction (a slow mail server must not hold a connection, nor PGlite's only one), then marks
+// them sent. Triggers that fire together are delivered together: one statement claims them all, one reads their
+// opt-outs, each session is read once, and one statement marks them all, instead of two commits per notice. The claim
+// and the mark are relaxed writes (Db.relaxed): a crash that loses one sends a notice again, as a crash between send
+// and mark does. A failed send is retried by the scheduler, then by the worker's sweep, up to MAX_DELIVERY_ATTEMPTS.
+// Rows hold ids, a kind and sentences without amounts; a queue job holds only the trigger's id.
 
 import { randomUUID } from "node:crypto";
 import {
@@ -44,7 +46,7 @@ export interface NoticeRow {
 export const MAX_DELIVERY_ATTEMPTS = 10;
 /** How long a delivery holds its claim on a row: a node that dies mid-send leaves it to the sweep after this. */
 const CLAIM_MS = 120_000;
-/** The scheduler's key for a notice's trigger (its "session" is the notice's own id, so notices run in parallel). */
+/** The scheduler's key for a notice group's trigger (its "session" is the trigger's id, so groups run in parallel). */
 const TRIGGER_KEY = "notice";
 /** Notices delivered together at most, and batches of them in flight at once (each waits for its slowest send). */
 const DELIVERY_BATCH = 100;
@@ -101,7 +103,7 @@ export interface NotificationsDeps {
 
 interface StoredRow {
   id: string;
-  /** the trigger (a row id) whose delivery claimed this row */
+  /** the trigger (a row id) whose delivery claimed this row: the first row of its group */
   via: string;
   session_id: string | null;
   user_id: string | null;
@@ -128,20 +130,24 @@ export class Notifications {
     });
   }
 
-  /** Stores rows in the caller's transaction; returns their ids for dispatch() once it has committed. */
+  /** Stores rows, one group, in the caller's transaction; returns their ids for dispatch() once it has committed. */
   async record(q: Queryable, rows: readonly NoticeRow[]): Promise<string[]> {
     const stmt = new CteStatement();
-    const ids = this.stage(stmt, rows);
+    const [ids = []] = this.stage(stmt, [rows]);
     if (ids.length > 0) await q.query(stmt.sql("SELECT 1"), stmt.params);
     return ids;
   }
 
   /**
-   * Adds the rows' insert to a statement the caller runs (a command batch's one write statement); returns their ids,
-   * made here, for dispatch() once that statement has committed.
+   * Adds the rows' insert to a statement the caller runs (a command batch's one write statement); returns each group's
+   * ids, made here, for dispatch() once that statement has committed. A group (a commit's rows) shares one trigger:
+   * every row of it names the group's first row in `trigger_id`.
    */
-  stage(stmt: CteStatement, rows: readonly NoticeRow[]): string[] {
-    const ids = rows.map(() => randomUUID());
+  stage(stmt: CteStatement, groups: ReadonlyArray<readonly NoticeRow[]>): string[][] {
+    const ids = groups.map((rows) => rows.map(() => randomUUID()));
+    const rows = groups.flatMap((group, g) =>
+      group.map((r, i) => ({ ...r, id: ids[g]?.[i] as string, triggerId: ids[g]?.[0] as string })),
+    );
     stmt.insert(
       "noticed",
       "notifications",
@@ -155,9 +161,10 @@ export class Notifications {
         title: "text",
         body: "text",
         link: "text",
+        trigger_id: "uuid",
       },
-      rows.map((r, i) => [
-        ids[i],
+      rows.map((r) => [
+        r.id,
         r.sessionId,
         r.userId,
         r.email,
@@ -166,20 +173,20 @@ export class Notifications {
         r.title,
         r.body,
         r.link,
+        r.triggerId,
       ]),
     );
     return ids;
   }
 
   /**
-   * Arms the triggers of rows stored together for one session (or for none), once they have committed: one trigger
-   * for a session's rows, named by the first of them, whose delivery takes every pending notice of that session (a
-   * deal's eight notices are one trigger, not eight: each trigger is several Redis round trips and scripts on BullMQ);
-   * a row of no session gets a trigger of its own. A failure here is only logged: the worker's sweep re-arms pending
-   * rows.
+   * Arms the trigger of one group of rows (stage's or record's), once they have committed: one trigger, named by the
+   * first row, whose delivery takes every row of the group (a deal's eight notices are one trigger, not eight: each
+   * trigger is several Redis round trips and scripts on BullMQ). A failure here is only logged: the worker's sweep
+   * re-arms pending rows.
    */
-  dispatch(ids: readonly string[], sessionId: string | null): Promise<void> {
-    return this.arm(sessionId === null ? ids : ids.slice(0, 1));
+  dispatch(ids: readonly string[]): Promise<void> {
+    return this.arm(ids.slice(0, 1));
   }
 
   private arm(triggers: readonly string[]): Promise<void> {
@@ -200,9 +207,9 @@ export class Notifications {
   }
 
   /**
-   * Fires the trigger named by row `id`: delivers that row and, when it belongs to a session, every other pending row
-   * of the session, each at most once per successful send: claims them (so two triggers never send a row together),
-   * sends, marks them sent. Returns the outcome of row `id` itself (null when this trigger did not send it: sent
+   * Fires the trigger named by row `id`: delivers the rows of its group (that row, and every row naming it in
+   * `trigger_id`) still pending, each at most once per successful send: claims them (so two triggers never send a row
+   * together), sends, marks them sent. Returns the outcome of row `id` itself (null when this trigger did not send it: sent
    * already, or claimed by another). Throws when a send of a row it claimed failed, so the trigger retries. Triggers
    * that fire together share the claim and the mark (deliverBatch); a row is never in two deliveries at once.
    */
@@ -217,24 +224,22 @@ export class Notifications {
     // the mark) would otherwise hold the next command's commit for as many statements.
     const turn = () => this.deps.gate?.();
     await turn();
-    // Each trigger's own row, and the other pending rows of its session, in one join driven by the triggers' ids (the
-    // primary key, and the pending rows' session index), never by the pending set: a scan of that grew with the mail
-    // backlog (docs/benchmarks.md). A row another delivery is claiming at this moment is skipped, not waited for (it is
-    // that delivery's; and two deliveries locking one session's rows in different orders could otherwise deadlock).
-    // Two triggers of one session in the batch find its rows twice; the UPDATE claims each row once, for either of
-    // them (`via`): a failed send makes that trigger retry, and its retry takes every row of the session left.
+    // The triggers' rows, found by their ids alone (the primary key, and trigger_id's index: rows stored before that
+    // column have none and are each their own trigger), and locked; a row another delivery is claiming at this moment
+    // is skipped, not waited for. Whether a row is still to send is decided on the locked row, not in the search: a
+    // search for pending rows could use the pending rows' partial index, whose estimate, from statistics taken while
+    // few rows were pending, made PostgreSQL scan every pending row for each trigger once a burst had queued thousands
+    // (up to 148 ms a claim; docs/benchmarks.md).
     const claimed = await db.relaxed<StoredRow>(
-      `WITH claimable AS (
-         SELECT t.id, k.id AS via, u.email AS user_email, u.display_name
-           FROM notifications k
-           JOIN notifications t ON t.id = k.id OR (t.session_id = k.session_id AND t.sent_at IS NULL)
-           LEFT JOIN users u ON u.id = t.user_id
-          WHERE k.id = ANY($1::uuid[])
-            AND t.sent_at IS NULL AND (t.claimed_until IS NULL OR t.claimed_until < $3::timestamptz)
+      `WITH found AS (
+         SELECT t.id, coalesce(t.trigger_id, t.id) AS via, u.email AS user_email, u.display_name,
+                t.sent_at IS NULL AND (t.claimed_until IS NULL OR t.claimed_until < $3::timestamptz) AS due
+           FROM notifications t LEFT JOIN users u ON u.id = t.user_id
+          WHERE t.trigger_id = ANY($1::uuid[]) OR t.id = ANY($1::uuid[])
             FOR UPDATE OF t SKIP LOCKED)
        UPDATE notifications n SET claimed_until = $2::timestamptz, attempts = n.attempts + 1
-         FROM claimable c
-        WHERE n.id = c.id
+         FROM found c
+        WHERE n.id = c.id AND c.due
         RETURNING c.via, n.id, n.session_id, n.user_id, n.email, c.user_email, c.display_name,
                   n.channel, n.kind, n.title, n.body, n.link, n.attempts`,
       [ids, new Date(this.now() + CLAIM_MS).toISOString(), new Date(this.now()).toISOString()],
@@ -351,23 +356,15 @@ export class Notifications {
    */
   async reconcile(opts: { olderThan?: number } = {}): Promise<number> {
     const before = new Date(opts.olderThan ?? this.now()).toISOString();
-    const { rows } = await this.deps.db.query<{ id: string; session_id: string | null }>(
-      `SELECT id, session_id FROM notifications
+    const { rows } = await this.deps.db.query<{ trigger: string }>(
+      `SELECT coalesce(trigger_id, id) AS trigger FROM notifications
         WHERE sent_at IS NULL AND created_at <= $1::timestamptz
           AND (claimed_until IS NULL OR claimed_until < $2::timestamptz)
         ORDER BY created_at LIMIT 1000`,
       [before, new Date(this.now()).toISOString()],
     );
-    // One trigger per session (its first row), one per row of none: as dispatch arms them.
-    const seen = new Set<string>();
-    await this.arm(
-      rows.flatMap((r) => {
-        if (r.session_id === null) return [r.id];
-        if (seen.has(r.session_id)) return [];
-        seen.add(r.session_id);
-        return [r.id];
-      }),
-    );
+    // One trigger per group, as dispatch arms them.
+    await this.arm([...new Set(rows.map((r) => r.trigger))]);
     return rows.length;
   }
 

@@ -450,15 +450,14 @@ export class CommandPipeline {
       await repo.writeBatch(q, ctx.writes, (stmt) => {
         const { notices } = this.deps;
         if (!notices) return;
+        // A commit's rows are one group: one trigger.
         const ids = notices.stage(
           stmt,
-          ctx.notices.flatMap((n) => n.rows),
+          ctx.notices.map((n) => n.rows),
         );
-        let at = 0;
-        for (const n of ctx.notices) {
-          n.committed.noticeIds = ids.slice(at, at + n.rows.length);
-          at += n.rows.length;
-        }
+        ctx.notices.forEach((n, i) => {
+          n.committed.noticeIds = ids[i] ?? [];
+        });
       });
     };
     const batch = this.track(oneStatement ? body(repo.db) : repo.db.tx(body));
@@ -820,7 +819,7 @@ export class CommandPipeline {
     if (committed.noticeIds.length > 0 && notices)
       this.track(
         new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-          notices.dispatch(committed.noticeIds, committed.sessionId),
+          notices.dispatch(committed.noticeIds),
         ),
       );
   }

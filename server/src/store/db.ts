@@ -102,9 +102,9 @@ function openPool(databaseUrl: string, max: number, options?: string): pg.Pool {
 async function openPostgres(databaseUrl: string): Promise<Db> {
   const pool = openPool(databaseUrl, PG_POOL_SIZE);
   // Its connections start with synchronous_commit off: each statement on them commits without waiting for the disk.
-  // And they plan each run afresh (a custom plan): the outbox's pending rows swing with its backlog, and a generic
-  // plan cached while the table was small (a scan of every pending row for each trigger's) took up to 138 ms a claim
-  // once the backlog had grown, in the two-node benchmark (docs/benchmarks.md); planned afresh, it stays an index probe.
+  // And they plan each run afresh (a custom plan): the outbox's table grows from nothing and its backlog swings, and a
+  // generic plan cached while the table was small (a scan where an index probe was due) stays until the next ANALYZE;
+  // in the two-node benchmark such a plan took up to 138 ms a claim (docs/benchmarks.md).
   const relaxedPool = openPool(
     databaseUrl,
     PG_RELAXED_POOL_SIZE,

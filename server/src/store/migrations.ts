@@ -209,6 +209,23 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE INDEX notifications_session_pending_idx ON notifications (session_id) WHERE sent_at IS NULL",
     ],
   },
+  {
+    id: 7,
+    name: "each notice names its trigger: a delivery claims its own rows by index, whatever the backlog",
+    statements: [
+      // The rows stored together (a commit's of one session, an invitation's mail) share one trigger, named by the
+      // first of them; a trigger delivers exactly its rows (outbox.ts, deliverBatch). Rows stored before this have
+      // none: each is its own trigger. The claim found a session's pending rows through the partial index above,
+      // whose row estimate (from statistics taken while few rows were pending) let PostgreSQL scan every pending row
+      // for each trigger in a burst; this index has no predicate for a stale estimate to mislead.
+      "ALTER TABLE notifications ADD COLUMN trigger_id uuid",
+      "CREATE INDEX notifications_trigger_id_idx ON notifications (trigger_id)",
+      "DROP INDEX notifications_session_pending_idx",
+      // Statistics for the new column at once (a table of any size): without them PostgreSQL guesses 0.5% of the
+      // table per trigger and plans the claim's join with a scan of the whole table.
+      "ANALYZE notifications",
+    ],
+  },
 ];
 
 /**

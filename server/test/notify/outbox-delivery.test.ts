@@ -148,7 +148,7 @@ describeBackends("outbox delivery", ({ db }) => {
     // Claim, opt-outs, mark: three statements for six notices (two commits per notice before); the claim and the mark
     // commit without waiting for the disk (a crash may lose them: the notice is sent again, as after a crash mid-send).
     expect(counted.statements).toEqual([
-      "relaxed: WITH claimable",
+      "relaxed: WITH found",
       "SELECT v.i",
       "relaxed: UPDATE notifications",
     ]);
@@ -161,7 +161,8 @@ describeBackends("outbox delivery", ({ db }) => {
 
   it("lets a failed send go for a retry without holding up the others, and gives up after the last attempt", async () => {
     const [ok, failing] = await Promise.all([createUser(db(), "Ok"), createUser(db(), "Failing")]);
-    const ids = await store(db(), [row(ok, "mail"), row(failing, "mail")]);
+    // Stored apart: two groups, two triggers.
+    const ids = [...(await store(db(), [row(ok, "mail")])), ...(await store(db(), [row(failing, "mail")]))];
     const c = channels();
     c.mail.failFor.add(`${failing}@example.test`);
     const n = notificationsOn(db(), c);
@@ -211,19 +212,17 @@ describeBackends("outbox delivery", ({ db }) => {
     const n = notificationsOn(db(), c);
     expect(await Promise.all(ids.map((id) => n.deliver(id)))).toEqual(["sent", "sent"]);
     expect(c.reads).toEqual([sessionId]);
-    // Both triggers are the session's, so each finds both rows: each row is still claimed and sent once.
+    // Both fire together and find the same rows (one is the group's trigger): each row is still claimed and sent once.
     expect(c.mail.sent.map((m) => m.userId).sort()).toEqual([...users].sort());
     for (const r of (await stored(db(), ids)).values())
       expect(r).toMatchObject({ attempts: 1, outcome: "sent" });
   });
 
-  it("arms one trigger for a session's notices stored together, and it delivers every pending notice of the session", async () => {
+  it("arms one trigger for notices stored together, which delivers exactly those: an earlier group waits for its own", async () => {
     const { sessionId } = await createSession(db());
-    const { sessionId: otherSession } = await createSession(db());
     const users = await Promise.all([createUser(db(), "A"), createUser(db(), "B"), createUser(db(), "C")]);
-    // An earlier commit's notice of the same session, still pending; and one of another session, not to be touched.
+    // An earlier commit's notice of the same session, still pending: its own trigger's, not to be touched here.
     const [earlier] = await store(db(), [row(users[0] as string, "push", { sessionId })]);
-    const [elsewhere] = await store(db(), [row(users[0] as string, "mail", { sessionId: otherSession })]);
     const ids = await store(
       db(),
       users.flatMap((u) => [row(u, "mail", { sessionId }), row(u, "push", { sessionId })]),
@@ -231,21 +230,19 @@ describeBackends("outbox delivery", ({ db }) => {
     const c = channels();
     const scheduler = recordingScheduler();
     const n = notificationsOn(db(), c, undefined, scheduler);
-    await n.dispatch(ids, sessionId);
+    await n.dispatch(ids);
     expect(scheduler.armed.map((j) => j.sessionId)).toEqual([ids[0]]);
-    // Its one trigger fires: all seven pending notices of the session go, the other session's stays.
+    // Its one trigger fires: the six notices of its group go, the earlier one stays for its trigger.
     expect(await n.deliver(ids[0] as string)).toBe("sent");
     expect(c.mail.sent.length).toBe(3);
-    expect(c.push.sent.length).toBe(4);
-    const rows = await stored(db(), [...ids, earlier as string, elsewhere as string]);
-    for (const id of [...ids, earlier as string]) expect(rows.get(id)?.outcome, id).toBe("sent");
-    expect(rows.get(elsewhere as string)).toMatchObject({ attempts: 0, sent_at: null });
+    expect(c.push.sent.length).toBe(3);
+    const rows = await stored(db(), [...ids, earlier as string]);
+    for (const id of ids) expect(rows.get(id)?.outcome, id).toBe("sent");
+    expect(rows.get(earlier as string)).toMatchObject({ attempts: 0, sent_at: null });
+    expect(await n.deliver(earlier as string)).toBe("sent");
     // A late trigger of one of them (the sweep's, say) finds nothing left to send.
     expect(await n.deliver(ids[3] as string)).toBeNull();
     expect(c.mail.sent.length + c.push.sent.length).toBe(7);
-    // Notices of no session (none here come that way but an invitation could) get a trigger each.
-    await n.dispatch(["a", "b"], null);
-    expect(scheduler.armed.map((j) => j.sessionId)).toEqual([ids[0], "a", "b"]);
   });
 
   it("retries a session's trigger when any notice it claimed failed, and the retry sends only what is left", async () => {
@@ -265,17 +262,23 @@ describeBackends("outbox delivery", ({ db }) => {
     expect(rows.get(ids[1] as string)).toMatchObject({ attempts: 2, outcome: "sent" });
   });
 
-  it("re-arms pending notices at start-up and in the sweep: one trigger per session, one per notice of none", async () => {
+  it("re-arms pending notices at start-up and in the sweep: one trigger per group, one per row stored before groups", async () => {
     const { sessionId } = await createSession(db());
     const user = await createUser(db(), "Swept");
     const inSession = await store(db(), [row(user, "mail", { sessionId }), row(user, "push", { sessionId })]);
     const loose = await store(db(), [row(user, "mail"), row(user, "push")]);
+    // Rows stored before notices named their trigger (migration 7) have none: each is its own.
+    const older = await store(db(), [row(user, "mail", { sessionId }), row(user, "push", { sessionId })]);
+    await db().query("UPDATE notifications SET trigger_id = NULL WHERE id = ANY($1::uuid[])", [older]);
+    const c = channels();
     const scheduler = recordingScheduler();
-    const n = notificationsOn(db(), channels(), undefined, scheduler);
+    const n = notificationsOn(db(), c, undefined, scheduler);
     await n.reconcile();
-    const armed = scheduler.armed.map((j) => j.sessionId);
-    expect(armed.filter((id) => inSession.includes(id))).toHaveLength(1);
-    for (const id of loose) expect(armed).toContain(id);
+    expect(scheduler.armed.map((j) => j.sessionId).sort()).toEqual([inSession[0], loose[0], ...older].sort());
+    // Such a row's trigger delivers that row alone.
+    expect(await n.deliver(older[0] as string)).toBe("sent");
+    expect(c.mail.sent.length + c.push.sent.length).toBe(1);
+    expect((await stored(db(), older)).get(older[1] as string)).toMatchObject({ attempts: 0, sent_at: null });
   });
 
   it("waits at the gate between the steps of a delivery too, not only before its claim", async () => {

@@ -81,9 +81,9 @@ function node(db: Db, staged: string[][]) {
     publisher: { publish: () => {} },
     notices: {
       // The real outbox's staging, noting the ids it made.
-      stage: (stmt, rows) => {
-        const ids = outbox.stage(stmt, rows);
-        staged.push(ids);
+      stage: (stmt, groups) => {
+        const ids = outbox.stage(stmt, groups);
+        staged.push(...ids);
         return ids;
       },
       dispatch: async () => {},
