@@ -206,10 +206,10 @@ export async function openShared(
     mail,
     push,
     readSession: async (id) => (sessionsRef ? sessionsRef.reads.read(id) : null),
-    // None while this node's commands or due deadlines are waiting, so a burst of notices (a deal sends eight, each
-    // rendered, the members' with a PDF) never stands in front of them on the event loop or the embedded database's
-    // one connection (a notice can wait a moment; a command or a deadline should not). A worker-only node runs no
-    // commands: its deliveries never wait.
+    // None while this node's commands or due deadlines (or their pushes) are waiting, so a burst of notices (a deal
+    // sends eight, each rendered, the members' with a PDF) never stands in front of them on the event loop or the
+    // embedded database's one connection (a notice can wait a moment; a command or a deadline should not). A worker-
+    // only node runs no commands: its deliveries never wait.
     gate: () => (sessionsRef ? sessionsRef.commands.idle() : Promise.resolve()),
     log,
     now: opts.now,

@@ -188,7 +188,9 @@ export class CommandPipeline {
    * turns, and trusting each time would stage every command twice (a failed statement, then the locked run).
    */
   private readonly contended = new Set<string>();
+  /** Whether queued pushes are being sent (announceQueued), and that run. */
   private announcing = false;
+  private announced: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: CommandPipelineDeps) {
     this.group = new GroupCommit((units) => this.runBatch(units), {
@@ -374,12 +376,18 @@ export class CommandPipeline {
   }
 
   /**
-   * Resolves once no command or tick is queued or running: every node's notice deliveries wait for this, so their
-   * work never stands in front of a command or a deadline (on the event loop, and on the embedded database's one
-   * connection).
+   * Resolves once no command or tick is queued or running and every committed push has been sent: every node's notice
+   * deliveries wait for this, so their work never stands in front of a command, a deadline or its pushes (on the event
+   * loop, and on the embedded database's one connection). A burst's pushes go out in slices after their commits, while
+   * the batches may already be idle.
    */
-  idle(): Promise<void> {
-    return this.group.idle();
+  async idle(): Promise<void> {
+    await this.group.idle();
+    // The queued pushes are sent by a run that starts a loop turn after their commit.
+    while (this.announcing || this.toAnnounce.length > 0) {
+      await (this.announcing ? this.announced : new Promise<void>((resolve) => setImmediate(resolve)));
+      await this.group.idle();
+    }
   }
 
   /**
@@ -523,9 +531,14 @@ export class CommandPipeline {
    * Sends the queued pushes in commit order, PUBLISH_SLICE_MS of work at a time with a loop turn between slices, so
    * a burst of deadlines (thousands of sessions, each a few pushes) never holds sockets and health checks for long.
    */
-  private async announceQueued(): Promise<void> {
-    if (this.announcing) return;
+  private announceQueued(): Promise<void> {
+    if (this.announcing) return this.announced;
     this.announcing = true;
+    this.announced = this.sendQueued();
+    return this.announced;
+  }
+
+  private async sendQueued(): Promise<void> {
     try {
       while (this.toAnnounce.length > 0) {
         const sliceStarted = performance.now();
@@ -537,6 +550,7 @@ export class CommandPipeline {
         if (this.toAnnounce.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
+      // At once, as the loop ends: a commit queued from here on starts a run of its own.
       this.announcing = false;
     }
   }

@@ -66,7 +66,7 @@ const noScheduler: Scheduler = {
 };
 
 /** One node's sessions module over `db`, noting the notices it stages. */
-function node(db: Db, staged: string[][]) {
+function node(db: Db, staged: string[][], published: Committed[] = []) {
   const outbox = new Notifications({
     db,
     scheduler: noScheduler,
@@ -78,7 +78,7 @@ function node(db: Db, staged: string[][]) {
     masterKey: MASTER_KEY,
     signer: createHeadSigner(generateKeyPairSync("ed25519").privateKey),
     scheduler: noScheduler,
-    publisher: { publish: () => {} },
+    publisher: { publish: (c) => void published.push(c) },
     notices: {
       // The real outbox's staging, noting the ids it made.
       stage: (stmt, groups) => {
@@ -99,7 +99,8 @@ describeBackends("a command batch's statements", ({ db }) => {
     const respondent = { id: await createUser(db(), "Ray Respondent"), name: "Ray Respondent" };
     const counted = counting(db());
     const staged: string[][] = [];
-    const a = node(counted.db, staged);
+    const published: Committed[] = [];
+    const a = node(counted.db, staged, published);
     const created = await a.commands.create(claimant, {
       title: "Acme v. Widget",
       creatorRole: "claimant",
@@ -107,7 +108,7 @@ describeBackends("a command batch's statements", ({ db }) => {
       startAt: Date.now() + 3_600_000,
       termsText: "",
     });
-    return { claimant, respondent, counted, staged, a, sessionId: created.sessionId };
+    return { claimant, respondent, counted, staged, published, a, sessionId: created.sessionId };
   }
 
   async function storedVersions(sessionId: string): Promise<number[]> {
@@ -117,6 +118,26 @@ describeBackends("a command batch's statements", ({ db }) => {
     );
     return r.rows.map((x) => x.version);
   }
+
+  it("is idle only once what it committed has been pushed: the outbox's deliveries wait for that", async () => {
+    const { claimant, published, a, sessionId } = await setUp();
+    const issued = await a.commands.execute(
+      sessionId,
+      claimant,
+      {
+        type: "IssueInvitation",
+        invitationId: crypto.randomUUID(),
+        role: "respondent",
+        canBid: true,
+        expiresAt: Date.now() + 86_400_000,
+      },
+      null,
+    );
+    // Answered at once; its push goes out a loop turn later, with the rest of what is queued.
+    expect(published).not.toContain(issued);
+    await a.commands.idle();
+    expect(published).toContain(issued);
+  });
 
   it("sends a command on a session this node committed last as one statement, its notices inside it", async () => {
     const { claimant, respondent, counted, staged, a, sessionId } = await setUp();
