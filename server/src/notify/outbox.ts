@@ -145,9 +145,6 @@ export class Notifications {
    */
   stage(stmt: CteStatement, groups: ReadonlyArray<readonly NoticeRow[]>): string[][] {
     const ids = groups.map((rows) => rows.map(() => randomUUID()));
-    const rows = groups.flatMap((group, g) =>
-      group.map((r, i) => ({ ...r, id: ids[g]?.[i] as string, triggerId: ids[g]?.[0] as string })),
-    );
     stmt.insert(
       "noticed",
       "notifications",
@@ -163,18 +160,21 @@ export class Notifications {
         link: "text",
         trigger_id: "uuid",
       },
-      rows.map((r) => [
-        r.id,
-        r.sessionId,
-        r.userId,
-        r.email,
-        r.channel,
-        r.kind,
-        r.title,
-        r.body,
-        r.link,
-        r.triggerId,
-      ]),
+      groups.flatMap((rows, g) => {
+        const own = ids[g] as string[];
+        return rows.map((r, i) => [
+          own[i],
+          r.sessionId,
+          r.userId,
+          r.email,
+          r.channel,
+          r.kind,
+          r.title,
+          r.body,
+          r.link,
+          own[0],
+        ]);
+      }),
     );
     return ids;
   }
