@@ -27,6 +27,7 @@ import { createUnsubscribeTokens, type UnsubscribeTokens, unsubscribeKeyFrom } f
 import { loadOrCreateVapidKeys } from "../notify/vapid";
 import { createClusterAdapter } from "../realtime/adapter";
 import { createSocketPublisher } from "../realtime/publisher";
+import { deadlineJobsAtOnce } from "../sessions/commands";
 import { type CacheEvictions, createRedisEvictions } from "../sessions/evictions";
 import { SessionService } from "../sessions/service";
 import { loadOrCreateMasterKey } from "../store/crypto";
@@ -121,7 +122,7 @@ export async function openShared(
     onRedisError: (err) => log.warn({ err: err.message }, "deadline queue redis error"),
     // Firings run together share batches (group commit, worker.ts): enough at once for a burst to fill them. A running
     // handler only waits for its tick's batch; in process it costs a promise, on BullMQ an active job.
-    concurrency: config.redisUrl ? DEADLINE_CONCURRENCY_BULLMQ : DEADLINE_CONCURRENCY_IN_PROCESS,
+    concurrency: config.redisUrl ? deadlineJobsAtOnce(db.kind) : DEADLINE_CONCURRENCY_IN_PROCESS,
   });
   // The request listener exists before Socket.IO attaches (web role): Socket.IO then owns /socket.io/ and passes
   // the rest through to the role's handler.
@@ -291,8 +292,7 @@ export async function openShared(
   };
 }
 
-/** Deadline handlers one node runs at once (their ticks share transactions, see worker.ts). */
-const DEADLINE_CONCURRENCY_BULLMQ = 64;
+/** Deadline handlers one node runs at once in process (their ticks share transactions); BullMQ: deadlineJobsAtOnce. */
 const DEADLINE_CONCURRENCY_IN_PROCESS = 1000;
 
 /** Notice deliveries the embedded node runs at once (each takes two short transactions). */

@@ -26,7 +26,7 @@ import { errorText } from "../log";
 import type { Metrics } from "../metrics";
 import { type Notifications, noticesOf } from "../notify/outbox";
 import { canonicalJson } from "../store/canonical-json";
-import type { Queryable } from "../store/db";
+import type { Db, Queryable } from "../store/db";
 import {
   ConcurrencyError,
   GENESIS_HASH,
@@ -125,6 +125,25 @@ export const BATCH_MAX = 100;
  */
 export const BATCH_BUDGET_MS = 40;
 /**
+ * Batches in flight at once. The embedded database runs one transaction at a time anyway; PostgreSQL overlaps a couple.
+ * (Two at once on PGlite, to stage one batch while its thread writes the other, was measured at 2,000 deadlines due
+ * together: no gain, fired p99 2.26 -> 2.28 s, and the thread's busy time rose from ~50% to ~80% of the burst.)
+ */
+export function batchesAtOnce(db: Db["kind"]): number {
+  return db === "pglite" ? 1 : 2;
+}
+/**
+ * Deadline handlers a node runs at once, when each is a queue job (BullMQ): enough that in a burst every batch in
+ * flight is full and a full one waits behind them, so the next batch starts full the moment one commits (a handler
+ * waits for its tick's batch, and its job's slot is only refilled once that batch has committed and the job is
+ * finished in Redis). With fewer, a burst ran in batches split between the slots: at 3,000 deadlines on PostgreSQL,
+ * 64 at once gave a fired p99 of 2.52-2.54 s, 128 gave 2.45 s, 256 gave 1.80-1.86 s, and 300 gave 1.71 s
+ * (docs/benchmarks.md). In process a waiting handler is only a promise: there the scheduler runs more.
+ */
+export function deadlineJobsAtOnce(db: Db["kind"]): number {
+  return (batchesAtOnce(db) + 1) * BATCH_MAX;
+}
+/**
  * A committed batch's pushes go out in slices of this much work, with a loop turn between them. (Slices as long as a
  * batch's budget were tried once at 2,000 deadlines: fired p99 3.3 -> 4.7 s, received 4.4 -> 5.6 s; within this VM's
  * drift between runs, so not conclusive either way, and not kept.)
@@ -195,10 +214,7 @@ export class CommandPipeline {
   constructor(private readonly deps: CommandPipelineDeps) {
     this.group = new GroupCommit((units) => this.runBatch(units), {
       maxBatch: BATCH_MAX,
-      // The embedded database runs one transaction at a time anyway; PostgreSQL overlaps a couple. (Two at once on
-      // PGlite, to stage one batch while its thread writes the other, was measured at 2,000 deadlines due together:
-      // no gain, fired p99 2.26 -> 2.28 s, and the thread's busy time rose from ~50% to ~80% of the burst.)
-      concurrency: deps.repo.db.kind === "pglite" ? 1 : 2,
+      concurrency: batchesAtOnce(deps.repo.db.kind),
     });
   }
 

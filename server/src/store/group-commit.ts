@@ -92,20 +92,25 @@ export class GroupCommit<U extends GroupUnit, R> {
     });
   }
 
+  /**
+   * Starts one batch, and the next on the next turn of the event loop if another may run: a batch does its staging
+   * (up to its time budget) before its first wait, so two started in one turn would hold the loop for both before a
+   * socket or a health check could be served.
+   */
   private startBatches(): void {
-    while (this.running < this.concurrency) {
-      const batch = this.take();
-      if (batch.length === 0) break;
-      this.running++;
-      void this.runBatch(batch).finally(() => {
-        this.running--;
-        for (const p of batch) this.busy.delete(p.unit.key);
-        for (const check of [...this.settled]) check();
-        // The next batch after a turn of the event loop: the embedded database answers within microtasks, so a backlog
-        // would otherwise run batch after batch without ever letting a socket or a health check in.
-        if (this.queue.length > 0) setImmediate(() => this.startBatches());
-      });
-    }
+    if (this.running >= this.concurrency) return;
+    const batch = this.take();
+    if (batch.length === 0) return;
+    this.running++;
+    void this.runBatch(batch).finally(() => {
+      this.running--;
+      for (const p of batch) this.busy.delete(p.unit.key);
+      for (const check of [...this.settled]) check();
+      // The next batch after a turn of the event loop: the embedded database answers within microtasks, so a backlog
+      // would otherwise run batch after batch without ever letting a socket or a health check in.
+      if (this.queue.length > 0) this.kick();
+    });
+    if (this.running < this.concurrency && this.queue.length > 0) this.kick();
   }
 
   /** The next batch: earliest first, one unit per key, none whose key is running; an `alone` unit by itself. */

@@ -103,6 +103,24 @@ describe("group commit", () => {
     expect(r.batches).toEqual([["a", "b"], ["c", "d"], ["e"]]);
   });
 
+  it("starts one batch per turn of the event loop, so two batches' staging never holds the loop at once", async () => {
+    // A batch stages its units before its first wait; two started in one turn would run back to back. Between them
+    // the loop takes a turn: a callback queued behind the first batch's start runs before the second starts.
+    const order: string[] = [];
+    const g = new GroupCommit<U, string>(
+      async (units) => {
+        order.push(`batch ${units.map((u) => u.name).join(",")}`);
+        await sleep(20);
+        return units.map((u) => ({ ok: true, value: u.name }));
+      },
+      { maxBatch: 2, concurrency: 2 },
+    );
+    const all = Promise.all(["a", "b", "c", "d"].map((k) => g.submit({ key: k, name: k })));
+    setImmediate(() => order.push("a turn of the loop"));
+    await all;
+    expect(order).toEqual(["batch a,b", "a turn of the loop", "batch c,d"]);
+  });
+
   it("puts deferred units back at the front, ahead of later arrivals", async () => {
     const r = recorder({ deferAfter: 1 });
     const g = new GroupCommit<U, string>(r.run);

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BATCH_MAX, batchesAtOnce, deadlineJobsAtOnce } from "../../src/sessions/commands";
 import { type BullMqSchedulerOptions, createBullMqScheduler } from "../../src/timers/bullmq";
 import { type DeadlineJob, jobId, MAX_ATTEMPTS, type Scheduler } from "../../src/timers/scheduler";
 import {
@@ -231,6 +232,44 @@ function registerBullMqSuites(url: string): void {
       const byKey = new Map(rec.firings.map((f) => [f.job.key, f]));
       expectOnTime(byKey.get("reminder-1"), soon.dueAt);
       expectOnTime(byKey.get("step2-close"), later.dueAt);
+    });
+
+    it("runs as many handlers at once as a node's PostgreSQL batches need to stay full in a burst", async () => {
+      // A node on PostgreSQL runs deadlineJobsAtOnce("postgres") deadline jobs at once (services/shared.ts): two batches
+      // in flight and one waiting, each of BATCH_MAX ticks. Each handler here is held until all may go, like a tick
+      // waiting for its batch's commit; the worker must hold that many active, and never more.
+      const atOnce = deadlineJobsAtOnce("postgres");
+      expect(atOnce).toBe((batchesAtOnce("postgres") + 1) * BATCH_MAX);
+      const s = create({ concurrency: atOnce });
+      let running = 0;
+      let maxRunning = 0;
+      let fired = 0;
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await s.start(async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await released;
+        running--;
+        fired++;
+      });
+      const dueAt = Date.now();
+      const jobs = Array.from({ length: atOnce + 20 }, () => ({
+        sessionId: newSessionId(),
+        key: "next",
+        dueAt,
+      }));
+      await s.ensure(jobs);
+      const until = Date.now() + 20_000;
+      while (running < atOnce && Date.now() < until) await sleep(20);
+      await sleep(200); // time for a worker that took more than its concurrency to show it
+      expect(running).toBe(atOnce);
+      release();
+      while (fired < jobs.length && Date.now() < until) await sleep(20);
+      expect(fired).toBe(jobs.length);
+      expect(maxRunning).toBe(atOnce);
     });
 
     it("keeps the handler's error message and stack out of Redis", async () => {
