@@ -88,16 +88,16 @@ export class GroupCommit<U extends GroupUnit, R> {
     // between two timer callbacks. For a lone command this costs only the rest of the current loop phase.
     setImmediate(() => {
       this.scheduled = false;
-      this.startBatches();
+      this.startBatch();
     });
   }
 
   /**
-   * Starts one batch, and the next on the next turn of the event loop if another may run: a batch does its staging
+   * Starts one batch, and the next one turn of the event loop later if another may run: a batch does its staging
    * (up to its time budget) before its first wait, so two started in one turn would hold the loop for both before a
    * socket or a health check could be served.
    */
-  private startBatches(): void {
+  private startBatch(): void {
     if (this.running >= this.concurrency) return;
     const batch = this.take();
     if (batch.length === 0) return;
