@@ -158,6 +158,25 @@ function registerBullMqSuites(url: string): void {
       expect(rec.firings.map((f) => f.job.dueAt)).toEqual([early, early, late]);
     });
 
+    it("deletes the index entry of every job that completed, forty due together included", async () => {
+      // An entry names the job ensured last for its session and key; once that job has completed, nothing is left.
+      const s = create();
+      const rec = recorder();
+      await s.start(rec.handler);
+      const due = Date.now() + 50;
+      const jobs = Array.from({ length: 40 }, () => ({ sessionId: newSessionId(), key: "next", dueAt: due }));
+      await s.ensure(jobs);
+      const indexes = jobs.map((j) => `${prefix}:deadline-index:${queueName}:${j.sessionId}`);
+      expect(await admin.exists(...indexes)).toBe(jobs.length);
+      await rec.waitFor(jobs.length, 8000);
+      await s.close();
+      expect(await admin.exists(...indexes)).toBe(0);
+      const states = await Promise.all(
+        jobs.map((j) => inspect().getJobState(jobId(j.sessionId, j.key, j.dueAt))),
+      );
+      expect(new Set(states)).toEqual(new Set(["completed"]));
+    });
+
     it("an index entry naming a job that has finished does not stop its time being armed again", async () => {
       // A job fired and completed before its ensure's index swap landed, so the entry names a finished job. The sweep
       // (the deadline still stored, overdue) ensures that time again: it must fire, not be taken for pending.
