@@ -21,43 +21,70 @@ const DEMAND = { typed: "41,234.56", cents: "4123456", marks: ["41,234", "41234"
 const OFFER = { typed: "58,765.43", cents: "5876543", marks: ["58,765", "58765"] };
 
 /**
+ * What finds a mark in a text, as a regular expression's source (it runs in the page too, where a Content Security
+ * Policy allows no eval but any RegExp). A mark of digits alone counts only as a number of its own, not as a run inside
+ * a longer string of letters and digits: a timestamp, an id or a hash holds any five digits now and then (the
+ * mediator's page once held "58765" before either number had been entered). A number as a page or a payload shows it
+ * ("$58765.43", `"amount":5876543`, `value="58765"`) still counts; other marks ("58,765") count anywhere.
+ */
+function patternOf(mark: string): string {
+  return /^[0-9]+$/.test(mark)
+    ? `(?<![0-9A-Za-z])${mark}(?![0-9A-Za-z])`
+    : mark.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Every mark of these numbers, formatted and raw, with the raw cents. */
+function marksOf(...numbers: Array<typeof DEMAND>): string[] {
+  return numbers.flatMap((n) => [...n.marks, n.cents]);
+}
+
+/** The marks of `marks` that `text` holds. */
+function found(text: string, marks: string[]): string[] {
+  return marks.filter((m) => new RegExp(patternOf(m)).test(text));
+}
+
+/**
  * Watches a page for forbidden strings: in its text and HTML after every DOM change (a MutationObserver
  * installed before any script runs), and in every socket frame and API/socket response it receives.
  */
 async function watchForLeaks(p: Participant, forbidden: Array<typeof DEMAND>): Promise<void> {
-  // Raw digits are checked in the page only: on the wire, 13-digit timestamps would match them by chance.
-  const domMarks = forbidden.flatMap((n) => [...n.marks, n.cents]);
+  // Raw digits are checked in the page only: the wire holds far more numbers of its own (versions, positions, times).
+  const domMarks = marksOf(...forbidden);
   const wireMarks = forbidden.flatMap((n) => [n.marks[0]!, n.cents]);
-  await p.context.addInitScript((marks: string[]) => {
-    const w = window as unknown as { __leaks: string[] };
-    w.__leaks = [];
-    const check = () => {
-      const html = document.documentElement?.outerHTML ?? "";
-      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as a person sees it
-      const text = document.body?.innerText ?? "";
-      for (const m of marks) {
-        if (html.includes(m) || text.includes(m))
-          w.__leaks.push(`${m} in the page at ${new Date().toISOString()}`);
-      }
-    };
-    new MutationObserver(check).observe(document, {
-      subtree: true,
-      childList: true,
-      characterData: true,
-      attributes: true,
-    });
-  }, domMarks);
+  await p.context.addInitScript(
+    (marks: Array<{ mark: string; pattern: string }>) => {
+      const w = window as unknown as { __leaks: string[] };
+      w.__leaks = [];
+      const check = () => {
+        const html = document.documentElement?.outerHTML ?? "";
+        // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as a person sees it
+        const text = document.body?.innerText ?? "";
+        for (const { mark, pattern } of marks) {
+          const re = new RegExp(pattern);
+          if (re.test(html) || re.test(text))
+            w.__leaks.push(`${mark} in the page at ${new Date().toISOString()}`);
+        }
+      };
+      new MutationObserver(check).observe(document, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      });
+    },
+    domMarks.map((mark) => ({ mark, pattern: patternOf(mark) })),
+  );
   p.page.on("websocket", (ws) => {
     ws.on("framereceived", (frame) => {
       const data = typeof frame.payload === "string" ? frame.payload : frame.payload.toString("utf8");
-      for (const m of wireMarks) if (data.includes(m)) p.leaks.push(`${m} in a socket frame`);
+      for (const m of found(data, wireMarks)) p.leaks.push(`${m} in a socket frame`);
     });
   });
   p.page.on("response", async (res) => {
     const url = res.url();
     if (!url.includes("/api/") && !url.includes("/socket.io/")) return;
     const body = await res.text().catch(() => "");
-    for (const m of wireMarks) if (body.includes(m)) p.leaks.push(`${m} in a response from ${url}`);
+    for (const m of found(body, wireMarks)) p.leaks.push(`${m} in a response from ${url}`);
   });
 }
 
@@ -72,8 +99,17 @@ async function pageHas(p: Participant, marks: string[]): Promise<string[]> {
     text: document.body.innerText,
     html: document.documentElement.outerHTML,
   }));
-  return marks.filter((m) => text.includes(m) || html.includes(m));
+  return [...new Set([...found(text, marks), ...found(html, marks)])];
 }
+
+describe("the leak marks", () => {
+  it("find a number where a page or a payload shows one, and not inside a timestamp, an id or a hash", () => {
+    const shown = 'Offer $58765.43, <input value="58765">, {"amount":5876543}, $58,765.43';
+    expect(found(shown, marksOf(OFFER)).sort()).toEqual(["58,765", "58765", "5876543"]);
+    const noise = 'at 1796405876543, id 3f58765a-0000, head c58765000de, "v":5876543210';
+    expect(found(noise, marksOf(OFFER))).toEqual([]);
+  });
+});
 
 describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", () => {
   const suite = browserSuite("deal", "Browser e2e screenshots");
@@ -147,7 +183,7 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
         .waitFor();
     }
     await shoot(respondent, "step2-open");
-    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+    expect(await pageHas(mediator, marksOf(DEMAND, OFFER))).toEqual([]);
 
     // The claimant's demand, then the respondent's offer: they overlap.
     await claimant.page.getByLabel("Enter your side's demand").fill(DEMAND.typed);
@@ -156,21 +192,23 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     await expect
       .poll(() => claimant.page.getByTestId("own-number").textContent())
       .toContain(`$${DEMAND.typed}`);
+    // The check finds a number where it is shown: the claimant's own page.
+    expect(await pageHas(claimant, marksOf(DEMAND))).not.toEqual([]);
     await respondent.page
       .getByTestId("other-side-status")
       .getByText("Claimant has entered a number")
       .waitFor();
     await mediator.page.getByText(/Claimant entered their number/).waitFor();
     await shoot(claimant, "number-entered");
-    expect(await pageHas(respondent, DEMAND.marks)).toEqual([]);
-    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+    expect(await pageHas(respondent, marksOf(DEMAND))).toEqual([]);
+    expect(await pageHas(mediator, marksOf(DEMAND, OFFER))).toEqual([]);
 
     await respondent.page.getByLabel("Enter your side's offer").fill(OFFER.typed);
     await respondent.page.getByRole("button", { name: "Enter number" }).click();
     await confirmAct(respondent, `Enter offer to $${OFFER.typed}`);
     await mediator.page.getByText(/Respondent entered their number/).waitFor();
     await shoot(mediator, "both-numbers-entered");
-    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
+    expect(await pageHas(mediator, marksOf(DEMAND, OFFER))).toEqual([]);
 
     // At the Step 2 deadline (or at once, if Step 3 had already opened) the overlap makes a deal.
     const amounts: string[] = [];
@@ -186,8 +224,8 @@ describe.skipIf(!haveChromium)("browser: a mediation day that ends in a deal", (
     expect(dealCents).toBeLessThanOrEqual(Number(OFFER.cents));
     await expect.poll(() => mediator.page.getByText("Settled — a deal was made").count()).toBeGreaterThan(0);
 
-    expect(await pageHas(mediator, [...DEMAND.marks, ...OFFER.marks])).toEqual([]);
-    expect(await pageHas(respondent, DEMAND.marks)).toEqual([]);
+    expect(await pageHas(mediator, marksOf(DEMAND, OFFER))).toEqual([]);
+    expect(await pageHas(respondent, marksOf(DEMAND))).toEqual([]);
 
     // Each browser kept the signed heads of its role's stream (through the deal notice's final head), offers them
     // for download, and its role's audit record (fetched as the page's download link does) verifies against them.
