@@ -55,12 +55,12 @@ async function watchForLeaks(p: Participant, forbidden: Array<typeof DEMAND>): P
     (marks: Array<{ mark: string; pattern: string }>) => {
       const w = window as unknown as { __leaks: string[] };
       w.__leaks = [];
+      const compiled = marks.map(({ mark, pattern }) => ({ mark, re: new RegExp(pattern) }));
       const check = () => {
         const html = document.documentElement?.outerHTML ?? "";
         // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as a person sees it
         const text = document.body?.innerText ?? "";
-        for (const { mark, pattern } of marks) {
-          const re = new RegExp(pattern);
+        for (const { mark, re } of compiled) {
           if (re.test(html) || re.test(text))
             w.__leaks.push(`${mark} in the page at ${new Date().toISOString()}`);
         }
@@ -99,7 +99,7 @@ async function pageHas(p: Participant, marks: string[]): Promise<string[]> {
     text: document.body.innerText,
     html: document.documentElement.outerHTML,
   }));
-  return [...new Set([...found(text, marks), ...found(html, marks)])];
+  return found(`${text}\n${html}`, marks);
 }
 
 describe("the leak marks", () => {
