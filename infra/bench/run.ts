@@ -747,12 +747,33 @@ function deadlineRows(b: DeadlineBurst, floor: DeadlineFloor | null): Row[] {
       value: p(b.healthzDuring, "p99"),
       unit: "ms",
       reference: { value: p(b.healthzBefore, "p99"), label: "before" },
+      target: { text: "<= 100 ms", met: atMost(100) },
       note: `p50 ${p(b.healthzDuring, "p50").toFixed(1)} ms, max ${p(b.healthzDuring, "max").toFixed(0)} ms, ${b.healthzFailures} failed`,
     }),
     row({ metric: "sockets dropped", value: b.drops, unit: "count", target: { text: "0", met: atMost(0) } }),
   );
-  if (b.phase) rows.push(...phaseRows(b.phase, "during the burst"));
+  if (b.phase) rows.push(...cpuPerDeadlineRows(b, b.phase), ...phaseRows(b.phase, "during the burst"));
   return rows;
+}
+
+/**
+ * What the burst cost the node per deadline, against what one event loop could spend per deadline and still fire the
+ * last one within the target: the due times' spread plus the 1 s target, shared by every deadline. A ratio above 1
+ * says the target is out of reach at this cost, however the work is ordered.
+ */
+function cpuPerDeadlineRows(b: DeadlineBurst, phase: PhaseStats): Row[] {
+  if (b.sessions === 0 || phase.nodes.length === 0) return [];
+  const cpuMs = phase.nodes.reduce((sum, n) => sum + (n.cpuPercent / 100) * phase.seconds * 1000, 0);
+  const budgetMs = (b.dueSpreadMs + 1000) / b.sessions;
+  return [
+    row({
+      metric: "  node CPU per deadline",
+      value: cpuMs / b.sessions,
+      unit: "ms",
+      reference: { value: budgetMs, label: "one loop's budget" },
+      note: `${(cpuMs / 1000).toFixed(1)} s of CPU over ${phase.seconds.toFixed(1)} s; the budget: the due spread + the 1 s target (${b.dueSpreadMs + 1000} ms) over ${b.sessions} deadlines`,
+    }),
+  ];
 }
 
 /** The machine's and each observed node's rows for a timed phase (phase-stats.ts). */
