@@ -758,8 +758,10 @@ function deadlineRows(b: DeadlineBurst, floor: DeadlineFloor | null): Row[] {
 
 /**
  * What the burst cost the node per deadline, against what one event loop could spend per deadline and still fire the
- * last one within the target: the due times' spread plus the 1 s target, shared by every deadline. A ratio above 1
- * says the target is out of reach at this cost, however the work is ordered.
+ * last one within the target: the due times' spread plus the 1 s target, shared by every deadline. The CPU is the
+ * node process's, all its threads (GC's helpers, the mail thread) and the second before the burst included, so a
+ * ratio near 1 proves nothing; one well above it says the target is out of reach at this cost, however the loop
+ * orders the work.
  */
 function cpuPerDeadlineRows(b: DeadlineBurst, phase: PhaseStats): Row[] {
   if (b.sessions === 0 || phase.nodes.length === 0) return [];
